@@ -1,0 +1,6 @@
+"""Batched channel and scene generators."""
+
+from isaclearn.channels.downlink import DownlinkIsacScenario, DownlinkProblem
+from isaclearn.channels.rician import ChannelSample, RicianChannel, csi_error
+
+__all__ = ["ChannelSample", "DownlinkIsacScenario", "DownlinkProblem", "RicianChannel", "csi_error"]

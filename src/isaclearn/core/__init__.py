@@ -1,0 +1,46 @@
+"""Core utilities: dtype/device policy, seeding, dB helpers, errors, batched linear algebra."""
+
+from isaclearn.core.checks import check_finite, check_last_dims, check_positive
+from isaclearn.core.design import Design, Designer
+from isaclearn.core.dtypes import DEFAULT_COMPLEX, as_real_tensor, complex_dtype, real_dtype
+from isaclearn.core.errors import (
+    CheckpointError,
+    ConfigError,
+    InputFileError,
+    IsacError,
+    ShapeError,
+    SolverError,
+    ValueRangeError,
+)
+from isaclearn.core.linalg import abs_sq, eye_like, fro_norm_sq, herm, scale_to_power
+from isaclearn.core.random import complex_normal, make_generator, seed_everything
+from isaclearn.core.units import db_to_lin, lin_to_db
+
+__all__ = [
+    "DEFAULT_COMPLEX",
+    "CheckpointError",
+    "ConfigError",
+    "Design",
+    "Designer",
+    "InputFileError",
+    "IsacError",
+    "ShapeError",
+    "SolverError",
+    "ValueRangeError",
+    "abs_sq",
+    "as_real_tensor",
+    "check_finite",
+    "check_last_dims",
+    "check_positive",
+    "complex_dtype",
+    "complex_normal",
+    "db_to_lin",
+    "eye_like",
+    "fro_norm_sq",
+    "herm",
+    "lin_to_db",
+    "make_generator",
+    "real_dtype",
+    "scale_to_power",
+    "seed_everything",
+]

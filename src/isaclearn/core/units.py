@@ -1,0 +1,21 @@
+"""Decibel helpers."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def db_to_lin(x_db: torch.Tensor | float) -> torch.Tensor | float:
+    """Power ratio from decibels: ``10 ** (x_db / 10)``."""
+    if isinstance(x_db, torch.Tensor):
+        return torch.pow(10.0, x_db / 10.0)
+    return 10.0 ** (float(x_db) / 10.0)
+
+
+def lin_to_db(x: torch.Tensor | float) -> torch.Tensor | float:
+    """Decibels of a power ratio: ``10 log10(x)``."""
+    if isinstance(x, torch.Tensor):
+        return 10.0 * torch.log10(x)
+    return 10.0 * math.log10(float(x))

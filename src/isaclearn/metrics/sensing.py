@@ -1,0 +1,171 @@
+r"""Sensing metrics of a MIMO radar that reuses the communication waveform.
+
+Signal model (Liu et al. 2022, as used in temiz_unsup section II-B): for each target ``t`` and
+snapshot ``l``, :math:`\mathbf y_l = \alpha_t \mathbf A(\theta_t)\mathbf x_l + \mathbf n_l`, with
+:math:`\mathbf A(\theta) = \mathbf b(\theta)\mathbf a^H(\theta)`, transmit ULA steering
+:math:`\mathbf a \in \mathbb C^M`, receive ULA steering :math:`\mathbf b \in \mathbb C^N`, both
+centre-referenced (eq. 10), and transmit covariance
+:math:`\mathbf R_X = \frac1L \mathbf X\mathbf X^H = \mathbf W\mathbf W^H` for unit-power,
+uncorrelated symbols.
+
+The CRB on :math:`\theta_t` with :math:`\alpha_t` unknown (eq. 5) is
+
+.. math::
+   \psi(\theta_t) = \frac{\operatorname{tr}(\mathbf A^H\mathbf A\mathbf R_X)}
+   {2\eta_t L\big(\operatorname{tr}(\dot{\mathbf A}^H\dot{\mathbf A}\mathbf R_X)
+   \operatorname{tr}(\mathbf A^H\mathbf A\mathbf R_X)
+   - |\operatorname{tr}(\dot{\mathbf A}^H\mathbf A\mathbf R_X)|^2\big)},
+
+with :math:`\eta_t = |\alpha_t|^2/\sigma_r^2`. With :math:`\mathbf R_X = \mathbf W\mathbf W^H`
+the traces are inner products of ``A W`` and ``Ȧ W``, which is how they are computed here.
+The approximation of eq. (22) is :math:`\tilde\psi = 1/(2\eta L\,\mathbf a^H\mathbf R_X\mathbf a)`.
+
+Notes
+-----
+Units: angles in radians, so the CRB is in rad². ``radar_snr`` is the echo SNR per unit of
+transmit covariance; the transmit power enters through ``w``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from isaclearn.arrays import ula, ula_derivative
+from isaclearn.core.checks import check_last_dims
+from isaclearn.core.dtypes import as_real_tensor, real_dtype
+from isaclearn.core.errors import ShapeError
+from isaclearn.core.linalg import abs_sq, herm
+
+
+def _angles(theta: torch.Tensor | float, w: torch.Tensor) -> torch.Tensor:
+    t = torch.as_tensor(theta, device=w.device)
+    if t.is_complex():
+        raise ShapeError("theta must be real (radians)")
+    if t.dim() == 0:
+        t = t[None]
+    return t.to(real_dtype(w.dtype))
+
+
+def _snr(radar_snr: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:
+    eta = as_real_tensor(radar_snr, like=like)
+    if eta.dim() >= 1 and eta.shape[-1] != like.shape[-1] and eta.shape[-1] != 1:
+        eta = eta[..., None]  # per-instance [...] -> broadcast over targets
+    return eta
+
+
+def covariance(w: torch.Tensor) -> torch.Tensor:
+    r"""Transmit covariance :math:`\mathbf R_X = \mathbf W\mathbf W^H`, ``[..., M, M]``."""
+    check_last_dims(w, (None, None), "w", "[..., M, K]")
+    return w @ herm(w)
+
+
+def crb_angle(
+    w: torch.Tensor,
+    theta: torch.Tensor | float,
+    *,
+    num_rx: int,
+    radar_snr: torch.Tensor | float,
+    num_symbols: int,
+    reference: str = "center",
+    spacing: float = 0.5,
+) -> torch.Tensor:
+    r"""Exact CRB of each target angle, eq. (5) of temiz_unsup (Liu et al. 2022).
+
+    Parameters
+    ----------
+    w : torch.Tensor
+        Precoder ``[..., M, K]`` complex (any number of columns, e.g. ``K`` streams or a
+        covariance square root).
+    theta : torch.Tensor
+        Target angles ``[T]`` or ``[..., T]`` in radians.
+    num_rx : int
+        Radar receive antennas ``N``.
+    radar_snr : float or torch.Tensor
+        :math:`\eta` (linear), scalar, ``[...]`` or ``[..., T]``.
+    num_symbols : int
+        Snapshots ``L``.
+    reference, spacing
+        Array convention of both ULAs (see :func:`isaclearn.arrays.ula`).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., T]`` real, rad².
+    """
+    check_last_dims(w, (None, None), "w", "[..., M, K]")
+    m = w.shape[-2]
+    t = _angles(theta, w)
+    a = ula(m, t, reference=reference, spacing=spacing).to(w.dtype)  # [..., T, M]
+    da = ula_derivative(m, t, reference=reference, spacing=spacing).to(w.dtype)
+    b = ula(num_rx, t, reference=reference, spacing=spacing).to(w.dtype)  # [..., T, N]
+    db = ula_derivative(num_rx, t, reference=reference, spacing=spacing).to(w.dtype)
+    wt = w.unsqueeze(-3)  # [..., 1, M, K]
+    aw = (a.conj().unsqueeze(-2) @ wt).squeeze(-2)  # a^H W: [..., T, K]
+    daw = (da.conj().unsqueeze(-2) @ wt).squeeze(-2)  # ȧ^H W
+    # A W = b (a^H W); Ȧ W = ḃ (a^H W) + b (ȧ^H W).  Inner products over [N, K]:
+    bb = abs_sq(b).sum(-1)  # ||b||^2, [..., T]
+    dbdb = abs_sq(db).sum(-1)
+    bdb = (b.conj() * db).sum(-1)  # b^H ḃ
+    n_aw = abs_sq(aw).sum(-1)  # ||a^H W||^2
+    n_daw = abs_sq(daw).sum(-1)
+    c_aw_daw = (aw.conj() * daw).sum(-1)  # sum conj(a^H W) * (ȧ^H W)
+    t_aa = bb * n_aw  # tr(A^H A R) = ||A W||^2
+    # ||Ȧ W||^2 = ||ḃ||²||a^H W||² + ||b||²||ȧ^H W||² + 2 Re{(ḃ^H b) <ȧ^H W, a^H W>}
+    t_dd = dbdb * n_aw + bb * n_daw + 2.0 * (bdb.conj() * c_aw_daw).real
+    # tr(Ȧ^H A R) = <Ȧ W, A W> = sum conj(Ȧ W) * (A W) = (ḃ^H b)||a^H W||² + ||b||² <ȧ^H W, a^H W>
+    t_da = bdb.conj() * n_aw + bb * c_aw_daw.conj()
+    eta = _snr(radar_snr, t_aa)
+    denom = 2.0 * eta * num_symbols * (t_dd * t_aa - abs_sq(t_da))
+    return t_aa / denom
+
+
+def crb_angle_approx(
+    w: torch.Tensor,
+    theta: torch.Tensor | float,
+    *,
+    radar_snr: torch.Tensor | float,
+    num_symbols: int,
+    reference: str = "center",
+    spacing: float = 0.5,
+) -> torch.Tensor:
+    r"""Approximate CRB of eq. (22): :math:`1 / (2\eta L\, \mathbf a^H \mathbf W\mathbf W^H\mathbf a)`.
+
+    Parameters as in :func:`crb_angle` (no receive array). Returns ``[..., T]`` real.
+    """
+    check_last_dims(w, (None, None), "w", "[..., M, K]")
+    m = w.shape[-2]
+    t = _angles(theta, w)
+    a = ula(m, t, reference=reference, spacing=spacing).to(w.dtype)  # [..., T, M]
+    gain = abs_sq(a.conj().unsqueeze(-2) @ w.unsqueeze(-3)).sum(dim=(-2, -1))  # [..., T]
+    eta = _snr(radar_snr, gain)
+    return 1.0 / (2.0 * eta * num_symbols * gain)
+
+
+def beampattern(
+    w: torch.Tensor,
+    angles: torch.Tensor,
+    *,
+    reference: str = "center",
+    spacing: float = 0.5,
+) -> torch.Tensor:
+    r"""Transmit beampattern :math:`P(\phi) = \mathbf a^H(\phi)\mathbf W\mathbf W^H\mathbf a(\phi)`.
+
+    Parameters
+    ----------
+    w : torch.Tensor
+        Precoder ``[..., M, K]`` complex.
+    angles : torch.Tensor
+        Grid ``[G]`` in radians.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., G]`` real, transmit power radiated towards each angle (watts per unit
+        steering-vector gain; ``M · P_t`` is the maximum for unit-modulus steering).
+    """
+    check_last_dims(w, (None, None), "w", "[..., M, K]")
+    g = _angles(angles, w)
+    if g.dim() != 1:
+        raise ShapeError(f"angles must have shape [G], got shape {tuple(g.shape)}")
+    a = ula(w.shape[-2], g, reference=reference, spacing=spacing).to(w.dtype)  # [G, M]
+    return abs_sq(a.conj() @ w).sum(dim=-1)

@@ -1,0 +1,1 @@
+"""isaclearn.rl"""

@@ -1,0 +1,8 @@
+"""Designers that are not learned: closed-form precoders, WMMSE, convex programs, bounds.
+
+Every precoder function takes ``(h, power, noise_var, ...)`` with ``h`` ``[..., K, M]`` and
+returns ``w`` ``[..., M, K]`` with ``||w||_F^2 = power``; every designer class wraps one with
+``design(problem) -> Design``.
+"""
+
+# Each solver module adds its public names below (one import block per module).

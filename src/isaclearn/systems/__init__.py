@@ -1,0 +1,28 @@
+"""One module per published system: scenario defaults, applicable methods and experiments.
+
+=================  ============================================================
+short name         paper (``shared/papers/``)
+=================  ============================================================
+``temiz_unsup``    003: unsupervised DNN downlink ISAC precoder
+``qi_uplink``      002: uplink ISAC waveform + MMSE receive beamforming, ISACNN
+``liu_irs_ppo``    001: IRS-aided THz ISAC, primal-dual PPO / DPPO
+``yang_som``       000: wideband vehicular ISAC hybrid precoding, PSAC DRL
+``ding_dt``        004: digital-twin vehicular ISAC, EKF, PCRB, Bi-LSTM
+=================  ============================================================
+"""
+
+from __future__ import annotations
+
+import importlib
+
+SYSTEM_MODULES = ["temiz_unsup", "qi_uplink"]
+
+
+def load_all() -> None:
+    """Import every implemented system module so that its experiments are registered."""
+    for name in SYSTEM_MODULES:
+        try:
+            importlib.import_module(f"isaclearn.systems.{name}")
+        except ModuleNotFoundError as exc:  # a system not written yet
+            if exc.name != f"isaclearn.systems.{name}":
+                raise
