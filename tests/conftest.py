@@ -1,0 +1,25 @@
+"""Shared fixtures: every test runs on each available device, with a fixed seed."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from isaclearn.core import make_generator
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=DEVICES)
+def device(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(params=[torch.complex64, torch.complex128], ids=["c64", "c128"])
+def cdtype(request: pytest.FixtureRequest) -> torch.dtype:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def gen(device: str) -> torch.Generator:
+    return make_generator(1234, device)
