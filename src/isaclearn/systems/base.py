@@ -147,6 +147,8 @@ class ExperimentSpec:
         Figures drawn from the results.
     table_columns : list of str
         Columns printed in the summary table (all metric columns when empty).
+    table_where : dict
+        Only rows whose columns equal these values enter the printed table.
     """
 
     name: str
@@ -156,6 +158,7 @@ class ExperimentSpec:
     description: str = ""
     plots: list[PlotSpec] = field(default_factory=list)
     table_columns: list[str] = field(default_factory=list)
+    table_where: dict[str, Any] = field(default_factory=dict)
 
     @property
     def system(self) -> str:

@@ -1,0 +1,35 @@
+"""Which designers apply to the temiz_unsup downlink ISAC problem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def baseline_designers(*, include_convex: bool = True, sdr_sinr_db: float = 10.0) -> dict[str, Any]:
+    """The classical designers of the downlink ISAC problem, by name.
+
+    Parameters
+    ----------
+    include_convex : bool
+        Include the CVXPY designers (sensing-only minimum sum-CRB and the SDR trade-off
+        reference), which solve one convex program per instance.
+    sdr_sinr_db : float
+        Per-user SINR target Γ of the SDR trade-off designer.
+    """
+    from isaclearn.solvers import MMSE, MRT, WMMSE, ZF
+
+    out: dict[str, Any] = {
+        "mrt": MRT(),
+        "zf": ZF(),
+        "mmse": MMSE(),
+        "wmmse": WMMSE(),
+    }
+    if include_convex:
+        from isaclearn.solvers import SdrTradeoff, SensingOnly
+
+        out["sensing_only"] = SensingOnly()
+        out["sdr"] = SdrTradeoff(sinr_min_db=sdr_sinr_db)
+    return out
+
+
+CONVEX_DESIGNERS = frozenset({"sensing_only", "sdr"})

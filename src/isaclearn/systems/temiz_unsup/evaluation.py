@@ -1,0 +1,73 @@
+"""Scoring of a downlink ISAC design (temiz_unsup), built only from :mod:`isaclearn.metrics`."""
+
+from __future__ import annotations
+
+import torch
+
+from isaclearn.channels.downlink import DownlinkProblem
+from isaclearn.core.design import Design
+from isaclearn.core.errors import ShapeError
+from isaclearn.core.linalg import fro_norm_sq
+from isaclearn.metrics import crb_angle, crb_angle_approx, jain_fairness, rates
+
+METRIC_UNITS = {
+    "sum_rate": "bit/s/Hz",
+    "min_rate": "bit/s/Hz",
+    "rate_fairness": "",
+    "sum_crb": "rad^2",
+    "sum_crb_db": "dB rad^2",
+    "sum_crb_approx": "rad^2",
+    "crb_fairness": "",
+    "power": "W",
+}
+
+
+def evaluate(problem: DownlinkProblem, design: Design | torch.Tensor) -> dict[str, torch.Tensor]:
+    """All metrics of a design on the problem's *true* channels, one value per instance.
+
+    Parameters
+    ----------
+    problem : DownlinkProblem
+        Batch of ``B`` instances.
+    design : Design or torch.Tensor
+        The design, or its precoder ``w`` ``[B, M, K]``.
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+        ``sum_rate`` (eq. 16), ``min_rate``, ``rate_fairness`` (Jain over user rates),
+        ``sum_crb`` (sum over targets of eq. 5), ``sum_crb_db`` (``10 log10`` of it, as the
+        paper plots), ``sum_crb_approx`` (eq. 22 summed), ``crb_fairness`` (Jain over the
+        targets' exact CRBs, eq. 24), ``power`` (``||W||_F²``), ``crb`` ``[B, T]`` per target and
+        ``rates`` ``[B, K]`` per user; all others ``[B]``.
+    """
+    w = design.w if isinstance(design, Design) else design
+    if w.shape != (problem.batch_size, problem.num_antennas, problem.num_users):
+        raise ShapeError(
+            f"w must have shape [B, M, K] = {(problem.batch_size, problem.num_antennas, problem.num_users)}"
+            f", got shape {tuple(w.shape)}"
+        )
+    h = problem.h.to(w.dtype)
+    r = rates(h, w, problem.noise_var)
+    crb = crb_angle(w, problem.theta, num_rx=problem.num_rx, radar_snr=problem.radar_snr,
+                    num_symbols=problem.num_symbols)
+    crb_apx = crb_angle_approx(w, problem.theta, radar_snr=problem.radar_snr,
+                               num_symbols=problem.num_symbols)
+    sum_crb = crb.sum(-1)
+    return {
+        "sum_rate": r.sum(-1),
+        "min_rate": r.min(-1).values,
+        "rate_fairness": jain_fairness(r),
+        "sum_crb": sum_crb,
+        "sum_crb_db": 10.0 * torch.log10(sum_crb),
+        "sum_crb_approx": crb_apx.sum(-1),
+        "crb_fairness": jain_fairness(crb),
+        "power": fro_norm_sq(w),
+        "crb": crb,
+        "rates": r,
+    }
+
+
+def scalar_metrics(metrics: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The per-instance ``[B]`` entries of :func:`evaluate` (drops ``crb`` and ``rates``)."""
+    return {k: v for k, v in metrics.items() if v.dim() == 1}
