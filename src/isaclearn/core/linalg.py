@@ -27,8 +27,8 @@ def scale_to_power(w: torch.Tensor, power: torch.Tensor | float) -> torch.Tensor
 
     ``power`` is a scalar or broadcasts against ``w.shape[:-2]``.
     """
-    p = torch.as_tensor(power, dtype=torch.float64 if w.dtype == torch.complex128 else torch.float32,
-                        device=w.device)
+    rdt = torch.float64 if w.dtype == torch.complex128 else torch.float32
+    p = torch.as_tensor(power, dtype=rdt, device=w.device)
     norm = fro_norm_sq(w).clamp_min(torch.finfo(p.dtype).tiny)
     return w * torch.sqrt(p / norm)[..., None, None]
 

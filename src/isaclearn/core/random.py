@@ -22,7 +22,7 @@ def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch's global generators (for code outside isaclearn's control,
     e.g. network weight initialization and dropout)."""
     random.seed(seed)
-    np.random.seed(seed % (2**32))
+    np.random.seed(seed % (2**32))  # noqa: NPY002 (seeds third-party code using the legacy API)
     torch.manual_seed(seed)
 
 

@@ -128,18 +128,18 @@ def run_baselines(cfg: BaselinesConfig, ctx: RunContext) -> dict[str, Any]:
         design = SdrTradeoff(sinr_min_db=gamma_db).design(small)
         feasible = torch.as_tensor(design.info.get("feasible", torch.ones(small.batch_size)),
                                    dtype=torch.bool)
-        row: dict[str, Any] = {"kind": "tradeoff", "method": "sdr", "sinr_min_db": gamma_db,
-                               "feasible_fraction": float(feasible.float().mean())}
+        trow: dict[str, Any] = {"kind": "tradeoff", "method": "sdr", "sinr_min_db": gamma_db,
+                                "feasible_fraction": float(feasible.float().mean())}
         if bool(feasible.any()):
             sub = small.subset(feasible)
             metrics = evaluate(sub, Design(w=design.w[feasible]))
             bound = torch.as_tensor(design.info["relaxation_sum_crb"])[feasible]
-            row.update({
+            trow.update({
                 "sum_rate": _mean(metrics["sum_rate"]),
                 "sum_crb_db": 10.0 * math.log10(_mean(metrics["sum_crb"])),
                 "relaxation_sum_crb_db": 10.0 * math.log10(_mean(bound)),
             })
-        ctx.record(key, [row])
+        ctx.record(key, [trow])
 
     rows = ctx.rows()
     for r in rows:

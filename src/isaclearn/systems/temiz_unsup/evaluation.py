@@ -42,10 +42,10 @@ def evaluate(problem: DownlinkProblem, design: Design | torch.Tensor) -> dict[st
         ``rates`` ``[B, K]`` per user; all others ``[B]``.
     """
     w = design.w if isinstance(design, Design) else design
-    if w.shape != (problem.batch_size, problem.num_antennas, problem.num_users):
+    expected = (problem.batch_size, problem.num_antennas, problem.num_users)
+    if tuple(w.shape) != expected:
         raise ShapeError(
-            f"w must have shape [B, M, K] = {(problem.batch_size, problem.num_antennas, problem.num_users)}"
-            f", got shape {tuple(w.shape)}"
+            f"w must have shape [B, M, K] = {expected}, got shape {tuple(w.shape)}"
         )
     h = problem.h.to(w.dtype)
     r = rates(h, w, problem.noise_var)
