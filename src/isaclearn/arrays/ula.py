@@ -19,6 +19,7 @@ With ``reference="center"``, ``spacing=0.5`` and ``sign=+1`` this is eq. (10) of
 from __future__ import annotations
 
 import math
+import operator
 from typing import Literal
 
 import torch
@@ -33,15 +34,19 @@ def _positions(
     num_antennas: int, reference: Reference, spacing: float, dtype: torch.dtype,
     device: torch.device,
 ) -> torch.Tensor:
-    if num_antennas < 1:
-        raise ConfigError(f"num_antennas must be >= 1, got {num_antennas}")
+    try:
+        ok = not isinstance(num_antennas, bool) and operator.index(num_antennas) >= 1
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ConfigError(f"num_antennas must be an integer >= 1, got {num_antennas!r}")
     if reference == "center":
         m0 = (num_antennas - 1) / 2.0
     elif reference == "first":
         m0 = 0.0
     else:
         raise ConfigError(f"reference must be 'center' or 'first', got {reference!r}")
-    if not spacing > 0:
+    if not (spacing > 0 and math.isfinite(spacing)):
         raise ConfigError(f"spacing must be positive (in wavelengths), got {spacing}")
     idx = torch.arange(num_antennas, dtype=dtype, device=device)
     return (idx - m0) * spacing
