@@ -92,6 +92,13 @@ def test_scale_to_power_scalar_and_per_instance(cdtype: torch.dtype, device: str
     torch.testing.assert_close(norms, p.to(norms.dtype), rtol=rtol, atol=0)
 
 
+def test_scale_to_power_real_float64_keeps_precision() -> None:
+    w = torch.arange(1.0, 7.0, dtype=torch.float64).reshape(1, 3, 2)
+    out = scale_to_power(w, 1.0 / 3.0)
+    assert out.dtype == torch.float64
+    assert abs((out**2).sum().item() - 1.0 / 3.0) < 1e-15
+
+
 def test_scale_to_power_zero_matrix_stays_finite() -> None:
     w = torch.zeros(2, 3, 2, dtype=torch.complex128)
     out = scale_to_power(w, 1.0)

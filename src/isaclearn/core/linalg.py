@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from isaclearn.core.dtypes import real_dtype
+
 
 def herm(x: torch.Tensor) -> torch.Tensor:
     """Conjugate transpose of the last two dimensions."""
@@ -27,8 +29,7 @@ def scale_to_power(w: torch.Tensor, power: torch.Tensor | float) -> torch.Tensor
 
     ``power`` is a scalar or broadcasts against ``w.shape[:-2]``.
     """
-    rdt = torch.float64 if w.dtype == torch.complex128 else torch.float32
-    p = torch.as_tensor(power, dtype=rdt, device=w.device)
+    p = torch.as_tensor(power, dtype=real_dtype(w.dtype), device=w.device)
     norm = fro_norm_sq(w).clamp_min(torch.finfo(p.dtype).tiny)
     return w * torch.sqrt(p / norm)[..., None, None]
 
