@@ -28,29 +28,72 @@ transmit covariance; the transmit power enters through ``w``.
 
 from __future__ import annotations
 
+import operator
+
 import torch
 
-from isaclearn.arrays import ula, ula_derivative
+from isaclearn.arrays import Reference, ula, ula_derivative
 from isaclearn.core.checks import check_last_dims
-from isaclearn.core.dtypes import as_real_tensor, real_dtype
-from isaclearn.core.errors import ShapeError
+from isaclearn.core.dtypes import as_real_tensor, complex_dtype, real_dtype
+from isaclearn.core.errors import ConfigError, ShapeError, ValueRangeError
 from isaclearn.core.linalg import abs_sq, herm
 
 
-def _angles(theta: torch.Tensor | float, w: torch.Tensor) -> torch.Tensor:
+def _as_complex(w: torch.Tensor) -> torch.Tensor:
+    """``w`` as a complex tensor (a real precoder is promoted, not truncated)."""
+    return w if w.is_complex() else w.to(complex_dtype(w.dtype))
+
+
+def _angles(theta: torch.Tensor | float, w: torch.Tensor, name: str = "theta") -> torch.Tensor:
     t = torch.as_tensor(theta, device=w.device)
     if t.is_complex():
-        raise ShapeError("theta must be real (radians)")
+        raise ValueRangeError(f"{name} must be real (radians)")
     if t.dim() == 0:
         t = t[None]
     return t.to(real_dtype(w.dtype))
 
 
 def _snr(radar_snr: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:
+    """``radar_snr`` shaped to broadcast against the per-target values ``like`` ``[..., T]``.
+
+    The number of dimensions decides (a batch of size ``T`` is never mistaken for a per-target
+    vector): scalar, ``[...]`` per instance (one dimension fewer than ``like``) or ``[..., T]``.
+    """
     eta = as_real_tensor(radar_snr, like=like)
-    if eta.dim() >= 1 and eta.shape[-1] != like.shape[-1] and eta.shape[-1] != 1:
-        eta = eta[..., None]  # per-instance [...] -> broadcast over targets
+    if eta.dim() == like.dim() - 1:
+        eta = eta[..., None]  # per instance: broadcast over targets
+    elif eta.dim() not in (0, like.dim()):
+        raise ShapeError(
+            f"radar_snr must be a scalar, [...] per instance or [..., T] per target for "
+            f"per-target values of shape {tuple(like.shape)}, got shape {tuple(eta.shape)}"
+        )
+    try:
+        torch.broadcast_shapes(eta.shape, like.shape)
+    except RuntimeError:
+        raise ShapeError(
+            f"radar_snr of shape {tuple(eta.shape)} does not broadcast against the per-target "
+            f"values of shape {tuple(like.shape)}"
+        ) from None
     return eta
+
+
+def _check_count(value: int, name: str) -> None:
+    try:
+        ok = not isinstance(value, bool) and operator.index(value) >= 1
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+def _check_batch(w: torch.Tensor, t: torch.Tensor) -> None:
+    try:
+        torch.broadcast_shapes(w.shape[:-2], t.shape[:-1])
+    except RuntimeError:
+        raise ShapeError(
+            f"theta [..., T] of shape {tuple(t.shape)} and w [..., M, K] of shape "
+            f"{tuple(w.shape)} have batch dimensions that do not broadcast"
+        ) from None
 
 
 def covariance(w: torch.Tensor) -> torch.Tensor:
@@ -66,7 +109,7 @@ def crb_angle(
     num_rx: int,
     radar_snr: torch.Tensor | float,
     num_symbols: int,
-    reference: str = "center",
+    reference: Reference = "center",
     spacing: float = 0.5,
 ) -> torch.Tensor:
     r"""Exact CRB of each target angle, eq. (5) of temiz_unsup (Liu et al. 2022).
@@ -81,7 +124,9 @@ def crb_angle(
     num_rx : int
         Radar receive antennas ``N``.
     radar_snr : float or torch.Tensor
-        :math:`\eta` (linear), scalar, ``[...]`` or ``[..., T]``.
+        :math:`\eta` (linear): a scalar, ``[...]`` per instance (one dimension fewer than the
+        result) or ``[..., T]`` per target (as many dimensions as the result; a per-target
+        vector shared by a batch is ``[1, T]``).
     num_symbols : int
         Snapshots ``L``.
     reference, spacing
@@ -90,11 +135,23 @@ def crb_angle(
     Returns
     -------
     torch.Tensor
-        ``[..., T]`` real, rad².
+        ``[..., T]`` real, rad²; ``float32`` for ``complex64`` ``w``, ``float64`` for
+        ``complex128``.
+
+    Raises
+    ------
+    ShapeError
+        If ``w``, ``theta`` or ``radar_snr`` have incompatible shapes.
+    ConfigError
+        If ``num_rx`` or ``num_symbols`` is not a positive integer.
     """
     check_last_dims(w, (None, None), "w", "[..., M, K]")
+    _check_count(num_rx, "num_rx")
+    _check_count(num_symbols, "num_symbols")
+    w = _as_complex(w)
     m = w.shape[-2]
     t = _angles(theta, w)
+    _check_batch(w, t)
     a = ula(m, t, reference=reference, spacing=spacing).to(w.dtype)  # [..., T, M]
     da = ula_derivative(m, t, reference=reference, spacing=spacing).to(w.dtype)
     b = ula(num_rx, t, reference=reference, spacing=spacing).to(w.dtype)  # [..., T, N]
@@ -125,16 +182,19 @@ def crb_angle_approx(
     *,
     radar_snr: torch.Tensor | float,
     num_symbols: int,
-    reference: str = "center",
+    reference: Reference = "center",
     spacing: float = 0.5,
 ) -> torch.Tensor:
-    r"""Approximate CRB of eq. (22): :math:`1 / (2\eta L\, \mathbf a^H \mathbf W\mathbf W^H\mathbf a)`.
+    r"""Approximate CRB of eq. (22): :math:`1/(2\eta L\,\mathbf a^H\mathbf W\mathbf W^H\mathbf a)`.
 
     Parameters as in :func:`crb_angle` (no receive array). Returns ``[..., T]`` real.
     """
     check_last_dims(w, (None, None), "w", "[..., M, K]")
+    _check_count(num_symbols, "num_symbols")
+    w = _as_complex(w)
     m = w.shape[-2]
     t = _angles(theta, w)
+    _check_batch(w, t)
     a = ula(m, t, reference=reference, spacing=spacing).to(w.dtype)  # [..., T, M]
     gain = abs_sq(a.conj().unsqueeze(-2) @ w.unsqueeze(-3)).sum(dim=(-2, -1))  # [..., T]
     eta = _snr(radar_snr, gain)
@@ -145,7 +205,7 @@ def beampattern(
     w: torch.Tensor,
     angles: torch.Tensor,
     *,
-    reference: str = "center",
+    reference: Reference = "center",
     spacing: float = 0.5,
 ) -> torch.Tensor:
     r"""Transmit beampattern :math:`P(\phi) = \mathbf a^H(\phi)\mathbf W\mathbf W^H\mathbf a(\phi)`.
@@ -164,7 +224,8 @@ def beampattern(
         steering-vector gain; ``M · P_t`` is the maximum for unit-modulus steering).
     """
     check_last_dims(w, (None, None), "w", "[..., M, K]")
-    g = _angles(angles, w)
+    w = _as_complex(w)
+    g = _angles(angles, w, "angles")
     if g.dim() != 1:
         raise ShapeError(f"angles must have shape [G], got shape {tuple(g.shape)}")
     a = ula(w.shape[-2], g, reference=reference, spacing=spacing).to(w.dtype)  # [G, M]
