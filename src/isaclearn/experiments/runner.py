@@ -1,0 +1,351 @@
+"""Running a registered experiment into a run folder (``isaclearn run``).
+
+:func:`run_experiment` resolves the experiment's config (profile, then ``--set`` overrides, then
+``seed`` / ``device``), prepares the folder, runs the experiment function with a
+:class:`~isaclearn.experiments.results.FolderContext` and writes
+
+=====================  =====================================================================
+``config.json``        resolved config, experiment, profile, overrides, seed, device, package
+                       version, git commit, torch and Python versions, start time
+``progress.jsonl``     one line per finished sweep point (``--resume`` skips those)
+``results.csv``        tidy rows: ``key`` (the sweep point), then the rows' columns
+``summary.json``       the dict the experiment returns (JSON-safe)
+``*.png``              the experiment's figures, drawn from ``results.csv``
+``run.log``            the messages of the run
+=====================  =====================================================================
+
+and prints the summary table to standard output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import isaclearn
+from isaclearn.core.errors import ConfigError, InputFileError
+from isaclearn.core.random import seed_everything
+from isaclearn.experiments.plotting import plot_rows
+from isaclearn.experiments.results import (
+    PROGRESS_FILE,
+    RESULTS_FILE,
+    FolderContext,
+    format_table,
+    read_progress,
+    read_results_csv,
+    summary_table,
+    to_jsonable,
+    write_json,
+)
+from isaclearn.systems.base import ExperimentSpec, get_experiment, set_field
+
+CONFIG_FILE = "config.json"
+SUMMARY_FILE = "summary.json"
+
+
+@dataclass
+class RunResult:
+    """What :func:`run_experiment` produced.
+
+    Attributes
+    ----------
+    out_dir : Path
+        The run folder.
+    config : Any
+        The resolved config dataclass.
+    summary : dict
+        The dict the experiment returned.
+    rows : list of dict
+        Every result row (with its ``key`` column), as in ``results.csv``.
+    plots : list of Path
+        Figures written.
+    table : str
+        The printed summary table.
+    resumed_keys : list of str
+        Sweep points taken from the earlier run (``resume=True``).
+    new_keys : list of str
+        Sweep points computed by this run.
+    """
+
+    out_dir: Path
+    config: Any
+    summary: dict[str, Any]
+    rows: list[dict[str, Any]]
+    plots: list[Path] = field(default_factory=list)
+    table: str = ""
+    resumed_keys: list[str] = field(default_factory=list)
+    new_keys: list[str] = field(default_factory=list)
+
+
+def git_commit() -> str | None:
+    """The commit of the git checkout holding the package source, or ``None``."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(isaclearn.__file__).resolve().parent,
+            capture_output=True, text=True, timeout=10, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and commit else None
+
+
+def resolve_config(
+    spec: ExperimentSpec,
+    profile: str = "quick",
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    seed: int | None = None,
+    device: str | None = None,
+) -> Any:
+    """The experiment's config: the profile's values, then ``overrides``, then ``seed`` and
+    ``device`` (set on the config fields of those names when it has them).
+
+    Override values may be strings (parsed by field type, as ``--set key=value``) or Python
+    values.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown profile or key, a value of the wrong type, or a ``device`` other than
+        ``"cpu"`` for an experiment without a ``device`` field.
+    """
+    strs = {k: _as_text(v) for k, v in (overrides or {}).items()}
+    cfg = spec.make_config(profile, strs)
+    names = {f.name for f in dataclasses.fields(cfg)}
+    if seed is not None:
+        if "seed" in names:
+            cfg = set_field(cfg, "seed", str(int(seed)))
+    if device is not None:
+        if "device" in names:
+            cfg = dataclasses.replace(cfg, device=device)
+        elif device != "cpu":
+            raise ConfigError(f"experiment {spec.name} runs on the CPU only (its config has no "
+                              f"device field); drop --device {device}")
+    return cfg
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def check_device(device: str) -> None:
+    """Raise :class:`ConfigError` unless ``device`` names an available torch device."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"unknown device {device!r}; use cpu or cuda") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device cuda requested but no CUDA GPU is available")
+    if dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"unsupported device {device!r}; use cpu or cuda")
+
+
+def _config_record(spec: ExperimentSpec, profile: str, cfg: Any,
+                   overrides: Mapping[str, Any] | None, seed: int | None,
+                   device: str) -> dict[str, Any]:
+    eff_seed = getattr(cfg, "seed", seed)
+    return {
+        "experiment": spec.name,
+        "profile": profile,
+        "config": to_jsonable(cfg),
+        "overrides": {k: _as_text(v) for k, v in (overrides or {}).items()},
+        "seed": eff_seed,
+        "device": device,
+        "isaclearn_version": isaclearn.__version__,
+        "git_commit": git_commit(),
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _config_differences(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    diffs = []
+    if saved.get("experiment") != now["experiment"]:
+        diffs.append(f"experiment (saved {saved.get('experiment')!r}, now {now['experiment']!r})")
+    old_cfg = saved.get("config")
+    new_cfg = json.loads(json.dumps(now["config"]))
+    if not isinstance(old_cfg, dict):
+        diffs.append("config (missing from the saved file)")
+    else:
+        for k in sorted(set(old_cfg) | set(new_cfg)):
+            if old_cfg.get(k) != new_cfg.get(k):
+                diffs.append(f"{k} (saved {old_cfg.get(k)!r}, now {new_cfg.get(k)!r})")
+    if "seed" not in (new_cfg or {}) and saved.get("seed") != now["seed"]:
+        diffs.append(f"seed (saved {saved.get('seed')!r}, now {now['seed']!r})")
+    return diffs
+
+
+def _prepare_folder(out_dir: Path, record: dict[str, Any], resume: bool
+                    ) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """Create or check the run folder; the finished sweep points of an earlier run."""
+    cfg_path = out_dir / CONFIG_FILE
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir} exists and is not a folder")
+    non_empty = out_dir.is_dir() and any(out_dir.iterdir())
+    if not resume:
+        if non_empty:
+            raise ConfigError(
+                f"output folder {out_dir} already exists and is not empty; pass --resume to "
+                f"continue that run, or choose a new folder with --out"
+            )
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_json(cfg_path, record)
+        return {}, []
+    if not non_empty:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_json(cfg_path, record)
+        return {}, []
+    if not cfg_path.is_file():
+        raise ConfigError(f"cannot resume {out_dir}: it has no {CONFIG_FILE}, so it is not a "
+                          f"run folder; choose a new folder with --out")
+    try:
+        saved = json.loads(cfg_path.read_text(encoding="utf-8"))
+        if not isinstance(saved, dict):
+            raise TypeError("not a JSON object")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError) as exc:
+        raise InputFileError(f"cannot resume: {cfg_path} is unreadable ({exc})") from None
+    diffs = _config_differences(saved, record)
+    if diffs:
+        raise ConfigError(
+            f"cannot resume {out_dir}: the config differs from its {CONFIG_FILE} in "
+            f"{'; '.join(diffs)}; use the same --profile/--set/--seed, or a new --out"
+        )
+    progress = out_dir / PROGRESS_FILE
+    if not progress.exists() and (out_dir / RESULTS_FILE).exists():
+        raise ConfigError(f"cannot resume {out_dir}: {PROGRESS_FILE} is missing, so the "
+                          f"finished sweep points are unknown; choose a new folder with --out")
+    done, warnings = read_progress(progress)
+    saved.setdefault("resumed", []).append(record["started"])
+    write_json(cfg_path, saved)
+    return done, warnings
+
+
+def run_experiment(
+    name: str,
+    profile: str = "quick",
+    overrides: Mapping[str, Any] | None = None,
+    out_dir: Path | str | None = None,
+    resume: bool = False,
+    device: str = "cpu",
+    seed: int | None = None,
+    *,
+    quiet: bool = False,
+) -> RunResult:
+    """Run the registered experiment ``name`` into a folder.
+
+    Parameters
+    ----------
+    name : str
+        ``"<system>.<experiment>"`` (see ``isaclearn list``).
+    profile : {"quick", "paper"}
+        Field values to start from.
+    overrides : dict, optional
+        Config fields to set, ``{"snr_db": "10"}`` (strings parsed by field type) or Python
+        values.
+    out_dir : path, optional
+        The run folder; default ``runs/<experiment>-<profile>``. An existing non-empty folder
+        is refused unless ``resume``.
+    resume : bool
+        Continue the run in ``out_dir``: sweep points in its ``progress.jsonl`` count as done
+        and keep their rows. The resolved config must equal the saved one.
+    device : str
+        ``"cpu"`` or ``"cuda"``; set on the config's ``device`` field (an experiment without one
+        runs on the CPU only).
+    seed : int, optional
+        Set on the config's ``seed`` field (if any); the effective seed also seeds Python's,
+        NumPy's and torch's global generators.
+    quiet : bool
+        Do not print the summary table.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    ConfigError
+        Unknown experiment, profile or key; bad value; existing folder without ``resume``;
+        resuming with a different config.
+
+    Notes
+    -----
+    Rows are persisted as each sweep point is recorded, so an exception inside the experiment
+    leaves ``results.csv`` and ``progress.jsonl`` with every finished point; the exception is
+    re-raised after a message saying how to resume.
+    """
+    spec = get_experiment(name)
+    check_device(device)
+    cfg = resolve_config(spec, profile, overrides, seed=seed, device=device)
+    folder = Path(out_dir) if out_dir is not None else Path("runs") / f"{spec.name}-{profile}"
+    record = _config_record(spec, profile, cfg, overrides, seed, device)
+    done, warnings = _prepare_folder(folder, record, resume)
+
+    ctx = FolderContext(folder, done=done)
+    for w in warnings:
+        ctx.log(f"warning: {w}")
+    if done:
+        ctx.log(f"resuming {folder}: {len(done)} finished sweep point(s) kept")
+    eff_seed = record["seed"]
+    if isinstance(eff_seed, int):
+        seed_everything(eff_seed)
+
+    ctx.log(f"running {spec.name} (profile {profile}) into {folder}")
+    try:
+        summary = spec.fn(cfg, ctx)
+    except BaseException:
+        n = len(ctx.resumed_keys | set(ctx.recorded))
+        ctx.log(f"run stopped; {n} finished sweep point(s) are saved in {folder / RESULTS_FILE}; "
+                f"continue with: isaclearn run {spec.name} --profile {profile} --out {folder} "
+                f"--resume")
+        raise
+    if summary is None:
+        summary = {}
+    if not isinstance(summary, Mapping):
+        raise ConfigError(f"experiment {spec.name} returned {type(summary).__name__}, "
+                          f"expected a dict")
+    write_json(folder / SUMMARY_FILE, summary)
+
+    rows = ctx.table_rows()
+    saved_rows = read_results_csv(folder / RESULTS_FILE) if rows else []
+    plots = plot_rows(saved_rows, spec.plots, folder, warn=ctx.log) if saved_rows else []
+    table = render_table(spec, saved_rows)
+    if table and not quiet:
+        print(table, file=sys.stdout, flush=True)
+    ctx.log(f"results in {folder}")
+    return RunResult(
+        out_dir=folder,
+        config=cfg,
+        summary=dict(summary),
+        rows=rows,
+        plots=plots,
+        table=table,
+        resumed_keys=sorted(ctx.resumed_keys),
+        new_keys=list(ctx.recorded),
+    )
+
+
+def render_table(spec: ExperimentSpec, rows: list[dict[str, Any]]) -> str:
+    """The summary table of a run: mean of each metric per method × sweep point (or the
+    experiment's ``table_columns`` of the rows matching its ``table_where``)."""
+    exclude = [p.x for p in spec.plots]
+    where = getattr(spec, "table_where", None) or {}
+    cols, table = summary_table(rows, columns=spec.table_columns, where=where, exclude=exclude)
+    if not table:
+        return ""
+    return format_table(table, cols)

@@ -1,0 +1,415 @@
+"""The ``isaclearn`` command line, run in-process through ``main`` (plus one real subprocess).
+
+Every user error must give one line ``isaclearn: error: ...`` on stderr, exit code 2 and no
+traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.io
+import torch
+
+from isaclearn.channels.downlink import DownlinkProblem
+from isaclearn.cli import main
+from isaclearn.core.design import Design
+from isaclearn.core.linalg import herm, scale_to_power
+from isaclearn.experiments import bench
+from isaclearn.experiments.results import read_results_csv
+from isaclearn.systems import base, temiz_unsup
+from isaclearn.systems.base import ExperimentSpec, PlotSpec, RunContext
+
+B, K, M = 3, 4, 5
+
+
+def run_cli(args: Sequence[object], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_user_error(code: int, err: str, *words: str) -> None:
+    assert code == 2
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("isaclearn: error: ")
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def design_arrays(seed: int = 0) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    h = (rng.standard_normal((B, K, M)) + 1j * rng.standard_normal((B, K, M))) / math.sqrt(2)
+    w = rng.standard_normal((B, M, K)) + 1j * rng.standard_normal((B, M, K))
+    w /= np.linalg.norm(w, axis=(1, 2), keepdims=True)
+    return {"H": h, "W": w, "theta": np.deg2rad([-10.0, 25.0]), "noise_var": 0.01,
+            "radar_snr": 100.0, "num_rx": 10, "num_symbols": 2}
+
+
+def save(path: Path, data: dict[str, Any]) -> Path:
+    if path.suffix == ".npz":
+        np.savez(path, **data)
+    else:
+        scipy.io.savemat(path, data)
+    return path
+
+
+def direct_metrics(data: dict[str, Any]) -> dict[str, torch.Tensor]:
+    problem = DownlinkProblem(
+        h=torch.as_tensor(data["H"], dtype=torch.complex128),
+        theta=torch.as_tensor(data["theta"], dtype=torch.float64),
+        noise_var=data["noise_var"], radar_snr=data["radar_snr"], num_rx=data["num_rx"],
+        num_symbols=data["num_symbols"],
+    )
+    return temiz_unsup.evaluate(problem, torch.as_tensor(data["W"], dtype=torch.complex128))
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".mat"])
+def test_evaluate_matches_direct_evaluation(tmp_path: Path, suffix: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    data = design_arrays()
+    path = save(tmp_path / f"design{suffix}", data)
+    report = tmp_path / "scores.json"
+    code, out, err = run_cli(["evaluate", path, "--json", report], capsys)
+    assert code == 0, err
+    ref = direct_metrics(data)
+    for metric in ("sum_rate", "min_rate", "sum_crb", "sum_crb_db", "sum_crb_approx",
+                   "crb_fairness", "rate_fairness", "power"):
+        assert metric in out
+    got = json.loads(report.read_text())
+    assert got["batch"] == B
+    for metric, value in ref.items():
+        np.testing.assert_allclose(got["per_instance"][metric], value.numpy(), rtol=1e-10)
+        if value.dim() == 1:
+            assert got["mean"][metric] == pytest.approx(float(value.mean()), rel=1e-10)
+    assert np.asarray(got["per_instance"]["crb"]).shape == (B, 2)
+    assert np.asarray(got["per_instance"]["rates"]).shape == (B, K)
+    assert got["units"]["sum_rate"] == "bit/s/Hz" and got["units"]["crb"] == "rad^2"
+    # the printed mean sum rate is the direct one
+    line = next(s for s in out.splitlines() if s.startswith("sum_rate "))
+    assert float(line.split()[1]) == pytest.approx(float(ref["sum_rate"].mean()), rel=1e-3)
+
+
+def _drop(key: str) -> Any:
+    return lambda d: {k: v for k, v in d.items() if k != key}
+
+
+def _set(key: str, value: Any) -> Any:
+    return lambda d: {**d, key: value}
+
+
+EVALUATE_ERRORS = [
+    ("missing-key", _drop("W"), ["missing key", "W"]),
+    ("wrong-shape", _set("H", np.ones((B, K, M, 2), complex)), ["H", "shape"]),
+    ("H-2d-vs-W-3d", _set("H", np.ones((K, M), complex)), ["W", "B = 3", "B = 1"]),
+    ("inconsistent-B", _set("W", np.ones((B + 1, M, K), complex)), ["W", "B = 3"]),
+    ("inconsistent-KM", _set("W", np.ones((B, K, M), complex)), ["W", "[B, M, K]"]),
+    ("theta-shape", _set("theta", np.zeros((B + 1, 2))), ["theta", "shape"]),
+    ("nan", _set("H", np.full((B, K, M), np.nan)), ["H", "NaN"]),
+    ("inf", _set("theta", np.array([0.1, np.inf])), ["theta", "Inf"]),
+    ("negative-noise", _set("noise_var", -1.0), ["noise_var", "positive"]),
+    ("zero-radar-snr", _set("radar_snr", 0.0), ["radar_snr", "positive"]),
+    ("negative-power", _set("power", -2.0), ["power", "positive"]),
+    ("non-integer-num_rx", _set("num_rx", 1.5), ["num_rx", "integer"]),
+    ("zero-num_symbols", _set("num_symbols", 0), ["num_symbols", ">= 1"]),
+    ("text-value", _set("noise_var", "0.01"), ["noise_var", "numeric"]),
+    ("object-array", _set("H", np.array([1, "a"], dtype=object)), ["H", "numeric"]),
+    ("complex-theta", _set("theta", np.array([0.1j, 0.2])), ["theta", "real"]),
+]
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".mat"])
+@pytest.mark.parametrize(("mutate", "words"), [c[1:] for c in EVALUATE_ERRORS],
+                         ids=[c[0] for c in EVALUATE_ERRORS])
+def test_evaluate_bad_content(tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str,
+                              mutate: Any, words: list[str]) -> None:
+    path = save(tmp_path / f"design{suffix}", mutate(design_arrays()))
+    report = tmp_path / "scores.json"
+    code, out, err = run_cli(["evaluate", path, "--json", report], capsys)
+    assert_user_error(code, err, str(path), *words)
+    assert not report.exists()
+
+
+def test_evaluate_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["evaluate", tmp_path / "absent.mat"], capsys)
+    assert_user_error(code, err, "absent.mat", "no such file")
+
+
+@pytest.mark.parametrize("content", [b"garbage" * 40, b""], ids=["garbage", "empty"])
+@pytest.mark.parametrize("suffix", [".npz", ".mat"])
+def test_evaluate_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                  suffix: str, content: bytes) -> None:
+    path = tmp_path / f"bad{suffix}"
+    path.write_bytes(content)
+    code, _, err = run_cli(["evaluate", path], capsys)
+    assert_user_error(code, err, str(path), "cannot read")
+
+
+def test_evaluate_mat_v73(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "v73.mat"
+    path.write_bytes(b"MATLAB 7.3 MAT-file, Platform: GLNXA64".ljust(512) + b"\x89HDF\r\n\x1a\n")
+    code, _, err = run_cli(["evaluate", path], capsys)
+    assert_user_error(code, err, "v7.3", "-v7")
+
+
+def test_evaluate_unknown_system(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = save(tmp_path / "d.npz", design_arrays())
+    code, _, err = run_cli(["evaluate", path, "--system", "nope"], capsys)
+    assert_user_error(code, err, "--system", "nope")
+
+
+# --------------------------------------------------------------------------- argparse errors
+
+
+@pytest.mark.parametrize("argv", [[], ["bogus"], ["run"], ["bench", "precoders", "--batch", "x"],
+                                  ["bench", "nosuchsuite"], ["evaluate"]])
+def test_usage_errors_are_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(argv, capsys)
+    assert_user_error(code, err)
+
+
+def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["--help"], capsys)
+    assert code == 0 and "evaluate" in out and "bench" in out
+
+
+# --------------------------------------------------------------------------- run / plot
+
+
+@dataclass
+class TinyConfig:
+    """Three sweep points."""
+
+    points: tuple[int, ...] = (1, 2, 3)
+    offset: float = 0.0
+
+
+class Calls:
+    keys: list[str] = []
+    fail_after: int | None = None
+
+
+def tiny_fn(cfg: TinyConfig, ctx: RunContext) -> dict[str, Any]:
+    for p in ctx.progress(list(cfg.points), desc="points"):
+        key = f"p{p}"
+        if ctx.is_done(key):
+            continue
+        if Calls.fail_after is not None and len(Calls.keys) >= Calls.fail_after:
+            raise KeyboardInterrupt
+        Calls.keys.append(key)
+        ctx.record(key, [{"method": m, "p": p, "score": p * (i + 1) + cfg.offset}
+                         for i, m in enumerate(("alpha", "beta"))])
+    return {"total": sum(r["score"] for r in ctx.rows())}
+
+
+@pytest.fixture
+def tiny_exp() -> Iterator[ExperimentSpec]:
+    Calls.keys = []
+    Calls.fail_after = None
+    spec = base.register(ExperimentSpec(
+        name="testcli.tiny", fn=tiny_fn, config_cls=TinyConfig,
+        profiles={"quick": {}, "paper": {"points": (1, 2, 3, 4)}},
+        description="tiny test experiment",
+        plots=[PlotSpec(filename="score.png", x="p", y=["score"])],
+    ))
+    yield spec
+    base._REGISTRY.pop(spec.name, None)
+
+
+def test_list(tiny_exp: ExperimentSpec, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["list"], capsys)
+    assert code == 0
+    assert "temiz_unsup" in out and "testcli.tiny" in out and "tiny test experiment" in out
+    assert "quick,paper" in out and "precoders" in out
+
+
+def test_run_writes_folder(tmp_path: Path, tiny_exp: ExperimentSpec,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "r"
+    code, out, err = run_cli(["run", "testcli.tiny", "--out", out_dir, "--set", "offset=0.5",
+                              "--profile", "paper"], capsys)
+    assert code == 0, err
+    for name in ("config.json", "results.csv", "summary.json", "score.png", "progress.jsonl"):
+        assert (out_dir / name).is_file(), name
+    cfg = json.loads((out_dir / "config.json").read_text())
+    assert cfg["config"] == {"points": [1, 2, 3, 4], "offset": 0.5}
+    assert json.loads((out_dir / "summary.json").read_text()) == {"total": 34.0}
+    assert len(read_results_csv(out_dir / "results.csv")) == 8
+    assert "alpha" in out and "beta" in out and "score" in out
+
+
+def test_run_refuses_existing_folder(tmp_path: Path, tiny_exp: ExperimentSpec,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "r"
+    assert run_cli(["run", "testcli.tiny", "--out", out_dir], capsys)[0] == 0
+    code, _, err = run_cli(["run", "testcli.tiny", "--out", out_dir], capsys)
+    assert_user_error(code, err, "already exists", "--resume", "--out")
+
+
+def test_run_resume_after_interruption(tmp_path: Path, tiny_exp: ExperimentSpec,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    ref = tmp_path / "ref"
+    assert run_cli(["run", "testcli.tiny", "--out", ref], capsys)[0] == 0
+    Calls.keys = []
+    Calls.fail_after = 1
+    out_dir = tmp_path / "r"
+    code, _, err = run_cli(["run", "testcli.tiny", "--out", out_dir], capsys)
+    assert code == 130 and "--resume" in err
+    assert Calls.keys == ["p1"]
+    assert len(read_results_csv(out_dir / "results.csv")) == 2
+
+    Calls.fail_after = None
+    code, _, err = run_cli(["run", "testcli.tiny", "--out", out_dir, "--resume"], capsys)
+    assert code == 0, err
+    assert Calls.keys == ["p1", "p2", "p3"]  # p1 computed once
+    assert read_results_csv(out_dir / "results.csv") == read_results_csv(ref / "results.csv")
+    assert (out_dir / "summary.json").read_text() == (ref / "summary.json").read_text()
+
+    code, _, err = run_cli(["run", "testcli.tiny", "--out", out_dir, "--resume",
+                            "--set", "offset=1"], capsys)
+    assert_user_error(code, err, "cannot resume", "offset")
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["run", "testcli.nope"], ["unknown experiment", "testcli.nope"]),
+    (["run", "testcli.tiny", "--set", "offset=abc"], ["offset=abc", "float"]),
+    (["run", "testcli.tiny", "--set", "nokey=1"], ["unknown config key", "nokey"]),
+    (["run", "testcli.tiny", "--set", "offset"], ["key=value"]),
+    (["run", "testcli.tiny", "--profile", "huge"], ["unknown profile", "huge"]),
+])
+def test_run_bad_arguments(tmp_path: Path, tiny_exp: ExperimentSpec,
+                           capsys: pytest.CaptureFixture[str], argv: list[str],
+                           words: list[str]) -> None:
+    code, _, err = run_cli([*argv, "--out", tmp_path / "r"], capsys)
+    assert_user_error(code, err, *words)
+    assert not (tmp_path / "r").exists()
+
+
+def test_plot_command(tmp_path: Path, tiny_exp: ExperimentSpec,
+                      capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = tmp_path / "r"
+    assert run_cli(["run", "testcli.tiny", "--out", out_dir], capsys)[0] == 0
+    (out_dir / "score.png").unlink()
+    code, out, err = run_cli(["plot", out_dir, "--errorbars"], capsys)
+    assert code == 0, err
+    assert (out_dir / "score.png").read_bytes()[:4] == b"\x89PNG"
+    code, _, err = run_cli(["plot", tmp_path / "absent"], capsys)
+    assert_user_error(code, err, "absent")
+
+
+# --------------------------------------------------------------------------- bench
+
+
+class FakeDesigner:
+    """Matched filter with a fixed per-call cost (instant)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.calls = 0
+
+    def design(self, problem: DownlinkProblem) -> Design:
+        self.calls += 1
+        return Design(w=scale_to_power(herm(problem.csi), problem.power))
+
+
+@pytest.fixture
+def fake_designers(monkeypatch: pytest.MonkeyPatch) -> dict[str, FakeDesigner]:
+    made: dict[str, FakeDesigner] = {}
+
+    def baseline_designers(*, include_convex: bool = True, **_: Any) -> dict[str, FakeDesigner]:
+        names = ["mrt", "wmmse"] + (["fake_convex"] if include_convex else [])
+        made.update({n: FakeDesigner(n) for n in names})
+        return dict(made)
+
+    def dpc(h: torch.Tensor, power: float, noise_var: float) -> torch.Tensor:
+        return torch.full(h.shape[:-2], 42.0)
+
+    import isaclearn.solvers
+
+    monkeypatch.setattr(temiz_unsup, "baseline_designers", baseline_designers)
+    monkeypatch.setattr(temiz_unsup, "CONVEX_DESIGNERS", frozenset({"fake_convex"}))
+    monkeypatch.setattr(isaclearn.solvers, "dpc_sum_capacity", dpc, raising=False)
+    return made
+
+
+def test_bench_precoders_json(tmp_path: Path, fake_designers: dict[str, FakeDesigner],
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    report = tmp_path / "bench.json"
+    code, out, err = run_cli(["bench", "precoders", "--batch", 8, "--antennas", 4, "--users", 3,
+                              "--convex-batch", 2, "--repeat", 2, "--json", report], capsys)
+    assert code == 0, err
+    rows = {r["designer"]: r for r in json.loads(report.read_text())}
+    assert list(rows) == ["mrt", "wmmse", "fake_convex", "dpc_bound"]
+    for r in rows.values():
+        for field in ("designer", "seconds_per_instance", "sum_rate_mean", "batch",
+                      "ratio_to_wmmse"):
+            assert field in r
+        assert r["seconds_per_instance"] > 0
+    assert rows["mrt"]["batch"] == 8 and rows["fake_convex"]["batch"] == 2
+    assert rows["wmmse"]["ratio_to_wmmse"] == 1.0
+    assert rows["dpc_bound"]["sum_rate_mean"] == 42.0
+    assert fake_designers["mrt"].calls == 3  # one warm-up, then --repeat
+    assert rows["mrt"]["sum_rate_mean"] == pytest.approx(rows["wmmse"]["sum_rate_mean"])
+    assert "seconds_per_instance" in out and "dpc_bound" in out
+
+
+def test_bench_designer_selection_and_factory(tmp_path: Path,
+                                              fake_designers: dict[str, FakeDesigner],
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    seen: dict[str, Any] = {}
+
+    def add_arguments(parser: Any) -> None:
+        parser.add_argument("--checkpoint", default=None)
+
+    def factory(options: Any) -> dict[str, FakeDesigner]:
+        seen["checkpoint"] = options.checkpoint
+        return {"net": FakeDesigner("net")} if options.checkpoint else {}
+
+    bench.register_designer_factory("test_net", factory, add_arguments=add_arguments)
+    try:
+        report = tmp_path / "b.json"
+        code, _, err = run_cli(["bench", "precoders", "--batch", 4, "--antennas", 3,
+                                "--users", 2, "--repeat", 1, "--designers", "net,mrt",
+                                "--checkpoint", "model.safetensors", "--json", report], capsys)
+        assert code == 0, err
+        rows = json.loads(report.read_text())
+        assert [r["designer"] for r in rows] == ["net", "mrt"]
+        assert rows[0]["ratio_to_wmmse"] is None  # WMMSE not timed
+        assert seen["checkpoint"] == "model.safetensors"
+
+        code, _, err = run_cli(["bench", "precoders", "--batch", 4, "--designers", "nope"],
+                               capsys)
+        assert_user_error(code, err, "--designers", "nope", "mrt")
+        code, _, err = run_cli(["bench", "precoders", "--batch", 0], capsys)
+        assert_user_error(code, err, "--batch")
+    finally:
+        bench.unregister_designer_factory("test_net")
+
+
+# --------------------------------------------------------------------------- installed command
+
+
+def test_installed_command_smoke(tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "isaclearn"
+    if not exe.exists():
+        pytest.skip("isaclearn console script not installed next to the interpreter")
+    proc = subprocess.run([str(exe), "evaluate", str(tmp_path / "absent.npz")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("isaclearn: error: ")
+    assert "no such file" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
