@@ -13,7 +13,7 @@ import torch
 
 from isaclearn.channels.rician import RicianChannel, csi_error
 from isaclearn.core.checks import check_finite, check_last_dims, check_positive
-from isaclearn.core.errors import ConfigError, ShapeError
+from isaclearn.core.errors import ConfigError, ShapeError, ValueRangeError
 
 
 @dataclass
@@ -56,6 +56,8 @@ class DownlinkProblem:
             raise ShapeError(f"h must have shape [B, K, M], got shape {tuple(self.h.shape)}")
         if not self.h.is_complex():
             raise ShapeError("h must be complex")
+        if self.theta.is_complex():
+            raise ValueRangeError("theta must be real (radians)")
         if self.theta.dim() == 1:
             self.theta = self.theta.expand(self.h.shape[0], -1)
         if self.theta.dim() != 2 or self.theta.shape[0] != self.h.shape[0]:
@@ -70,6 +72,8 @@ class DownlinkProblem:
             )
         check_finite(self.h, "h")
         check_finite(self.theta, "theta")
+        if self.h_est is not None:
+            check_finite(self.h_est, "h_est")
         check_positive(self.power, "power")
         check_positive(self.noise_var, "noise_var")
         check_positive(self.radar_snr, "radar_snr")

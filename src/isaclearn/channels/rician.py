@@ -17,8 +17,8 @@ Choices where the paper is silent or inconsistent (all parameters):
 * Eq. (2) multiplies only the LOS part by :math:`\beta_k`, and calls :math:`\beta_k` a power
   gain while using it as an amplitude. We apply the power gain :math:`\beta_k` to the whole
   channel (amplitude :math:`\sqrt{\beta_k}` on both parts), which is the standard reading.
-* **Gain normalization.** With the paper's absolute path loss (≈ 60 dB at 1 m and 5 GHz, up to
-  ≈ 135 dB at 400 m), ``P_t = 1 W`` and ``σ² = 1e-3 W`` the receive SNR would be far below
+* **Gain normalization.** With the paper's absolute path loss (≈ 46 dB at 1 m and 5 GHz, ≈ 122 dB
+  at 400 m before shadowing), ``P_t = 1 W`` and ``σ² = 1e-3 W`` the receive SNR would be far below
   0 dB, which contradicts "SNR = 20 dB". We therefore normalize the large-scale gains:
   ``gain_normalization="instance_mean"`` (default) divides every :math:`\beta_k` of an instance
   by their mean over the ``K`` users, so that :math:`\frac1K\sum_k g_k = 1` and
@@ -128,6 +128,13 @@ class RicianChannel:
                 "need 0 < min_distance_m <= max_distance_m, got "
                 f"{self.min_distance_m}, {self.max_distance_m}"
             )
+        if not 0.0 <= self.sector_rad <= math.pi:
+            raise ConfigError(f"sector_rad must lie in [0, pi], got {self.sector_rad}")
+        if not (self.carrier_hz > 0 and self.ref_distance_m > 0 and self.spacing > 0):
+            raise ConfigError(
+                "carrier_hz, ref_distance_m and spacing must be positive, got "
+                f"{self.carrier_hz}, {self.ref_distance_m}, {self.spacing}"
+            )
         if self.shadowing_db < 0:
             raise ConfigError(f"shadowing_db must be >= 0, got {self.shadowing_db}")
         if self.gain_normalization not in ("instance_mean", "cell_mean", "none"):
@@ -159,10 +166,10 @@ class RicianChannel:
         """
         d1, d2, phi = self.min_distance_m, self.max_distance_m, self.pathloss_exponent
         d0 = self.ref_distance_m
-        if abs(phi - 2.0) < 1e-12:
-            e_d = 2.0 * math.log(d2 / d1) / (d2**2 - d1**2)
-        elif d1 == d2:
+        if d1 == d2:
             e_d = d1 ** (-phi)
+        elif abs(phi - 2.0) < 1e-12:
+            e_d = 2.0 * math.log(d2 / d1) / (d2**2 - d1**2)
         else:
             e_d = 2.0 * (d2 ** (2 - phi) - d1 ** (2 - phi)) / ((2 - phi) * (d2**2 - d1**2))
         fspl_d0 = (4.0 * math.pi * self.carrier_hz * d0 / SPEED_OF_LIGHT) ** 2
@@ -246,6 +253,8 @@ def csi_error(
     """
     if not 0.0 <= mu <= 1.0:
         raise ConfigError(f"mu must be in [0, 1], got {mu}")
+    if not error_var >= 0.0:
+        raise ConfigError(f"error_var must be >= 0, got {error_var}")
     if mu == 0.0:
         return h.clone()
     e = complex_normal(tuple(h.shape), generator=generator, dtype=h.dtype, device=h.device)
