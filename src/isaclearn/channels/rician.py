@@ -12,6 +12,13 @@ half-wavelength ULA centred at the origin, and the large-scale power gain is
 :math:`\beta_k = 10^{-PL_k/10}` with
 :math:`PL_k = 20\log_{10}(4\pi f_c d_0/c_0) + 10\varphi\log_{10}(d_k/d_0) + \zeta_{sh}`.
 
+Phase convention: the distance from a user at azimuth :math:`\varphi` to the antenna at
+position :math:`x` along the array axis is :math:`d - x\sin\varphi + O(x^2/d)`, so for a
+distant user the LOS row is :math:`e^{jc}\,\mathbf a^H(\varphi)` with
+``a = isaclearn.arrays.ula(M, φ)`` (centre reference, ``sign=+1``), the same convention as the
+radar model: MRT towards the user is :math:`\mathbf w \propto \mathbf a(\varphi)` and the
+beampattern :math:`\mathbf a^H\mathbf R_X\mathbf a` peaks there.
+
 Choices where the paper is silent or inconsistent (all parameters):
 
 * Eq. (2) multiplies only the LOS part by :math:`\beta_k`, and calls :math:`\beta_k` a power
