@@ -315,15 +315,20 @@ def test_plot_command(tmp_path: Path, tiny_exp: ExperimentSpec,
 
 
 class FakeDesigner:
-    """Matched filter with a fixed per-call cost (instant)."""
+    """Matched filter (instant); ``nan_first`` marks instance 0 infeasible (NaN) as the convex
+    designers do."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, nan_first: bool = False) -> None:
         self.name = name
         self.calls = 0
+        self.nan_first = nan_first
 
     def design(self, problem: DownlinkProblem) -> Design:
         self.calls += 1
-        return Design(w=scale_to_power(herm(problem.csi), problem.power))
+        w = scale_to_power(herm(problem.csi), problem.power)
+        if self.nan_first:
+            w[0] = math.nan
+        return Design(w=w)
 
 
 @pytest.fixture
@@ -332,7 +337,7 @@ def fake_designers(monkeypatch: pytest.MonkeyPatch) -> dict[str, FakeDesigner]:
 
     def baseline_designers(*, include_convex: bool = True, **_: Any) -> dict[str, FakeDesigner]:
         names = ["mrt", "wmmse"] + (["fake_convex"] if include_convex else [])
-        made.update({n: FakeDesigner(n) for n in names})
+        made.update({n: FakeDesigner(n, nan_first=n == "fake_convex") for n in names})
         return dict(made)
 
     def dpc(h: torch.Tensor, power: float, noise_var: float) -> torch.Tensor:
@@ -360,6 +365,8 @@ def test_bench_precoders_json(tmp_path: Path, fake_designers: dict[str, FakeDesi
             assert field in r
         assert r["seconds_per_instance"] > 0
     assert rows["mrt"]["batch"] == 8 and rows["fake_convex"]["batch"] == 2
+    assert rows["mrt"]["valid_instances"] == 8 and rows["fake_convex"]["valid_instances"] == 1
+    assert math.isfinite(rows["fake_convex"]["sum_rate_mean"])
     assert rows["wmmse"]["ratio_to_wmmse"] == 1.0
     assert rows["dpc_bound"]["sum_rate_mean"] == 42.0
     assert fake_designers["mrt"].calls == 3  # one warm-up, then --repeat

@@ -47,6 +47,7 @@ from typing import Any
 
 import torch
 
+from isaclearn.core.design import Design
 from isaclearn.core.errors import ConfigError, IsacError
 
 Options = argparse.Namespace
@@ -183,8 +184,8 @@ def _finite_mean(x: torch.Tensor) -> float:
 
 # --------------------------------------------------------------------------- precoders suite
 
-PRECODER_COLUMNS = ["designer", "batch", "seconds_per_instance", "ratio_to_wmmse",
-                    "sum_rate_mean", "sum_crb_db_mean"]
+PRECODER_COLUMNS = ["designer", "batch", "valid_instances", "seconds_per_instance",
+                    "ratio_to_wmmse", "sum_rate_mean", "sum_crb_db_mean"]
 
 
 def _add_precoder_arguments(p: argparse.ArgumentParser) -> None:
@@ -245,7 +246,9 @@ def run_precoders(options: Options, log: Log) -> list[dict[str, Any]]:
     reported too). The CVXPY designers (``temiz_unsup.CONVEX_DESIGNERS``) get only the first
     ``options.convex_batch`` instances and warm up on one. The ``dpc_bound`` row times
     :func:`isaclearn.solvers.dpc_sum_capacity`, whose mean is the sum-rate upper bound.
-    ``ratio_to_wmmse`` is the time per instance divided by WMMSE's.
+    ``ratio_to_wmmse`` is the time per instance divided by WMMSE's. The means are over the
+    instances with a finite precoder (``valid_instances``; a convex designer marks infeasible
+    instances with NaN).
     """
     from isaclearn.core.random import make_generator
     from isaclearn.systems import temiz_unsup
@@ -283,7 +286,8 @@ def run_precoders(options: Options, log: Log) -> list[dict[str, Any]]:
                 best, median, cap = time_call(
                     partial(dpc, prob.h, prob.power, prob.noise_var),
                     repeat=options.repeat, device=device)
-                row.update(batch=prob.batch_size, sum_rate_mean=_finite_mean(cap))
+                row.update(batch=prob.batch_size, valid_instances=int(torch.isfinite(cap).sum()),
+                           sum_rate_mean=_finite_mean(cap))
             else:
                 designer = designers[name]
                 is_convex = name in convex
@@ -292,11 +296,18 @@ def run_precoders(options: Options, log: Log) -> list[dict[str, Any]]:
                 best, median, design = time_call(
                     partial(designer.design, prob), repeat=options.repeat, device=device,
                     warmup=partial(designer.design, one) if is_convex else None)
-                metrics = temiz_unsup.evaluate(prob, design)
-                row.update(batch=prob.batch_size,
-                           sum_rate_mean=_finite_mean(metrics["sum_rate"]),
-                           sum_crb_db_mean=_finite_mean(metrics["sum_crb_db"]),
+                w = design.w if isinstance(design, Design) else design
+                ok = torch.isfinite(torch.view_as_real(w) if w.is_complex() else w)
+                ok = ok.reshape(w.shape[0], -1).all(dim=1)
+                row.update(batch=prob.batch_size, valid_instances=int(ok.sum()),
                            convex=is_convex)
+                if bool(ok.any()):
+                    metrics = temiz_unsup.evaluate(prob.subset(ok), w[ok])
+                    row.update(sum_rate_mean=_finite_mean(metrics["sum_rate"]),
+                               sum_crb_db_mean=_finite_mean(metrics["sum_crb_db"]))
+                else:
+                    row.update(sum_rate_mean=None, sum_crb_db_mean=None)
+                    log(f"{name} returned no finite precoder (infeasible instances?)")
         except IsacError as exc:
             log(f"{name} failed: {exc}")
             row.update(batch=None, error=str(exc))

@@ -36,7 +36,7 @@ def _aggregate(
     xs: dict[Any, None] = {}
     for r in rows:
         xv, yv = r.get(x), r.get(y)
-        if xv is None or not is_number(yv):
+        if xv is None or not is_number(yv) or not math.isfinite(yv):
             continue
         g = r.get(group) if group else None
         xs.setdefault(xv, None)

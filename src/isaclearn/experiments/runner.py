@@ -222,9 +222,16 @@ def _prepare_folder(out_dir: Path, record: dict[str, Any], resume: bool
         raise InputFileError(f"cannot resume: {cfg_path} is unreadable ({exc})") from None
     diffs = _config_differences(saved, record)
     if diffs:
+        used = f"--profile {saved.get('profile')}"
+        sets = saved.get("overrides") or {}
+        if isinstance(sets, dict) and sets:
+            used += " --set " + " ".join(f"{k}={v}" for k, v in sets.items())
+        if saved.get("seed") is not None:
+            used += f" --seed {saved.get('seed')}"
         raise ConfigError(
             f"cannot resume {out_dir}: the config differs from its {CONFIG_FILE} in "
-            f"{'; '.join(diffs)}; use the same --profile/--set/--seed, or a new --out"
+            f"{'; '.join(diffs)}; the saved run used {used}; repeat those options, or "
+            f"choose a new --out"
         )
     progress = out_dir / PROGRESS_FILE
     if not progress.exists() and (out_dir / RESULTS_FILE).exists():
