@@ -166,8 +166,8 @@ def plot_rows(
 ) -> list[Path]:
     """Draw every spec (or the generic figure when ``specs`` is empty) into ``out_dir``.
 
-    A spec that cannot be drawn (missing column, no matching rows) is skipped and reported
-    through ``warn``; the others are still drawn.
+    A spec that cannot be drawn (missing column, no matching rows, or a failure inside
+    matplotlib) is skipped and reported through ``warn``; the others are still drawn.
     """
     specs = list(specs) or generic_plot_specs(rows)
     written = []
@@ -177,6 +177,9 @@ def plot_rows(
         except IsacError as exc:
             if warn is not None:
                 warn(f"plot skipped: {exc}")
+        except Exception as exc:  # a drawing failure must not lose a finished run
+            if warn is not None:
+                warn(f"plot {spec.filename} failed: {type(exc).__name__}: {exc}")
     return written
 
 
