@@ -6,3 +6,9 @@ returns ``w`` ``[..., M, K]`` with ``||w||_F^2 = power``; every designer class w
 """
 
 # Each solver module adds its public names below (one import block per module).
+
+from isaclearn.solvers.convex import SensingOnly, crb_from_covariance, sensing_only_covariance
+from isaclearn.solvers.convex_sdr import SdrResult, SdrTradeoff, sdr_boundary, sdr_tradeoff
+
+__all__ = [*globals().get("__all__", []), "SdrResult", "SdrTradeoff", "SensingOnly",
+           "crb_from_covariance", "sdr_boundary", "sdr_tradeoff", "sensing_only_covariance"]
