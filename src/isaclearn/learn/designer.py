@@ -1,0 +1,134 @@
+"""A trained precoder network as a designer (``design(problem) -> Design``), and its files.
+
+:class:`LearnedPrecoder` wraps a :class:`~isaclearn.learn.PrecoderNet` so that it is used like
+every other designer (``isaclearn evaluate``, ``isaclearn bench precoders``, the experiments).
+:func:`save_precoder` / :func:`load_precoder` store it as a ``kind="precoder"`` checkpoint
+(safetensors + JSON sidecar holding the architecture, ``ρ`` and metrics); :func:`load_trained`
+also accepts the final training-state checkpoint of :func:`~isaclearn.learn.train_precoder`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from isaclearn.channels.downlink import DownlinkProblem
+from isaclearn.core.design import Design
+from isaclearn.core.errors import CheckpointError, ConfigError
+from isaclearn.learn.checkpoint import load_checkpoint, save_checkpoint, unprefixed
+from isaclearn.learn.precoder_nets import NetConfig, PrecoderNet, build_network
+
+
+@dataclass
+class LearnedPrecoder:
+    """Designer backed by a trained network.
+
+    Attributes
+    ----------
+    net : PrecoderNet
+        The network (used in eval mode, without gradients).
+    rho : float or None
+        Trade-off weight fed to a ``ρ``-conditioned network; for a per-``ρ`` network, the weight
+        it was trained for (informational).
+    name : str
+        Designer name in tables.
+
+    Notes
+    -----
+    The network sees ``problem.csi`` (the estimate when the problem carries one) and the target
+    angles; it runs in the dtype of its weights (float32 / complex64) and the design is returned
+    in the dtype of ``problem.h``. ``info`` carries ``rho``.
+    """
+
+    net: PrecoderNet
+    rho: float | None = None
+    name: str = "dnn"
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.net.config.rho_conditioned and self.rho is None:
+            raise ConfigError("a rho-conditioned network needs rho= to act as a designer")
+
+    def design(self, problem: DownlinkProblem) -> Design:
+        """Precoder ``[B, M, K]`` with ``||W||_F² = P_t`` for every instance."""
+        self.net.eval()
+        pdt = next(self.net.parameters()).dtype
+        cdt = torch.complex64 if pdt == torch.float32 else torch.complex128
+        h = problem.csi.to(cdt)
+        theta = problem.theta.to(pdt)
+        rho = self.rho if self.net.config.rho_conditioned else None
+        with torch.no_grad():
+            _, w = self.net(h, theta, power=problem.power, noise_var=problem.noise_var, rho=rho)
+        return Design(w=w.to(problem.h.dtype), info={"rho": self.rho, **self.info})
+
+
+def save_precoder(
+    stem: str | Path, designer: LearnedPrecoder, *, metrics: dict[str, Any] | None = None
+) -> Path:
+    """Write ``designer``'s network as a ``kind="precoder"`` checkpoint; returns the tensor path."""
+    return save_checkpoint(
+        stem,
+        dict(designer.net.state_dict()),
+        kind="precoder",
+        config={"net": designer.net.config.to_dict(), "rho": designer.rho, "name": designer.name},
+        metrics=metrics or {},
+    )
+
+
+def load_precoder(stem: str | Path, *, expected_net: NetConfig | None = None) -> LearnedPrecoder:
+    """Load a checkpoint of :func:`save_precoder` (no unpickling) as a designer.
+
+    Raises
+    ------
+    CheckpointError
+        Corrupted files, another kind of checkpoint, or an architecture other than
+        ``expected_net``.
+    """
+    return load_trained(stem, expected_net=expected_net)
+
+
+def load_trained(
+    stem: str | Path,
+    *,
+    expected_net: NetConfig | None = None,
+    rho: float | None = None,
+    name: str | None = None,
+) -> LearnedPrecoder:
+    """A designer from either a ``precoder`` checkpoint or a finished ``training_state`` one.
+
+    ``rho`` overrides the stored weight (required for a ``ρ``-conditioned network loaded from a
+    training state); ``name`` overrides the stored name.
+    """
+    ck = load_checkpoint(stem)
+    if ck.kind == "precoder":
+        tensors = ck.tensors
+        stored_rho = ck.config.get("rho")
+        stored_name = ck.config.get("name", "dnn")
+    elif ck.kind == "training_state":
+        if not ck.state.get("progress", {}).get("finished", False):
+            raise CheckpointError(f"training checkpoint {stem} is not finished; resume it first")
+        tensors = unprefixed(ck.tensors, "best")
+        stored_rho = ck.config.get("rho")
+        stored_name = "dnn"
+    else:
+        raise CheckpointError(f"checkpoint {stem} holds a {ck.kind!r}, not a precoder network")
+    try:
+        net_cfg = NetConfig.from_dict(ck.config["net"])
+    except (KeyError, TypeError, ConfigError) as exc:
+        raise CheckpointError(f"checkpoint {stem} has an invalid network config: {exc}") from None
+    if expected_net is not None and net_cfg != expected_net:
+        raise CheckpointError(
+            f"checkpoint {stem} holds the network {net_cfg}, expected {expected_net}"
+        )
+    net: PrecoderNet = build_network(net_cfg)
+    try:
+        net.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint {stem} does not fit its network: {exc}") from None
+    net.eval()
+    use_rho = rho if rho is not None else stored_rho
+    return LearnedPrecoder(net=net, rho=use_rho, name=name or stored_name,
+                           info={"checkpoint": str(stem)})

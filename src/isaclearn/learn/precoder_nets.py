@@ -1,0 +1,478 @@
+r"""Neural precoders for the downlink ISAC problem (temiz_unsup, ``shared/papers/003_...txt``).
+
+Two families, both ``nn.Module``\ s with the same call
+``net(h, theta, power=, noise_var=, rho=) -> (w_raw, w)``:
+
+* :class:`EntrywisePrecoderNet` — the paper's network (section III-B, Fig. 2): the real and
+  imaginary parts of the flattened channel and the target angles (``2MK + T`` inputs) go through a
+  fully connected SiLU network with dropout; its ``2MK`` outputs are the real and imaginary parts
+  of :math:`\hat{\mathbf W}`, which eq. (21) scales to the power budget.
+* :class:`StructuredPrecoderNet` — beyond the paper: the network emits only the few parameters of
+  a known-good precoder form, so that every output is a well-formed precoder,
+
+  .. math::
+     \mathbf W = \sqrt{1-s}\,\mathbf V\operatorname{diag}(\sqrt{p})
+       + \sqrt{s}\,\sqrt{P_t}\,\frac{\bar{\mathbf A}\mathbf C}
+       {\|\bar{\mathbf A}\mathbf C\|_F},\qquad
+     \mathbf v_k = \frac{\mathbf u_k}{\|\mathbf u_k\|},\quad
+     \mathbf u_k = \Big(\sigma^2\mathbf I_M + \sum_{i=1}^K \lambda_i\,
+       \mathbf h_i^H\mathbf h_i\Big)^{-1}\mathbf h_k^H ,
+
+  with uplink (dual) powers :math:`\lambda \ge 0,\ \sum_i\lambda_i = P_t`, downlink powers
+  :math:`p \ge 0,\ \sum_k p_k = P_t`, the sensing share :math:`s \in (0, 1)`, the steering
+  matrix :math:`\bar{\mathbf A} = [\mathbf a(\theta_1), \dots, \mathbf a(\theta_T)]/\sqrt M`
+  and complex sensing weights :math:`\mathbf C \in \mathbb C^{T\times K}` (column ``k`` says
+  how user ``k``'s stream also illuminates each target); eq. (21) then scales
+  :math:`\mathbf W` to :math:`P_t` exactly. For :math:`s \to 0` this is the structure of every
+  sum-rate optimal MISO downlink precoder (Björnson, Bengtsson, Ottersten, IEEE Signal Process.
+  Mag. 2014), so the communication optimum (``ρ = 1``) is representable; for :math:`s \to 1`
+  the columns lie in the span of the target steering vectors, where the minimum of the
+  approximate sum CRB (eq. 22) lies (a component orthogonal to that span only wastes power), so
+  the sensing optimum (``ρ = 0``) is representable too. The output layer is initialized to zero:
+  the network starts at :math:`\lambda_k = p_k = P_t/K` (regularized zero forcing with equal
+  power per user), :math:`\mathbf C` all equal (one beam covering the targets) and ``s = 1/2``.
+
+  The parameters come from a user-permutation-equivariant Transformer encoder over one token per
+  user, whose features are invariant to a common phase of the channel: the user's SNR
+  :math:`\log_{10}(P_t\|\mathbf h_k\|^2/\sigma^2)`, its regularized zero-forcing gain
+  :math:`\log_{10}\big(P_t/(\sigma^2 [(\mathbf H\mathbf H^H + K\sigma^2/P_t\,\mathbf I)^{-1}]_{kk})
+  \big)`, its normalized channel :math:`\sqrt M\,\mathbf h_k/\|\mathbf h_k\|` (real and imaginary
+  parts, so attention can form inner products between users), its alignment
+  :math:`|\mathbf h_k\mathbf a(\theta_t)|^2/(M\|\mathbf h_k\|^2)` with each target, the targets'
+  :math:`\sin\theta_t, \cos\theta_t` and, when conditioned, ``ρ``.
+
+Both can be conditioned on the trade-off weight ``ρ`` (an extra input), the issue's variant (a).
+
+Notes
+-----
+``h`` holds the channels as rows (``[B, K, M]``); ``w`` the beamformers as columns
+(``[B, M, K]``), as in :mod:`isaclearn.metrics`. Angles are in radians; the entry-wise network is
+fed :math:`\theta / (\pi/2)` so that its inputs are of order one (the paper does not state its
+angle scaling).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from isaclearn.arrays import ula
+from isaclearn.core.checks import check_last_dims
+from isaclearn.core.errors import ConfigError, ShapeError
+from isaclearn.core.linalg import abs_sq, eye_like, fro_norm_sq, herm, scale_to_power
+
+NetKind = Literal["entrywise", "structured"]
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """Architecture of a neural precoder (stored in every checkpoint's sidecar).
+
+    Attributes
+    ----------
+    kind : {"entrywise", "structured"}
+        The paper's network or the structured one (see module docstring).
+    num_antennas : int
+        Transmit antennas ``M``.
+    num_users : int
+        Users ``K``.
+    num_targets : int
+        Targets ``T``.
+    hidden : tuple of int
+        Widths of the hidden layers of the entry-wise network (paper: 4 × 128, Table 1).
+    dropout : float
+        Dropout probability after every hidden layer (paper: 10 %, Table 2).
+    rho_conditioned : bool
+        Whether ``ρ`` is an input (one network for every trade-off weight).
+    d_model : int
+        Token width of the structured network's Transformer encoder.
+    num_layers : int
+        Encoder layers of the structured network.
+    num_heads : int
+        Attention heads of the structured network.
+    """
+
+    kind: NetKind = "entrywise"
+    num_antennas: int = 10
+    num_users: int = 10
+    num_targets: int = 2
+    hidden: tuple[int, ...] = (128, 128, 128, 128)
+    dropout: float = 0.1
+    rho_conditioned: bool = False
+    d_model: int = 64
+    num_layers: int = 3
+    num_heads: int = 4
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("entrywise", "structured"):
+            raise ConfigError(f"kind must be 'entrywise' or 'structured', got {self.kind!r}")
+        for name in ("num_antennas", "num_users", "num_targets"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        object.__setattr__(self, "hidden", tuple(int(x) for x in self.hidden))
+        if any(x < 1 for x in self.hidden):
+            raise ConfigError(f"hidden widths must be >= 1, got {self.hidden}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.kind == "structured" and self.d_model % self.num_heads != 0:
+            raise ConfigError(
+                f"d_model ({self.d_model}) must be divisible by num_heads ({self.num_heads})"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serializable dict (tuples become lists)."""
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NetConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`."""
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(d) - known
+        if unknown:
+            raise ConfigError(f"unknown NetConfig keys: {', '.join(sorted(unknown))}")
+        d = dict(d)
+        if "hidden" in d:
+            d["hidden"] = tuple(d["hidden"])
+        return cls(**d)
+
+
+def _check_inputs(
+    h: torch.Tensor, theta: torch.Tensor, cfg: NetConfig, rho: torch.Tensor | float | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    check_last_dims(h, (cfg.num_users, cfg.num_antennas), "h", "[B, K, M]")
+    if h.dim() != 3 or not h.is_complex():
+        raise ShapeError(f"h must be complex with shape [B, K, M], got {tuple(h.shape)}")
+    b = h.shape[0]
+    if theta.dim() == 1:
+        theta = theta.expand(b, -1)
+    if tuple(theta.shape) != (b, cfg.num_targets):
+        raise ShapeError(
+            f"theta must have shape [B, T] = {(b, cfg.num_targets)}, got {tuple(theta.shape)}"
+        )
+    r: torch.Tensor | None = None
+    if cfg.rho_conditioned:
+        if rho is None:
+            raise ConfigError("this network is conditioned on rho; pass rho=")
+        r = torch.as_tensor(rho, dtype=h.real.dtype, device=h.device)
+        r = r.expand(b) if r.dim() == 0 else r
+        if tuple(r.shape) != (b,):
+            raise ShapeError(
+                f"rho must be a scalar or have shape [B] = ({b},), got {tuple(r.shape)}"
+            )
+    return theta.to(h.real.dtype), r
+
+
+def paper_features(
+    h: torch.Tensor, theta: torch.Tensor, rho: torch.Tensor | None = None
+) -> torch.Tensor:
+    r"""Input vector :math:`\mathbf u` of the paper's network (section III-B).
+
+    Parameters
+    ----------
+    h : torch.Tensor
+        Channel estimate ``[B, K, M]`` complex.
+    theta : torch.Tensor
+        Target angles ``[B, T]`` in radians.
+    rho : torch.Tensor or None
+        ``[B]`` trade-off weights, appended when the network is conditioned on ``ρ``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[B, 2MK + T (+1)]`` real: ``Re vec(H)``, ``Im vec(H)`` (row-major), ``θ/(π/2)``
+        and ``ρ``.
+    """
+    b = h.shape[0]
+    flat = h.reshape(b, -1)
+    parts = [flat.real, flat.imag, theta.to(flat.real.dtype) / (math.pi / 2)]
+    if rho is not None:
+        parts.append(rho.to(flat.real.dtype)[:, None])
+    return torch.cat(parts, dim=-1)
+
+
+def build_mlp(sizes: list[int], dropout: float) -> nn.Sequential:
+    """``Linear → SiLU → Dropout`` for every hidden layer, then a final ``Linear``.
+
+    ``sizes = [in, h_1, ..., h_n, out]``. Dropout layers are present even at ``p = 0`` so that
+    every network of a family has the same module layout.
+    """
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 2):
+        layers += [nn.Linear(sizes[i], sizes[i + 1]), nn.SiLU(), nn.Dropout(dropout)]
+    layers.append(nn.Linear(sizes[-2], sizes[-1]))
+    return nn.Sequential(*layers)
+
+
+class PrecoderNet(nn.Module):
+    """Common base: holds the :class:`NetConfig`; subclasses implement :meth:`raw`."""
+
+    def __init__(self, config: NetConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def raw(
+        self,
+        h: torch.Tensor,
+        theta: torch.Tensor,
+        *,
+        power: float,
+        noise_var: float,
+        rho: torch.Tensor | None,
+    ) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(
+        self,
+        h: torch.Tensor,
+        theta: torch.Tensor,
+        *,
+        power: float = 1.0,
+        noise_var: float = 1e-2,
+        rho: torch.Tensor | float | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""Precoder for each instance.
+
+        Parameters
+        ----------
+        h : torch.Tensor
+            Channel estimate ``[B, K, M]`` complex (rows are users).
+        theta : torch.Tensor
+            Target angles ``[B, T]`` or ``[T]``, radians.
+        power : float
+            Power budget :math:`P_t` in watts.
+        noise_var : float
+            User noise variance :math:`\sigma^2` in watts (used by the structured network only).
+        rho : float or torch.Tensor or None
+            Trade-off weight(s), scalar or ``[B]``; required iff ``rho_conditioned``.
+
+        Returns
+        -------
+        w_raw : torch.Tensor
+            :math:`\hat{\mathbf W}` ``[B, M, K]`` before power scaling (what eq. 20's penalty sees).
+        w : torch.Tensor
+            ``[B, M, K]`` scaled to :math:`\|\mathbf W\|_F^2 = P_t` (eq. 21).
+        """
+        theta_t, r = _check_inputs(h, theta, self.config, rho)
+        w_raw = self.raw(h, theta_t, power=power, noise_var=noise_var, rho=r)
+        return w_raw, scale_to_power(w_raw, power)
+
+
+class EntrywisePrecoderNet(PrecoderNet):
+    """The paper's fully connected network (temiz_unsup section III-B, Fig. 2, Tables 1–2).
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = EntrywisePrecoderNet(NetConfig(num_antennas=4, num_users=2, hidden=(16,)))
+    >>> h = torch.randn(3, 2, 4, dtype=torch.complex64)
+    >>> w_raw, w = net(h, torch.zeros(3, 2))
+    >>> w.shape
+    torch.Size([3, 4, 2])
+    """
+
+    def __init__(self, config: NetConfig) -> None:
+        if config.kind != "entrywise":
+            raise ConfigError(f"EntrywisePrecoderNet needs kind='entrywise', got {config.kind!r}")
+        super().__init__(config)
+        m, k, t = config.num_antennas, config.num_users, config.num_targets
+        n_in = 2 * m * k + t + (1 if config.rho_conditioned else 0)
+        self.mlp = build_mlp([n_in, *config.hidden, 2 * m * k], config.dropout)
+
+    def raw(
+        self,
+        h: torch.Tensor,
+        theta: torch.Tensor,
+        *,
+        power: float,
+        noise_var: float,
+        rho: torch.Tensor | None,
+    ) -> torch.Tensor:
+        first = self.mlp[0]
+        assert isinstance(first, nn.Linear)
+        u = paper_features(h, theta, rho).to(first.weight.dtype)
+        return self.z_to_w(self.mlp(u), h.dtype)
+
+    def z_to_w(self, z: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """Map the real output ``[B, 2MK]`` to :math:`\\hat{\\mathbf W}` ``[B, M, K]``."""
+        m, k = self.config.num_antennas, self.config.num_users
+        mk = m * k
+        w = torch.complex(z[:, :mk], z[:, mk:]).to(dtype)
+        return w.reshape(-1, m, k)
+
+
+class StructuredPrecoderNet(PrecoderNet):
+    """Parameters of a known-good precoder form from a user-equivariant Transformer (see module
+    docstring for the precoder form and the features).
+
+    Examples
+    --------
+    >>> import torch
+    >>> cfg = NetConfig(kind="structured", num_antennas=4, num_users=2, d_model=16, num_layers=1)
+    >>> net = StructuredPrecoderNet(cfg)
+    >>> h = torch.randn(3, 2, 4, dtype=torch.complex64)
+    >>> w_raw, w = net(h, torch.zeros(3, 2))
+    >>> w.shape
+    torch.Size([3, 4, 2])
+    """
+
+    def __init__(self, config: NetConfig) -> None:
+        if config.kind != "structured":
+            raise ConfigError(f"StructuredPrecoderNet needs kind='structured', got {config.kind!r}")
+        super().__init__(config)
+        m, t = config.num_antennas, config.num_targets
+        self.num_token_features = 2 + 2 * m + 3 * t + (1 if config.rho_conditioned else 0)
+        self.embed = nn.Linear(self.num_token_features, config.d_model)
+        layer = nn.TransformerEncoderLayer(
+            d_model=config.d_model,
+            nhead=config.num_heads,
+            dim_feedforward=2 * config.d_model,
+            dropout=config.dropout,
+            activation=F.silu,
+            batch_first=True,
+            norm_first=True,
+        )
+        self.encoder = nn.TransformerEncoder(
+            layer, num_layers=config.num_layers, enable_nested_tensor=False
+        )
+        self.norm = nn.LayerNorm(config.d_model)
+        # Per user: logit of λ_k, logit of p_k, logit of s (averaged over users), Re/Im of the
+        # offsets of C's column k from its initial value.
+        self.head = nn.Linear(config.d_model, 3 + 2 * t)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def token_features(
+        self,
+        h: torch.Tensor,
+        theta: torch.Tensor,
+        *,
+        power: float,
+        noise_var: float,
+        rho: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """Per-user features ``[B, K, F]`` (real), see the module docstring."""
+        b, k, m = h.shape
+        rdt = h.real.dtype
+        gain = abs_sq(h).sum(-1).clamp_min(torch.finfo(rdt).tiny)  # ||h_k||^2, [B, K]
+        snr = torch.log10(power * gain / noise_var)
+        gram = h @ herm(h) + (k * noise_var / power) * eye_like(h, k)
+        diag_inv = torch.diagonal(torch.linalg.inv(gram), dim1=-2, dim2=-1).real
+        rzf_gain = torch.log10(power / (noise_var * diag_inv.clamp_min(torch.finfo(rdt).tiny)))
+        hn = h * torch.rsqrt(gain / m)[..., None]  # sqrt(M) h_k / ||h_k||
+        a = ula(m, theta).to(h.dtype)  # [B, T, M]
+        align = abs_sq(hn @ a.mT) / (m * m)  # |h_k a_t|^2 / (M ||h_k||^2), [B, K, T]
+        ang = torch.cat([torch.sin(theta), torch.cos(theta)], dim=-1)  # [B, 2T]
+        parts = [
+            snr[..., None] / 2.0,
+            rzf_gain[..., None] / 2.0,
+            hn.real,
+            hn.imag,
+            align,
+            ang[:, None, :].expand(b, k, -1),
+        ]
+        if rho is not None:
+            parts.append(rho.to(rdt)[:, None, None].expand(b, k, 1))
+        return torch.cat(parts, dim=-1)
+
+    def parameters_of_form(
+        self,
+        h: torch.Tensor,
+        theta: torch.Tensor,
+        *,
+        power: float,
+        noise_var: float,
+        rho: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(λ [B, K], p [B, K], s [B], C [B, T, K] complex)`` of the precoder form."""
+        x = self.token_features(h, theta, power=power, noise_var=noise_var, rho=rho)
+        y = self.head(self.norm(self.encoder(self.embed(x.to(self.embed.weight.dtype)))))
+        y = y.to(h.real.dtype)
+        k, t = self.config.num_users, self.config.num_targets
+        lam = power * torch.softmax(y[..., 0], dim=-1)
+        p = power * torch.softmax(y[..., 1], dim=-1)
+        share = torch.sigmoid(y[..., 2].mean(-1))
+        c0 = 1.0 / math.sqrt(t * k)
+        c = torch.complex(c0 + y[..., 3 : 3 + t], y[..., 3 + t : 3 + 2 * t]).to(h.dtype)
+        return lam, p, share, c.mT
+
+    def raw(
+        self,
+        h: torch.Tensor,
+        theta: torch.Tensor,
+        *,
+        power: float,
+        noise_var: float,
+        rho: torch.Tensor | None,
+    ) -> torch.Tensor:
+        lam, p, share, c = self.parameters_of_form(
+            h, theta, power=power, noise_var=noise_var, rho=rho
+        )
+        return structured_precoder(h, theta, lam, p, share, c, power=power, noise_var=noise_var)
+
+
+def structured_precoder(
+    h: torch.Tensor,
+    theta: torch.Tensor,
+    lam: torch.Tensor,
+    p: torch.Tensor,
+    share: torch.Tensor,
+    c: torch.Tensor,
+    *,
+    power: float,
+    noise_var: float,
+) -> torch.Tensor:
+    r"""The precoder form of :class:`StructuredPrecoderNet` (before the eq. 21 scaling).
+
+    Parameters
+    ----------
+    h : torch.Tensor
+        ``[B, K, M]`` complex channels (rows).
+    theta : torch.Tensor
+        ``[B, T]`` target angles, radians.
+    lam : torch.Tensor
+        ``[B, K]`` real, non-negative uplink (dual) powers :math:`\lambda_k`, watts.
+    p : torch.Tensor
+        ``[B, K]`` real, non-negative downlink powers :math:`p_k`, watts.
+    share : torch.Tensor
+        ``[B]`` real in ``[0, 1]``: the sensing share ``s``.
+    c : torch.Tensor
+        ``[B, T, K]`` complex sensing weights :math:`\mathbf C` (only their directions matter).
+    power : float
+        :math:`P_t` in watts.
+    noise_var : float
+        :math:`\sigma^2` in watts.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[B, M, K]`` complex (see the module docstring for the formula).
+    """
+    m = h.shape[-1]
+    tiny = torch.finfo(lam.dtype).tiny
+    hh = herm(h)  # [B, M, K]
+    gram = noise_var * eye_like(h, m) + hh @ (lam.to(h.dtype)[..., None] * h)
+    u = torch.linalg.solve(gram, hh)  # columns u_k, [B, M, K]
+    v = u * torch.rsqrt(abs_sq(u).sum(-2, keepdim=True).clamp_min(tiny))
+    w_comm = v * torch.sqrt(p).to(h.dtype)[:, None, :]
+    a = ula(m, theta).to(h.dtype).mT / math.sqrt(m)  # [B, M, T]
+    w_sens = a @ c
+    w_sens = w_sens * torch.sqrt(power / fro_norm_sq(w_sens).clamp_min(tiny)).to(h.dtype)[
+        :, None, None
+    ]
+    s = share.to(h.real.dtype)[:, None, None]
+    return torch.sqrt(1.0 - s) * w_comm + torch.sqrt(s) * w_sens
+
+
+def build_network(config: NetConfig) -> PrecoderNet:
+    """The network described by ``config`` (fresh weights from torch's global generator)."""
+    if config.kind == "entrywise":
+        return EntrywisePrecoderNet(config)
+    return StructuredPrecoderNet(config)
+

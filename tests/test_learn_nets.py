@@ -1,0 +1,187 @@
+"""Tests of isaclearn.learn.precoder_nets and the designer wrapper."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from isaclearn.arrays import ula
+from isaclearn.core import ConfigError, ShapeError, complex_normal, fro_norm_sq, make_generator
+from isaclearn.learn import (
+    EntrywisePrecoderNet,
+    LearnedPrecoder,
+    NetConfig,
+    StructuredPrecoderNet,
+    build_network,
+    load_precoder,
+    paper_features,
+    save_precoder,
+    structured_precoder,
+)
+from isaclearn.metrics import sinr
+from isaclearn.systems.temiz_unsup import make_scenario
+
+C128 = torch.complex128
+
+@pytest.fixture(autouse=True)
+def _one_thread():  # small tensors: one thread is faster and does not oversubscribe the CPU
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+
+def _h(b: int, k: int, m: int, seed: int = 0, dtype: torch.dtype = torch.complex64) -> torch.Tensor:
+    return complex_normal((b, k, m), generator=make_generator(seed), dtype=dtype)
+
+
+def test_paper_features_layout() -> None:
+    h = torch.tensor([[[1 + 2j, 3 - 1j], [0.5j, -2.0]]], dtype=torch.complex64)  # K=2, M=2
+    theta = torch.tensor([[math.pi / 4]])
+    u = paper_features(h, theta, torch.tensor([0.3]))
+    want = [1, 3, 0, -2, 2, -1, 0.5, 0, 0.5, 0.3]  # Re row-major, Im row-major, θ/(π/2), ρ
+    torch.testing.assert_close(u[0], torch.tensor(want, dtype=torch.float32))
+
+
+@pytest.mark.parametrize("kind", ["entrywise", "structured"])
+def test_output_shapes_and_power(kind: str) -> None:
+    torch.manual_seed(0)
+    cfg = NetConfig(kind=kind, num_antennas=6, num_users=3, num_targets=2, hidden=(16, 16),
+                    d_model=16, num_layers=1, num_heads=2, rho_conditioned=True)
+    net = build_network(cfg).eval()
+    h = _h(5, 3, 6)
+    theta = torch.rand(5, 2)
+    w_raw, w = net(h, theta, power=2.5, noise_var=0.1, rho=torch.linspace(0, 1, 5))
+    assert w.shape == w_raw.shape == (5, 6, 3)
+    assert w.dtype == torch.complex64
+    torch.testing.assert_close(fro_norm_sq(w), torch.full((5,), 2.5))  # eq. (21)
+    # eq. (21) is a positive rescaling of the raw output
+    ratio = w / w_raw
+    torch.testing.assert_close(ratio.imag, torch.zeros_like(ratio.imag), atol=1e-5, rtol=0)
+    assert bool((ratio.real > 0).all())
+
+
+def test_entrywise_paper_architecture() -> None:
+    net = EntrywisePrecoderNet(NetConfig())  # M = K = 10, T = 2, 4 x 128 SiLU, 10 % dropout
+    linears = [m for m in net.mlp if isinstance(m, torch.nn.Linear)]
+    assert [(l.in_features, l.out_features) for l in linears] == [
+        (202, 128), (128, 128), (128, 128), (128, 128), (128, 200)
+    ]
+    assert sum(isinstance(m, torch.nn.SiLU) for m in net.mlp) == 4
+    assert all(m.p == 0.1 for m in net.mlp if isinstance(m, torch.nn.Dropout))
+
+
+def test_input_checks() -> None:
+    net = build_network(NetConfig(num_antennas=4, num_users=2, hidden=(8,)))
+    with pytest.raises(ShapeError, match="h must"):
+        net(_h(2, 3, 4), torch.zeros(2, 2))
+    with pytest.raises(ShapeError, match="theta"):
+        net(_h(2, 2, 4), torch.zeros(2, 3))
+    cond = build_network(NetConfig(num_antennas=4, num_users=2, hidden=(8,), rho_conditioned=True))
+    with pytest.raises(ConfigError, match="rho"):
+        cond(_h(2, 2, 4), torch.zeros(2, 2))
+    with pytest.raises(ConfigError):
+        NetConfig(kind="other")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError):
+        NetConfig(dropout=1.0)
+
+
+def test_structured_form_communication_part_is_rzf() -> None:
+    """share = 0, λ = p = P/K: every column is the normalized regularized-ZF column with power
+    P/K (closed form (H^H H + Kσ²/P I)^{-1} h_k^H)."""
+    b, k, m, p_t, s2 = 3, 3, 5, 2.0, 0.2
+    h = _h(b, k, m, 1, C128)
+    lam = torch.full((b, k), p_t / k, dtype=torch.float64)
+    c = torch.ones(b, 2, k, dtype=C128)
+    w = structured_precoder(h, torch.zeros(b, 2, dtype=torch.float64), lam, lam,
+                            torch.zeros(b, dtype=torch.float64), c, power=p_t, noise_var=s2)
+    hh = h.mH
+    rzf = torch.linalg.solve(hh @ h + (k * s2 / p_t) * torch.eye(m, dtype=C128), hh)
+    rzf = rzf / rzf.norm(dim=-2, keepdim=True) * math.sqrt(p_t / k)
+    torch.testing.assert_close(w, rzf)
+
+
+def test_structured_form_sensing_part_in_steering_span() -> None:
+    b, k, m = 2, 3, 6
+    h = _h(b, k, m, 2, C128)
+    theta = torch.tensor([[-0.3, 0.5], [0.1, 1.0]], dtype=torch.float64)
+    lam = torch.full((b, k), 1.0 / k, dtype=torch.float64)
+    c = complex_normal((b, 2, k), generator=make_generator(3), dtype=C128)
+    w = structured_precoder(h, theta, lam, lam, torch.ones(b, dtype=torch.float64), c,
+                            power=1.0, noise_var=0.1)
+    a = ula(m, theta).mT  # [B, M, T]
+    proj = a @ torch.linalg.pinv(a)
+    torch.testing.assert_close(proj @ w, w)  # in span{a(θ_t)}
+    torch.testing.assert_close(fro_norm_sq(w), torch.ones(b, dtype=torch.float64))
+    # proportional to A C
+    ac = a @ c
+    scale = (w.flatten(1) * ac.flatten(1).conj()).sum(-1) / fro_norm_sq(ac)
+    torch.testing.assert_close(w, scale[:, None, None] * ac)
+
+
+def test_structured_net_starts_at_rzf_directions() -> None:
+    """Zero-initialized head: λ = p = P/K, s = 1/2 and all-equal sensing weights."""
+    torch.manual_seed(0)
+    cfg = NetConfig(kind="structured", num_antennas=5, num_users=3, d_model=16, num_layers=1,
+                    num_heads=2)
+    net = StructuredPrecoderNet(cfg).eval()
+    h = _h(4, 3, 5)
+    lam, p, share, c = net.parameters_of_form(h, torch.zeros(4, 2), power=1.0, noise_var=0.1,
+                                              rho=None)
+    torch.testing.assert_close(lam, torch.full((4, 3), 1 / 3))
+    torch.testing.assert_close(p, torch.full((4, 3), 1 / 3))
+    torch.testing.assert_close(share, torch.full((4,), 0.5))
+    torch.testing.assert_close(c, torch.full((4, 2, 3), 1 / math.sqrt(6), dtype=torch.complex64))
+
+
+def test_structured_net_is_user_permutation_equivariant() -> None:
+    torch.manual_seed(1)
+    cfg = NetConfig(kind="structured", num_antennas=6, num_users=4, d_model=16, num_layers=2,
+                    num_heads=2)
+    net = StructuredPrecoderNet(cfg).eval()
+    with torch.no_grad():  # give the head non-zero weights
+        net.head.weight.normal_(0, 0.3)
+    h = _h(3, 4, 6, 5)
+    theta = torch.rand(3, 2)
+    perm = torch.tensor([2, 0, 3, 1])
+    with torch.no_grad():
+        _, w = net(h, theta, noise_var=0.05)
+        _, wp = net(h[:, perm], theta, noise_var=0.05)
+    torch.testing.assert_close(wp, w[:, :, perm], atol=2e-5, rtol=1e-4)
+
+
+def test_structured_form_serves_every_user() -> None:
+    """At share = 0 with equal powers and high SNR, every user of a well-conditioned channel gets
+    an SINR above 0 dB (regularized ZF)."""
+    h = _h(2, 3, 6, 7, C128)
+    lam = torch.full((2, 3), 1 / 3, dtype=torch.float64)
+    w = structured_precoder(h, torch.zeros(2, 1, dtype=torch.float64), lam, lam,
+                            torch.zeros(2, dtype=torch.float64), torch.ones(2, 1, 3, dtype=C128),
+                            power=1.0, noise_var=0.01)
+    g = sinr(h, w, 0.01)
+    assert bool(torch.isfinite(g).all()) and bool((g > 1.0).all())
+
+
+def test_designer_and_precoder_checkpoint_round_trip(tmp_path) -> None:
+    torch.manual_seed(2)
+    cfg = NetConfig(num_antennas=10, num_users=10, hidden=(32, 32), rho_conditioned=True)
+    designer = LearnedPrecoder(build_network(cfg), rho=0.4, name="dnn_rho")
+    problem = make_scenario(10, 10).sample(6, generator=make_generator(4))
+    d1 = designer.design(problem)
+    assert d1.w.shape == (6, 10, 10)
+    torch.testing.assert_close(fro_norm_sq(d1.w), torch.full((6,), problem.power))
+    save_precoder(tmp_path / "net", designer, metrics={"sum_rate": 1.0})
+    loaded = load_precoder(tmp_path / "net")
+    assert loaded.rho == 0.4 and loaded.name == "dnn_rho"
+    for (k1, v1), (k2, v2) in zip(designer.net.state_dict().items(),
+                                  loaded.net.state_dict().items()):
+        assert k1 == k2 and torch.equal(v1, v2)  # bit-exact
+    assert torch.equal(loaded.design(problem).w, d1.w)
+    # complex128 problems are designed in the network's precision and returned as complex128
+    p128 = make_scenario(10, 10).sample(3, generator=make_generator(4), dtype=C128)
+    assert designer.design(p128).w.dtype == C128
+    with pytest.raises(ConfigError):
+        LearnedPrecoder(build_network(cfg), rho=None)

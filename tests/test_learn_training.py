@@ -1,0 +1,181 @@
+"""Tests of isaclearn.learn.training: determinism, resume, logs, improvement, sweeps."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from isaclearn.core import CheckpointError, ConfigError
+from isaclearn.learn import (
+    LossConfig,
+    NetConfig,
+    TrainConfig,
+    TrainJob,
+    generate_dataset,
+    load_trained,
+    train_many,
+    train_precoder,
+)
+from isaclearn.systems.temiz_unsup import make_scenario
+
+SC = make_scenario(4, 2, target_angles_deg=None, num_rx=4)  # M = 4, K = 2, random angles
+LOSS = LossConfig(beta=0.1, gamma=2e-3)
+NET = NetConfig(num_antennas=4, num_users=2, num_targets=2, hidden=(16, 16))
+CFG = TrainConfig(num_train=400, batch_size=50, max_epochs=4, patience=10, seed=3)
+
+@pytest.fixture(autouse=True)
+def _one_thread():  # small tensors: one thread is faster and does not oversubscribe the CPU
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+
+def _state(net: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in net.state_dict().items()}
+
+
+def _equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_dataset_is_deterministic() -> None:
+    d1 = generate_dataset(SC, 120, seed=5, chunk=50)
+    d2 = generate_dataset(SC, 120, seed=5, chunk=50)
+    assert torch.equal(d1.h, d2.h) and torch.equal(d1.theta, d2.theta)
+    d3 = generate_dataset(SC, 120, seed=6, chunk=50)
+    assert not torch.equal(d1.h, d3.h)
+    assert d1.h.shape == (120, 2, 4) and d1.theta.shape == (120, 2)
+
+
+def test_same_seed_same_weights_other_seed_differs() -> None:
+    n1, r1 = train_precoder(NET, SC, LOSS, CFG, rho=0.5)
+    n2, r2 = train_precoder(NET, SC, LOSS, CFG, rho=0.5)
+    assert _equal(_state(n1), _state(n2))
+    assert r1.history == [dict(h, epoch_time_s=r1.history[i]["epoch_time_s"])
+                          for i, h in enumerate(r2.history)]
+    n3, _ = train_precoder(NET, SC, LOSS, TrainConfig(**{**CFG.to_dict(), "seed": 4}), rho=0.5)
+    assert not _equal(_state(n1), _state(n3))
+
+
+def test_training_lowers_the_loss_and_keeps_best_epoch() -> None:
+    cfg = TrainConfig(num_train=600, batch_size=50, max_epochs=8, patience=20, seed=0)
+    _, res = train_precoder(NET, SC, LOSS, cfg, rho=1.0)
+    first, last = res.history[0], res.history[-1]
+    assert last["val_total"] < first["val_total"]
+    assert last["val_sum_rate"] > first["val_sum_rate"]
+    assert res.finished and res.stop_reason == "max_epochs" and res.epochs == 8
+    best = min(range(8), key=lambda i: res.history[i]["val_total"])
+    assert res.best_epoch == best + 1
+    assert res.best_val_loss == res.history[best]["val_total"]
+    assert res.num_train + res.num_val == 600 and res.num_val == 30
+
+
+def test_early_stopping_and_plateau_scheduler() -> None:
+    # a learning rate of 1e-7 changes the loss by far less than the scheduler's threshold and
+    # early stopping's min_delta: the scheduler halves it after lr_patience + 1 flat epochs and
+    # early stopping ends the run after `patience` epochs without improvement
+    cfg = TrainConfig(num_train=200, batch_size=50, max_epochs=50, patience=3, lr=1e-7,
+                      lr_patience=1, min_delta=0.5, min_lr=0.0, seed=0)
+    _, res = train_precoder(NET, SC, LOSS, cfg, rho=0.5)
+    assert res.stop_reason == "early_stopping" and res.epochs == 4 and res.best_epoch == 1
+    lrs = [h["lr"] for h in res.history]
+    assert lrs[:2] == [1e-7, 1e-7] and lrs[2] == pytest.approx(5e-8)  # ReduceLROnPlateau
+
+
+def test_resumed_run_ends_where_uninterrupted_run_ends(tmp_path) -> None:
+    full_net, full = train_precoder(NET, SC, LOSS, CFG, rho=0.3,
+                                    checkpoint=tmp_path / "full")
+    part_net, part = train_precoder(NET, SC, LOSS, CFG, rho=0.3, checkpoint=tmp_path / "run",
+                                    stop_after_epochs=2)
+    assert not part.finished and part.epochs == 2 and part.stop_reason == "interrupted"
+    res_net, res = train_precoder(NET, SC, LOSS, CFG, rho=0.3, checkpoint=tmp_path / "run",
+                                  resume=True)
+    assert res.finished and res.epochs == full.epochs
+    assert _equal(_state(res_net), _state(full_net))  # bit-exact weights
+    strip = [{k: v for k, v in h.items() if k != "epoch_time_s"} for h in full.history]
+    assert strip == [{k: v for k, v in h.items() if k != "epoch_time_s"} for h in res.history]
+    # resuming a finished run returns it unchanged; the checkpoint loads as a designer
+    again_net, again = train_precoder(NET, SC, LOSS, CFG, rho=0.3, checkpoint=tmp_path / "run",
+                                      resume=True)
+    assert again.epochs == full.epochs and _equal(_state(again_net), _state(full_net))
+    designer = load_trained(tmp_path / "run")
+    assert _equal(_state(designer.net), _state(full_net)) and designer.rho == 0.3
+
+
+def test_resume_refuses_other_configuration(tmp_path) -> None:
+    train_precoder(NET, SC, LOSS, CFG, rho=0.3, checkpoint=tmp_path / "run", stop_after_epochs=1)
+    with pytest.raises(CheckpointError, match="rho"):
+        train_precoder(NET, SC, LOSS, CFG, rho=0.4, checkpoint=tmp_path / "run", resume=True)
+    with pytest.raises(CheckpointError, match="train.lr"):
+        train_precoder(NET, SC, LOSS, TrainConfig(**{**CFG.to_dict(), "lr": 0.01}), rho=0.3,
+                       checkpoint=tmp_path / "run", resume=True)
+    with pytest.raises(CheckpointError, match="not finished"):
+        load_trained(tmp_path / "run")
+
+
+def test_tensorboard_logs_every_loss_term(tmp_path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train_precoder(NET, SC, LOSS, TrainConfig(**{**CFG.to_dict(), "max_epochs": 2}), rho=0.5,
+                   log_dir=tmp_path / "tb")
+    acc = EventAccumulator(str(tmp_path / "tb"))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    for term in ("rate", "sensing", "power", "fairness", "total", "sum_rate"):
+        assert f"train/{term}" in tags and f"val/{term}" in tags
+    assert "lr" in tags and len(acc.Scalars("val/total")) == 2
+
+
+def test_rho_conditioned_training_and_argument_checks() -> None:
+    net_c = NetConfig(num_antennas=4, num_users=2, hidden=(16,), rho_conditioned=True)
+    cfg = TrainConfig(num_train=200, batch_size=50, max_epochs=1, seed=0, rho_grid=(0.0, 1.0))
+    net, res = train_precoder(net_c, SC, LOSS, cfg)
+    assert res.finished
+    with pytest.raises(ConfigError):
+        train_precoder(net_c, SC, LOSS, cfg, rho=0.5)
+    with pytest.raises(ConfigError):
+        train_precoder(NET, SC, LOSS, cfg)  # per-rho network without rho
+    with pytest.raises(ConfigError, match="does not match"):
+        train_precoder(NetConfig(num_antennas=5, num_users=2, hidden=(4,)), SC, LOSS, cfg,
+                       rho=0.5)
+
+
+def test_structured_network_trains(tmp_path) -> None:
+    net_s = NetConfig(kind="structured", num_antennas=4, num_users=2, d_model=16, num_layers=1,
+                      num_heads=2)
+    loss = LossConfig(beta=0.1, gamma=2e-3, score_on="scaled")
+    cfg = TrainConfig(num_train=300, batch_size=50, max_epochs=3, patience=10, seed=0)
+    _, res = train_precoder(net_s, SC, loss, cfg, rho=1.0, checkpoint=tmp_path / "s")
+    assert res.history[-1]["val_sum_rate"] > res.history[0]["val_sum_rate"]
+    assert load_trained(tmp_path / "s").net.config.kind == "structured"
+
+
+def test_train_many_sequential(tmp_path) -> None:
+    cfg = TrainConfig(num_train=200, batch_size=50, max_epochs=1, seed=0)
+    jobs = [TrainJob(NET, SC, LOSS, cfg, rho, str(tmp_path / f"r{rho}")) for rho in (0.0, 1.0)]
+    results = train_many(jobs)
+    assert [r.finished for r in results] == [True, True]
+    assert load_trained(tmp_path / "r1.0").rho == 1.0
+    with pytest.raises(ConfigError):
+        train_many(jobs, parallel="threads")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_train_many_ray_matches_sequential(tmp_path) -> None:
+    pytest.importorskip("ray")
+    import ray
+
+    cfg = TrainConfig(num_train=200, batch_size=50, max_epochs=2, seed=0)
+    seq = [TrainJob(NET, SC, LOSS, cfg, rho, str(tmp_path / f"s{rho}")) for rho in (0.0, 1.0)]
+    par = [TrainJob(NET, SC, LOSS, cfg, rho, str(tmp_path / f"p{rho}")) for rho in (0.0, 1.0)]
+    train_many(seq)
+    try:
+        train_many(par, parallel="ray", num_cpus=2)
+    finally:
+        ray.shutdown()
+    for rho in (0.0, 1.0):
+        a = load_trained(tmp_path / f"s{rho}").net.state_dict()
+        b = load_trained(tmp_path / f"p{rho}").net.state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a)
