@@ -9,6 +9,12 @@ returns ``w`` ``[..., M, K]`` with ``||w||_F^2 = power``; every designer class w
 
 from isaclearn.solvers.convex import SensingOnly, crb_from_covariance, sensing_only_covariance
 from isaclearn.solvers.convex_sdr import SdrResult, SdrTradeoff, sdr_boundary, sdr_tradeoff
+from isaclearn.solvers.designers import MMSE, MRT, WMMSE, ZF
+from isaclearn.solvers.dpc import dpc_sum_capacity
+from isaclearn.solvers.linear import mmse, mrt, zf
+from isaclearn.solvers.wmmse import WmmseInfo, wmmse
 
+__all__ = [*globals().get("__all__", []), "MMSE", "MRT", "WMMSE", "ZF", "WmmseInfo",
+           "dpc_sum_capacity", "mmse", "mrt", "wmmse", "zf"]
 __all__ = [*globals().get("__all__", []), "SdrResult", "SdrTradeoff", "SensingOnly",
            "crb_from_covariance", "sdr_boundary", "sdr_tradeoff", "sensing_only_covariance"]
