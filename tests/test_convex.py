@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import cvxpy as cp
 import numpy as np
 import pytest
 import torch
 
-from isaclearn.channels import DownlinkIsacScenario, DownlinkProblem
-from isaclearn.core import ConfigError, Designer, ShapeError, ValueRangeError, make_generator
+from isaclearn.channels import DownlinkIsacScenario, DownlinkProblem, RicianChannel
+from isaclearn.core import (
+    ConfigError,
+    Design,
+    Designer,
+    ShapeError,
+    ValueRangeError,
+    fro_norm_sq,
+    make_generator,
+)
 from isaclearn.metrics import crb_angle, sinr
 from isaclearn.solvers import convex_sdr
 from isaclearn.solvers.convex import SensingOnly, crb_from_covariance, sensing_only_covariance
@@ -319,6 +328,37 @@ def test_sdr_designer_protocol_and_checks() -> None:
     with pytest.raises(ShapeError, match="h"):
         sdr_tradeoff(prob.h[0, 0], prob.theta, 1.0, 1.0, 0.1, num_rx=4, radar_snr=1.0,
                      num_symbols=1)
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "name"), [
+    (SensingOnly, {}, "sensing_only"),
+    (SdrTradeoff, {"sinr_min_db": 0.0}, "sdr"),
+])
+def test_convex_designer_protocol(cls: type, kwargs: dict[str, float], name: str,
+                                  cdtype: torch.dtype, device: str,
+                                  gen: torch.Generator) -> None:
+    scenario = DownlinkIsacScenario(channel=RicianChannel(num_antennas=5, num_users=3),
+                                    snr_db=15.0, power=2.0, csi_error_mu=0.1, num_rx=5)
+    problem = scenario.sample(2, generator=gen, dtype=cdtype)
+    designer = cls(**kwargs)
+    assert isinstance(designer, Designer) and designer.name == name
+    for key, value in kwargs.items():  # the constructor only stores hyperparameters
+        assert getattr(designer, key) == value
+    design = designer.design(problem)
+    assert isinstance(design, Design)
+    w = design.w
+    assert w.shape == (2, 5, 3) and w.dtype == cdtype and w.device == problem.h.device
+    ok = torch.isfinite(w).flatten(1).all(1)
+    assert bool(ok.any())
+    power = fro_norm_sq(w[ok])
+    rel = 1e-5 if cdtype == torch.complex64 else 1e-12
+    assert bool((power <= 2.0 * (1 + rel)).all()) and bool((power >= 2.0 * (1 - 1e-4)).all())
+    torch.testing.assert_close(designer.design(problem).w, w, rtol=0.0, atol=0.0,
+                               equal_nan=True)  # deterministic
+    assert problem.h_est is not None  # uses the estimate, never the true channel
+    swapped = replace(problem, h=problem.h_est, h_est=None)
+    torch.testing.assert_close(designer.design(swapped).w, w, rtol=0.0, atol=0.0,
+                               equal_nan=True)
 
 
 @pytest.mark.slow
