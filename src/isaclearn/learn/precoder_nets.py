@@ -104,8 +104,8 @@ class NetConfig:
     hidden: tuple[int, ...] = (128, 128, 128, 128)
     dropout: float = 0.1
     rho_conditioned: bool = False
-    d_model: int = 64
-    num_layers: int = 3
+    d_model: int = 32
+    num_layers: int = 2
     num_heads: int = 4
 
     def __post_init__(self) -> None:

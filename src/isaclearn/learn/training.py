@@ -84,6 +84,10 @@ class TrainConfig:
     rho_grid : tuple of float
         Values of ``ρ`` drawn (uniformly, per instance) for a ``ρ``-conditioned network; the
         validation instances cycle through them.
+    max_time_s : float or None
+        Stop (finished, keeping the best weights) after the first epoch that ends past this
+        much training time. The result then depends on the machine's speed, which the
+        ``stop_reason`` ``"time_limit"`` records; ``None`` (default) keeps runs deterministic.
     """
 
     num_train: int = 20_000
@@ -98,6 +102,7 @@ class TrainConfig:
     min_lr: float = 1e-5
     seed: int = 0
     rho_grid: tuple[float, ...] = RHO_GRID
+    max_time_s: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rho_grid", tuple(float(r) for r in self.rho_grid))
@@ -135,7 +140,7 @@ class TrainResult:
         False when the call stopped early on ``stop_after_epochs`` or ``time_budget_s``
         (resumable).
     stop_reason : str
-        ``"early_stopping"``, ``"max_epochs"`` or ``"interrupted"``.
+        ``"early_stopping"``, ``"max_epochs"``, ``"time_limit"`` or ``"interrupted"``.
     train_time_s : float
         Wall time spent in epochs, summed over resumed sessions.
     history : list of dict
@@ -300,7 +305,6 @@ def train_precoder(
 
     seed_everything(config.seed)
     net = build_network(net_config)
-    data = generate_dataset(scenario, config.num_train, seed=config.seed)
     n_val = max(1, int(round(config.val_fraction * config.num_train)))
     n_tr = config.num_train - n_val
     if n_tr < 1:
@@ -357,6 +361,8 @@ def train_precoder(
                    "scheduler": sched.state_dict()},
         )
 
+    if not st["finished"]:
+        data = generate_dataset(scenario, config.num_train, seed=config.seed)
     writer = None
     if log_dir is not None and not st["finished"]:
         from torch.utils.tensorboard import SummaryWriter
@@ -440,6 +446,8 @@ def train_precoder(
             st["finished"], st["stop_reason"] = True, "early_stopping"
         elif st["epoch"] >= config.max_epochs:
             st["finished"], st["stop_reason"] = True, "max_epochs"
+        elif config.max_time_s is not None and st["train_time_s"] >= config.max_time_s:
+            st["finished"], st["stop_reason"] = True, "time_limit"
         save()
         if not st["finished"] and (
             (stop_after_epochs is not None and epochs_this_call >= stop_after_epochs)

@@ -1,0 +1,222 @@
+"""The learned precoders of temiz_unsup: variants, loss normalizations, training and storage.
+
+Variants (all trained without labels on the loss of eq. 25, :mod:`isaclearn.learn.losses`):
+
+=============  =================================================================================
+``dnn``        the paper's network: ``2MK + T`` inputs, 4 × 128 SiLU, 10 % dropout, ``2MK``
+               outputs mapped to ``W`` and scaled by eq. (21); one network per ``ρ``; rate and
+               CRB scored on the raw output as eqs. (20), (23) write it
+``dnn_rho``    the same network with ``ρ`` as an extra input: one network for every ``ρ``
+``struct``     the structured network (:class:`isaclearn.learn.StructuredPrecoderNet`): the
+               parameters of the optimal MISO structure plus sensing weights; one per ``ρ``
+``struct_rho`` the structured network conditioned on ``ρ``
+=============  =================================================================================
+
+Training distribution (paper section V-A): the scenario of :func:`make_scenario` with target
+angles drawn per instance on the integer-degree grid of [−90°, 90°]; the networks are tested on
+the fixed angles −10° and 25°. ``β`` is computed from WMMSE (best of MRT/ZF/RZF, 100 iterations
+or converged) on ``num_beta`` training channels and ``γ`` as the mean minimum approximate sum
+CRB over ``num_gamma`` training angle draws (:func:`isaclearn.learn.compute_beta`,
+:func:`isaclearn.learn.compute_gamma`); both are cached next to the models.
+
+:class:`ModelStore` trains a network the first time it is asked for and keeps its checkpoint
+(``<variant>_M<M>_snr<SNR>[_rho<ρ>].safetensors/.json``) in a folder, so that an interrupted run
+resumes and the other experiments can reuse the networks (``model_dir``). A stored network is
+reused only if its full configuration (architecture, scenario, loss weights, training
+hyperparameters, seed) equals the requested one; otherwise :class:`~isaclearn.core.CheckpointError`
+is raised and names the difference.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from isaclearn.core.errors import ConfigError
+from isaclearn.core.random import make_generator
+from isaclearn.learn import (
+    LearnedPrecoder,
+    LossConfig,
+    NetConfig,
+    TrainConfig,
+    compute_beta,
+    compute_gamma,
+    train_precoder,
+)
+from isaclearn.systems.temiz_unsup.scenario import make_scenario
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "dnn": {"kind": "entrywise", "rho_conditioned": False, "score_on": "raw"},
+    "dnn_rho": {"kind": "entrywise", "rho_conditioned": True, "score_on": "raw"},
+    "struct": {"kind": "structured", "rho_conditioned": False, "score_on": "scaled"},
+    "struct_rho": {"kind": "structured", "rho_conditioned": True, "score_on": "scaled"},
+}
+"""Network variants by name (see the module docstring)."""
+
+
+@dataclass
+class LearnSettings:
+    """Training settings shared by the experiments (fields of their configs).
+
+    Attributes mirror :class:`isaclearn.learn.TrainConfig` and :class:`isaclearn.learn.NetConfig`
+    (``hidden``, ``dropout``, ``d_model``, ``num_layers``), plus the sample sizes of the loss
+    normalizations ``num_beta`` and ``num_gamma``, the loss weights ``alpha`` and ``delta`` and
+    the seed of the training data ``seed``.
+    """
+
+    num_users: int = 10
+    num_train: int = 20_000
+    batch_size: int = 500
+    lr: float = 1e-3
+    max_epochs: int = 100
+    patience: int = 10
+    max_train_time_s: float = 0.0
+    hidden: tuple[int, ...] = (128, 128, 128, 128)
+    dropout: float = 0.1
+    d_model: int = 32
+    num_layers: int = 2
+    num_beta: int = 512
+    num_gamma: int = 32
+    alpha: float = 7.5
+    delta: float = 0.1
+    seed: int = 0
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> LearnSettings:
+        """The settings named like fields of an experiment config ``cfg``."""
+        names = cls.__dataclass_fields__
+        return cls(**{n: getattr(cfg, n) for n in names if hasattr(cfg, n)})
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(
+            num_train=self.num_train, batch_size=self.batch_size, lr=self.lr,
+            max_epochs=self.max_epochs, patience=self.patience, seed=self.seed,
+            max_time_s=self.max_train_time_s if self.max_train_time_s > 0 else None,
+        )
+
+    def net_config(self, variant: str, num_antennas: int, num_targets: int = 2) -> NetConfig:
+        v = _variant(variant)
+        return NetConfig(
+            kind=v["kind"], num_antennas=num_antennas, num_users=self.num_users,
+            num_targets=num_targets, hidden=tuple(self.hidden), dropout=self.dropout,
+            rho_conditioned=v["rho_conditioned"], d_model=self.d_model,
+            num_layers=self.num_layers,
+        )
+
+
+def _variant(name: str) -> dict[str, Any]:
+    if name not in VARIANTS:
+        raise ConfigError(f"unknown network variant {name!r}; choose from {', '.join(VARIANTS)}")
+    return VARIANTS[name]
+
+
+def check_variants(names: tuple[str, ...] | list[str]) -> None:
+    """Raise :class:`ConfigError` for an unknown variant name."""
+    for n in names:
+        _variant(n)
+
+
+def training_scenario(num_antennas: int, num_users: int, snr_db: float) -> Any:
+    """The training distribution: random target angles on the integer-degree grid."""
+    return make_scenario(num_antennas, num_users, target_angles_deg=None, snr_db=snr_db)
+
+
+class ModelStore:
+    """Trains, stores and reloads the networks of the experiments.
+
+    Parameters
+    ----------
+    folder : str or Path or None
+        Where checkpoints, TensorBoard logs and normalization caches go; ``None`` uses a
+        temporary folder (nothing is kept).
+    settings : LearnSettings
+        Training settings.
+    log : callable
+        Receives progress lines.
+    """
+
+    def __init__(self, folder: str | Path | None, settings: LearnSettings,
+                 log: Callable[[str], None]) -> None:
+        self._tmp = None
+        if folder is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="isaclearn-models-")
+            folder = self._tmp.name
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.settings = settings
+        self.log = log
+        self._designers: dict[str, tuple[LearnedPrecoder, dict[str, Any]]] = {}
+
+    def normalization(self, num_antennas: int, snr_db: float) -> dict[str, Any]:
+        """``β``, ``γ`` and how they were obtained, for ``M`` antennas at ``snr_db`` (cached)."""
+        s = self.settings
+        path = self.folder / f"norm_M{num_antennas}_K{s.num_users}_snr{snr_db:g}.json"
+        want = {"num_antennas": num_antennas, "num_users": s.num_users, "snr_db": snr_db,
+                "num_beta": s.num_beta, "num_gamma": s.num_gamma, "seed": s.seed}
+        if path.is_file():
+            cached = json.loads(path.read_text())
+            if cached.get("request") == want:
+                return dict(cached["result"])
+        sc = training_scenario(num_antennas, s.num_users, snr_db)
+        gen = make_generator(10_000 + s.seed)
+        beta, binfo = compute_beta(sc.sample(s.num_beta, generator=gen))
+        gamma, ginfo = compute_gamma(sc.sample(s.num_gamma, generator=gen))
+        result = {"beta": beta, "gamma": gamma, "beta_info": binfo, "gamma_info": ginfo}
+        path.write_text(json.dumps({"request": want, "result": result}, indent=2))
+        self.log(f"M={num_antennas}, SNR {snr_db:g} dB: beta = 1/{1 / beta:.2f} (WMMSE mean "
+                 f"sum rate), gamma = {gamma:.3e} rad^2 (min approx. sum CRB)")
+        return result
+
+    def designer(
+        self, variant: str, rho: float, num_antennas: int, snr_db: float = 20.0
+    ) -> tuple[LearnedPrecoder, dict[str, Any]]:
+        """A trained designer of ``variant`` for trade-off weight ``rho`` (trained if needed).
+
+        Returns the designer and a dict with ``train_time_s``, ``epochs``, ``best_epoch``,
+        ``stop_reason``, ``num_train`` and ``checkpoint``.
+        """
+        v = _variant(variant)
+        s = self.settings
+        if not 0.0 <= rho <= 1.0:
+            raise ConfigError(f"rho must be in [0, 1], got {rho}")
+        stem = f"{variant}_M{num_antennas}_K{s.num_users}_snr{snr_db:g}"
+        if not v["rho_conditioned"]:
+            stem += f"_rho{rho:.2f}"
+        if stem not in self._designers:
+            norm = self.normalization(num_antennas, snr_db)
+            loss = LossConfig(beta=norm["beta"], gamma=norm["gamma"], alpha=s.alpha,
+                              delta=s.delta, score_on=v["score_on"])
+            net_cfg = s.net_config(variant, num_antennas)
+            self.log(f"training {stem} ...")
+            net, res = train_precoder(
+                net_cfg, training_scenario(num_antennas, s.num_users, snr_db), loss,
+                s.train_config(), rho=None if v["rho_conditioned"] else float(rho),
+                checkpoint=self.folder / stem, resume=True, log_dir=self.folder / "tb" / stem,
+            )
+            last = res.history[-1] if res.history else {}
+            self.log(f"{stem}: {res.epochs} epochs ({res.stop_reason}), best epoch "
+                     f"{res.best_epoch}, {res.train_time_s:.0f} s, val sum rate "
+                     f"{last.get('val_sum_rate', math.nan):.2f}")
+            info = {"train_time_s": res.train_time_s, "epochs": res.epochs,
+                    "best_epoch": res.best_epoch, "stop_reason": res.stop_reason,
+                    "num_train": res.num_train, "checkpoint": str(self.folder / stem)}
+            self._designers[stem] = (LearnedPrecoder(net, rho=None, name=variant)
+                                     if not v["rho_conditioned"] else
+                                     LearnedPrecoder(net, rho=0.0, name=variant), info)
+        base, info = self._designers[stem]
+        return LearnedPrecoder(base.net, rho=float(rho), name=variant), dict(info)
+
+
+def design_in_chunks(designer: Any, problem: Any, chunk: int = 20_000) -> torch.Tensor:
+    """``designer.design`` over ``problem`` in chunks of ``chunk`` instances; returns ``w``."""
+    ws = []
+    for s in range(0, problem.batch_size, chunk):
+        ws.append(designer.design(problem.subset(slice(s, s + chunk))).w)
+    return torch.cat(ws)
