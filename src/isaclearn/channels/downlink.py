@@ -133,7 +133,11 @@ class DownlinkIsacScenario:
     target_angles_deg : tuple of float or None
         Fixed target angles in degrees (``(-10, 25)`` in the paper's tests); ``None`` draws
         ``num_targets`` angles per instance uniformly on the integer-degree grid
-        ``[-90, 90]`` as the paper's training set does.
+        ``[-max_random_angle_deg, max_random_angle_deg]``.
+    max_random_angle_deg : int
+        Limit of the random angle grid. The paper draws from [−90°, 90°] at 1° resolution, but at
+        endfire (±90°) the angle CRB is infinite (the steering derivative is proportional to
+        cos θ = 0) and one such instance swamps any mean; default 89.
     num_targets : int
         Number of targets when angles are drawn at random.
     snr_db : float
@@ -156,6 +160,7 @@ class DownlinkIsacScenario:
     channel: RicianChannel = field(default_factory=RicianChannel)
     target_angles_deg: tuple[float, ...] | None = (-10.0, 25.0)
     num_targets: int = 2
+    max_random_angle_deg: int = 89
     snr_db: float = 20.0
     power: float = 1.0
     radar_snr_db: float | None = None
@@ -171,6 +176,10 @@ class DownlinkIsacScenario:
             self.num_targets = len(self.target_angles_deg)
         if self.num_targets < 1:
             raise ConfigError(f"num_targets must be >= 1, got {self.num_targets}")
+        if not 0 <= self.max_random_angle_deg <= 90:
+            raise ConfigError(
+                f"max_random_angle_deg must lie in [0, 90], got {self.max_random_angle_deg}"
+            )
         if self.power <= 0:
             raise ConfigError(f"power must be positive, got {self.power}")
 
@@ -202,7 +211,8 @@ class DownlinkIsacScenario:
             theta = torch.tensor(self.target_angles_deg, dtype=rdt, device=h.device)
             theta = torch.deg2rad(theta).expand(batch_size, -1).clone()
         else:
-            deg = torch.randint(-90, 91, (batch_size, self.num_targets), generator=generator,
+            lim = int(self.max_random_angle_deg)
+            deg = torch.randint(-lim, lim + 1, (batch_size, self.num_targets), generator=generator,
                                 device=h.device)
             theta = torch.deg2rad(deg.to(rdt))
         h_est = None

@@ -45,10 +45,10 @@ class BaselinesConfig:
     """Instances for the closed-form and iterative designers."""
     convex_batch: int = 8
     """Instances (the first ones of the batch) for the CVXPY designers."""
-    sdr_sinr_db: float = 10.0
+    sdr_sinr_db: float = 0.0
     """SINR target Γ of the ``sdr`` designer row."""
     tradeoff_sinr_db: tuple[float, ...] = field(
-        default_factory=lambda: (-10.0, 0.0, 5.0, 10.0, 15.0, 20.0)
+        default_factory=lambda: (-10.0, -5.0, 0.0, 2.5, 5.0, 7.5)
     )
     """Γ grid of the SDR trade-off boundary, dB."""
     grid_points: int = 361
