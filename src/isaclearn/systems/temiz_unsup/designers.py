@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def baseline_designers(*, include_convex: bool = True, sdr_sinr_db: float = 10.0) -> dict[str, Any]:
+def baseline_designers(*, include_convex: bool = True, sdr_sinr_db: float = 0.0) -> dict[str, Any]:
     """The classical designers of the downlink ISAC problem, by name.
 
     Parameters
