@@ -1,0 +1,461 @@
+r"""ISACNN and the FC-NN baseline of qi_uplink (``shared/papers/002_44f20366b67f6561.txt``,
+section IV), their unsupervised training on the negative objective (eq. 30), and the designer
+that wraps a trained network.
+
+Pipeline (Fig. 4): pre-processing (eq. 29) → network → Lambda layer → recovery (eqs. 31–32).
+
+* **Input** (eq. 29): :math:`\mathbf F=[\Re(\mathbf h_1^T),\dots,\Re(\mathbf h_K^T),
+  \Im(\mathbf h_1^T),\dots,\Im(\mathbf h_K^T),\sigma_{t,1},\dots,\sigma_{t,N_t}]^T`, length
+  :math:`2N_rK+N_t`. We feed the unit-free quantities
+  :math:`\sqrt{p_k/\sigma_n^2}\,\hat{\mathbf h}_k` and :math:`\sigma_{t,i}P_s/\sigma_n^2`
+  (channel amplitudes are ~1e-5 and eigenvalues ~1e-11 in watts; a fixed rescaling that the
+  first batch-norm would otherwise have to learn). Under imperfect CSI the estimate is fed.
+* **ISACNN** (Fig. 5, section V): three 1-D convolutions (the paper's ``(k, 1)`` kernels on a
+  column) with 2, 4, 8 filters and kernels 5, 3, 3 ("valid" padding), ReLU, each preceded by
+  batch norm; flatten; two heads, each batch norm → fully connected → sigmoid, with
+  :math:`N_t` outputs (:math:`\boldsymbol\theta_s`) and 1 output (:math:`\eta_s`).
+* **FC-NN** (the baseline of Fig. 6): batch norm before each of four fully connected layers with
+  :math:`8N_t, 4N_t, 2N_t, N_t` neurons (ReLU, the last sigmoid, giving
+  :math:`\boldsymbol\theta_s`). The paper does not say how FC-NN meets the power constraint; we
+  attach the same :math:`\eta_s` head (to the :math:`2N_t` layer) and Lambda layer, so the two
+  networks differ only in their feature extractor.
+* **Lambda layer** (section IV-B): :math:`\boldsymbol\sigma_s=[\boldsymbol\theta_s/
+  \|\boldsymbol\theta_s\|]^{\downarrow}\cdot\eta_sP_s`. The paper normalizes by the
+  :math:`\ell_2` norm and claims :math:`\|\boldsymbol\sigma_s\|\le P_s`, but the constraint (15)
+  is on the :math:`\ell_1` norm, which the :math:`\ell_2` normalization can exceed by
+  :math:`\sqrt{N_t}`. ``theta_norm="l1"`` (default) normalizes by the :math:`\ell_1` norm
+  (:math:`\sum_i\sigma_{s,i}=\eta_sP_s\le P_s` exactly); ``"l2"`` is the paper's text followed
+  by a rescaling onto the budget when it is exceeded. ``sort_output`` applies the descending sort
+  that pairs the largest power with the largest eigenvalue of :math:`\mathbf R_T`.
+* **Training** (section V): unsupervised, loss = −mean WSNR (eq. 30) with the optimal (MMSE)
+  communication rate on the *true* channel, Adam (1e-3), mini-batch 256, up to 500 epochs,
+  early stopping with patience 20 on the validation loss (best weights restored),
+  ``ReduceLROnPlateau`` (factor 0.33, patience 10).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from isaclearn.channels.uplink import UplinkProblem
+from isaclearn.core.design import Design
+from isaclearn.core.dtypes import real_dtype
+from isaclearn.core.errors import CheckpointError, ConfigError, ShapeError
+from isaclearn.metrics.uplink import ReducedUplink, reduce_problem, rt_eig
+from isaclearn.solvers.uplink import recover_design
+
+ThetaNorm = Literal["l1", "l2"]
+
+
+def uplink_features(problem: UplinkProblem, *, sigma_t: torch.Tensor | None = None,
+                    dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    r"""Feature vector of eq. (29) ``[B, 2 N_r K + N_t]`` (unit-free, see module docstring).
+
+    Parameters
+    ----------
+    problem : UplinkProblem
+        Uses the designer's CSI ``problem.csi``.
+    sigma_t : torch.Tensor or None
+        Eigenvalues of :math:`\mathbf R_T` (descending) if already computed.
+    dtype : torch.dtype
+        Real dtype of the features.
+    """
+    h = problem.csi
+    s2 = float(problem.noise_var)
+    if sigma_t is None:
+        sigma_t, _ = rt_eig(problem.r_t)
+    scale = torch.sqrt(problem.p.to(real_dtype(h.dtype)) / s2)
+    ht = (h * scale[:, None, :].to(h.dtype)).transpose(-2, -1)  # [B, K, N_r]: row k = h_k^T
+    b = ht.shape[0]
+    feats = [ht.real.reshape(b, -1), ht.imag.reshape(b, -1),
+             sigma_t.to(real_dtype(h.dtype)) * (float(problem.power_s) / s2)]
+    return torch.cat(feats, dim=-1).to(dtype)
+
+
+def lambda_layer(theta: torch.Tensor, eta: torch.Tensor, *, theta_norm: ThetaNorm = "l1",
+                 sort_output: bool = True) -> torch.Tensor:
+    r"""The Lambda output layer (section IV-B), in units of :math:`P_s`.
+
+    Parameters
+    ----------
+    theta : torch.Tensor
+        ``[B, N_t]`` in ``(0, 1)`` (sigmoid outputs).
+    eta : torch.Tensor
+        ``[B, 1]`` in ``(0, 1)``.
+    theta_norm : {"l1", "l2"}
+        Normalization of :math:`\boldsymbol\theta_s` (module docstring).
+    sort_output : bool
+        Sort in descending order.
+
+    Returns
+    -------
+    torch.Tensor
+        :math:`\mathbf x=\boldsymbol\sigma_s/P_s` ``[B, N_t]``, :math:`\mathbf x\ge0`,
+        :math:`\sum_ix_i\le1`.
+    """
+    if theta_norm == "l1":
+        th = theta / theta.sum(-1, keepdim=True).clamp_min(1e-12)
+    elif theta_norm == "l2":
+        th = theta / theta.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    else:
+        raise ConfigError(f"theta_norm must be 'l1' or 'l2', got {theta_norm!r}")
+    if sort_output:
+        th, _ = torch.sort(th, dim=-1, descending=True)
+    x = th * eta
+    if theta_norm == "l2":
+        tot = x.sum(-1, keepdim=True)
+        x = torch.where(tot > 1.0, x / tot.clamp_min(1e-12), x)
+    return x
+
+
+class _Heads(nn.Module):
+    """Two sigmoid heads (θ with N_t outputs, η with 1 output), each preceded by batch norm."""
+
+    def __init__(self, in_theta: int, in_eta: int, num_tx: int) -> None:
+        super().__init__()
+        self.theta = nn.Sequential(nn.BatchNorm1d(in_theta), nn.Linear(in_theta, num_tx),
+                                   nn.Sigmoid())
+        self.eta = nn.Sequential(nn.BatchNorm1d(in_eta), nn.Linear(in_eta, 1), nn.Sigmoid())
+
+
+@dataclass
+class NetSpec:
+    """Constructor arguments of a network, stored next to its weights.
+
+    Attributes
+    ----------
+    kind : {"isacnn", "fcnn"}
+        Architecture.
+    num_tx, num_rx, num_users : int
+        ``N_t``, ``N_r``, ``K`` (they fix the input length).
+    theta_norm : {"l1", "l2"}
+        Lambda-layer normalization.
+    sort_output : bool
+        Lambda-layer sort.
+    filters, kernels : list of int
+        ISACNN convolutions (2, 4, 8 filters; kernels 5, 3, 3).
+    seed : int
+        Seed of the weight initialization.
+    """
+
+    kind: str = "isacnn"
+    num_tx: int = 16
+    num_rx: int = 16
+    num_users: int = 5
+    theta_norm: str = "l1"
+    sort_output: bool = True
+    filters: list[int] = field(default_factory=lambda: [2, 4, 8])
+    kernels: list[int] = field(default_factory=lambda: [5, 3, 3])
+    seed: int = 0
+
+    @property
+    def num_features(self) -> int:
+        return 2 * self.num_rx * self.num_users + self.num_tx
+
+
+class IsacNN(nn.Module):
+    """ISACNN (Fig. 5): batch-normed 1-D convolutions, two sigmoid heads, Lambda layer.
+
+    ``forward(features [B, 2 N_r K + N_t]) -> x [B, N_t]`` with :math:`\\mathbf x=
+    \\boldsymbol\\sigma_s/P_s`.
+
+    Examples
+    --------
+    >>> net = IsacNN(NetSpec(num_tx=4, num_rx=4, num_users=2))
+    >>> net.eval()(torch.randn(3, 2 * 4 * 2 + 4)).shape
+    torch.Size([3, 4])
+    """
+
+    def __init__(self, spec: NetSpec) -> None:
+        super().__init__()
+        if len(spec.filters) != len(spec.kernels):
+            raise ConfigError("filters and kernels must have the same length")
+        self.spec = spec
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(spec.seed)
+            layers: list[nn.Module] = []
+            ch, length = 1, spec.num_features
+            for f, k in zip(spec.filters, spec.kernels):
+                layers += [nn.BatchNorm1d(ch), nn.Conv1d(ch, f, k), nn.ReLU()]
+                ch, length = f, length - k + 1
+            if length < 1:
+                raise ConfigError(f"input of length {spec.num_features} too short for kernels "
+                                  f"{spec.kernels}")
+            self.features = nn.Sequential(*layers, nn.Flatten())
+            flat = ch * length
+            self.heads = _Heads(flat, flat, spec.num_tx)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        if feats.dim() != 2 or feats.shape[-1] != self.spec.num_features:
+            raise ShapeError(f"features must have shape [B, {self.spec.num_features}], got "
+                             f"{tuple(feats.shape)}")
+        z = self.features(feats[:, None, :])
+        return lambda_layer(self.heads.theta(z), self.heads.eta(z),
+                            theta_norm=self.spec.theta_norm,  # type: ignore[arg-type]
+                            sort_output=self.spec.sort_output)
+
+
+class FcNN(nn.Module):
+    """FC-NN baseline (section V): batch norm before each of four fully connected layers with
+    ``8 N_t, 4 N_t, 2 N_t, N_t`` neurons, plus the η head and Lambda layer of ISACNN."""
+
+    def __init__(self, spec: NetSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        nt = spec.num_tx
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(spec.seed)
+            self.body = nn.Sequential(
+                nn.BatchNorm1d(spec.num_features), nn.Linear(spec.num_features, 8 * nt),
+                nn.ReLU(),
+                nn.BatchNorm1d(8 * nt), nn.Linear(8 * nt, 4 * nt), nn.ReLU(),
+                nn.BatchNorm1d(4 * nt), nn.Linear(4 * nt, 2 * nt), nn.ReLU(),
+            )
+            self.heads = _Heads(2 * nt, 2 * nt, nt)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        if feats.dim() != 2 or feats.shape[-1] != self.spec.num_features:
+            raise ShapeError(f"features must have shape [B, {self.spec.num_features}], got "
+                             f"{tuple(feats.shape)}")
+        z = self.body(feats)
+        return lambda_layer(self.heads.theta(z), self.heads.eta(z),
+                            theta_norm=self.spec.theta_norm,  # type: ignore[arg-type]
+                            sort_output=self.spec.sort_output)
+
+
+UplinkNet = IsacNN | FcNN
+
+
+def make_net(spec: NetSpec) -> UplinkNet:
+    """The network described by ``spec``."""
+    if spec.kind == "isacnn":
+        return IsacNN(spec)
+    if spec.kind == "fcnn":
+        return FcNN(spec)
+    raise ConfigError(f"unknown network kind {spec.kind!r}; choose 'isacnn' or 'fcnn'")
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainConfig:
+    """Training hyperparameters (section V).
+
+    Attributes
+    ----------
+    lr : float
+        Initial Adam learning rate (1e-3).
+    batch_size : int
+        Mini-batch size (256).
+    max_epochs : int
+        Epoch limit (500).
+    patience : int
+        Early-stopping patience in epochs on the validation loss (20).
+    lr_factor : float
+        ``ReduceLROnPlateau`` factor (0.33).
+    lr_patience : int
+        ``ReduceLROnPlateau`` patience (10).
+    seed : int
+        Seed of the mini-batch shuffling.
+    """
+
+    lr: float = 1e-3
+    batch_size: int = 256
+    max_epochs: int = 500
+    patience: int = 20
+    lr_factor: float = 0.33
+    lr_patience: int = 10
+    seed: int = 0
+
+
+@dataclass
+class TrainHistory:
+    """Per-epoch training record."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    best_epoch: int = -1
+    best_val_loss: float = math.inf
+    stopped_early: bool = False
+
+
+def unsupervised_loss(red: ReducedUplink, x: torch.Tensor) -> torch.Tensor:
+    r"""Loss of eq. (30): :math:`-\frac1{N_s}\sum_q\text{WSNR}_q(\mathbf x_q)` (scalar)."""
+    return -red.wsnr(x).mean()
+
+
+def _prepare(problem: UplinkProblem, alpha: float | None) -> tuple[torch.Tensor, ReducedUplink]:
+    feats = uplink_features(problem)
+    red = reduce_problem(problem, use_csi=False, alpha=alpha)  # the loss uses the true channel
+    rdt = feats.dtype
+    red = ReducedUplink(gain_t=red.gain_t.to(rdt), gain_h=red.gain_h.to(rdt),
+                        spec_d=red.spec_d.to(rdt), spec_q=red.spec_q.to(rdt),
+                        num_symbols=red.num_symbols, alpha=red.alpha, m_s=red.m_s.to(rdt),
+                        m_c=red.m_c.to(rdt))
+    return feats, red
+
+
+def train_uplink_net(
+    model: UplinkNet,
+    train: UplinkProblem,
+    val: UplinkProblem,
+    config: TrainConfig | None = None,
+    *,
+    alpha: float | None = None,
+    on_epoch: Callable[[int, float, float, float], None] | None = None,
+) -> TrainHistory:
+    r"""Train ``model`` unsupervised on the negative WSNR (eq. 30); restores the best weights.
+
+    Parameters
+    ----------
+    model : IsacNN or FcNN
+        The network (modified in place).
+    train, val : UplinkProblem
+        Training and validation instances; features from ``csi``, loss from the true channel.
+    config : TrainConfig or None
+        Hyperparameters (defaults of section V).
+    alpha : float or None
+        Sensing weight (default: ``train.alpha``).
+    on_epoch : callable or None
+        Called as ``on_epoch(epoch, train_loss, val_loss, lr)`` after every epoch.
+
+    Returns
+    -------
+    TrainHistory
+        Mean training loss per epoch (over its mini-batches, in training mode) and validation
+        loss (evaluation mode).
+    """
+    cfg = config or TrainConfig()
+    if alpha is None:
+        alpha = float(train.alpha)
+    x_tr, red_tr = _prepare(train, alpha)
+    x_va, red_va = _prepare(val, alpha)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=cfg.lr_factor,
+                                                       patience=cfg.lr_patience)
+    gen = torch.Generator(device="cpu")
+    gen.manual_seed(cfg.seed)
+    hist = TrainHistory()
+    best_state = copy.deepcopy(model.state_dict())
+    n = x_tr.shape[0]
+    since_best = 0
+    for epoch in range(cfg.max_epochs):
+        model.train()
+        perm = torch.randperm(n, generator=gen).to(x_tr.device)
+        total, count = 0.0, 0
+        for start in range(0, n, cfg.batch_size):
+            idx = perm[start:start + cfg.batch_size]
+            if idx.numel() < 2:  # batch norm needs two samples
+                continue
+            opt.zero_grad()
+            loss = unsupervised_loss(red_tr.subset(idx), model(x_tr[idx]))
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * idx.numel()
+            count += idx.numel()
+        model.eval()
+        with torch.no_grad():
+            val_loss = float(unsupervised_loss(red_va, model(x_va)))
+        train_loss = total / max(count, 1)
+        lr = float(opt.param_groups[0]["lr"])
+        hist.train_loss.append(train_loss)
+        hist.val_loss.append(val_loss)
+        hist.lr.append(lr)
+        if on_epoch is not None:
+            on_epoch(epoch, train_loss, val_loss, lr)
+        sched.step(val_loss)
+        if val_loss < hist.best_val_loss:
+            hist.best_val_loss = val_loss
+            hist.best_epoch = epoch
+            best_state = copy.deepcopy(model.state_dict())
+            since_best = 0
+        else:
+            since_best += 1
+            if since_best >= cfg.patience:
+                hist.stopped_early = True
+                break
+    model.load_state_dict(best_state)
+    model.eval()
+    return hist
+
+
+# ---------------------------------------------------------------------------------------------
+# designer and checkpoints
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LearnedUplinkDesigner:
+    """A trained ISACNN / FC-NN as a designer: pre-processing (EVD of :math:`\\mathbf R_T`,
+    eq. 29), a forward pass in evaluation mode, and the recovery of eqs. (31)–(32).
+
+    Attributes
+    ----------
+    model : IsacNN or FcNN
+        The trained network.
+    name : str
+        Method name in result tables.
+    """
+
+    model: Any
+    name: str = "isacnn"
+
+    def design(self, problem: UplinkProblem) -> Design:
+        spec: NetSpec = self.model.spec
+        if (problem.num_tx, problem.num_rx, problem.num_users) != (spec.num_tx, spec.num_rx,
+                                                                   spec.num_users):
+            raise ShapeError(
+                f"{self.name} was built for (N_t, N_r, K) = ({spec.num_tx}, {spec.num_rx}, "
+                f"{spec.num_users}), got ({problem.num_tx}, {problem.num_rx}, "
+                f"{problem.num_users})")
+        sigma_t, u_t = rt_eig(problem.r_t)
+        self.model.eval()
+        with torch.no_grad():
+            x = self.model(uplink_features(problem, sigma_t=sigma_t))
+        rdt = real_dtype(problem.h.dtype)
+        sigma_s = x.to(rdt) * float(problem.power_s)
+        return recover_design(problem, sigma_s, u_t=u_t, sigma_t=sigma_t)
+
+
+def save_net(model: UplinkNet, path: str | Path, *, meta: dict[str, Any] | None = None) -> None:
+    """Save weights as safetensors (``path``) with a JSON sidecar (``path`` + ``.json``)."""
+    from safetensors.torch import save_file
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(p))
+    side = {"spec": asdict(model.spec), "meta": meta or {}}
+    p.with_suffix(p.suffix + ".json").write_text(json.dumps(side, indent=2))
+
+
+def load_net(path: str | Path) -> UplinkNet:
+    """Load a network saved by :func:`save_net` (never unpickles)."""
+    from safetensors.torch import load_file
+
+    p = Path(path)
+    side_path = p.with_suffix(p.suffix + ".json")
+    if not p.exists() or not side_path.exists():
+        raise CheckpointError(f"checkpoint {p} or its sidecar {side_path} is missing")
+    try:
+        side = json.loads(side_path.read_text())
+        spec = NetSpec(**side["spec"])
+        model = make_net(spec)
+        model.load_state_dict(load_file(str(p)))
+    except (KeyError, TypeError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {p} does not match its sidecar: {exc}") from exc
+    model.eval()
+    return model
