@@ -90,51 +90,60 @@ def test_input_checks() -> None:
 
 
 def test_structured_form_communication_part_is_rzf() -> None:
-    """share = 0, λ = p = P/K: every column is the normalized regularized-ZF column with power
+    """c = 0, λ = p = P/K: every column is the normalized regularized-ZF column with power
     P/K (closed form (H^H H + Kσ²/P I)^{-1} h_k^H)."""
     b, k, m, p_t, s2 = 3, 3, 5, 2.0, 0.2
     h = _h(b, k, m, 1, C128)
     lam = torch.full((b, k), p_t / k, dtype=torch.float64)
-    c = torch.ones(b, 2, k, dtype=C128)
-    w = structured_precoder(h, torch.zeros(b, 2, dtype=torch.float64), lam, lam,
-                            torch.zeros(b, dtype=torch.float64), c, power=p_t, noise_var=s2)
+    c = torch.zeros(b, k, 2, dtype=C128)
+    w = structured_precoder(h, torch.zeros(b, 2, dtype=torch.float64), lam, lam, c,
+                            noise_var=s2)
     hh = h.mH
     rzf = torch.linalg.solve(hh @ h + (k * s2 / p_t) * torch.eye(m, dtype=C128), hh)
     rzf = rzf / rzf.norm(dim=-2, keepdim=True) * math.sqrt(p_t / k)
     torch.testing.assert_close(w, rzf)
+    torch.testing.assert_close(fro_norm_sq(w), torch.full((b,), p_t, dtype=torch.float64))
 
 
-def test_structured_form_sensing_part_in_steering_span() -> None:
-    b, k, m = 2, 3, 6
+def test_structured_form_sensing_term_written_out() -> None:
+    """Column k ∝ (σ² I + H^H Λ H)^{-1} (h_k^H + Σ_t c_kt a_t / √M), norm √p_k; with λ = 0 and
+    dominant c the columns lie in the span of the steering vectors."""
+    b, k, m, s2 = 2, 3, 6, 0.1
     h = _h(b, k, m, 2, C128)
     theta = torch.tensor([[-0.3, 0.5], [0.1, 1.0]], dtype=torch.float64)
-    lam = torch.full((b, k), 1.0 / k, dtype=torch.float64)
-    c = complex_normal((b, 2, k), generator=make_generator(3), dtype=C128)
-    w = structured_precoder(h, theta, lam, lam, torch.ones(b, dtype=torch.float64), c,
-                            power=1.0, noise_var=0.1)
-    a = ula(m, theta).mT  # [B, M, T]
+    lam = torch.rand(b, k, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    p = torch.tensor([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]], dtype=torch.float64)
+    c = complex_normal((b, k, 2), generator=make_generator(3), dtype=C128)
+    w = structured_precoder(h, theta, lam, p, c, noise_var=s2)
+    a = ula(m, theta).mT / math.sqrt(m)  # [B, M, T]
+    for i in range(b):
+        g = s2 * torch.eye(m, dtype=C128) + sum(lam[i, j] * h[i, j].conj()[:, None]
+                                                 * h[i, j][None, :] for j in range(k))
+        for j in range(k):
+            u = torch.linalg.solve(g, h[i, j].conj() + a[i] @ c[i, j])
+            torch.testing.assert_close(w[i, :, j], u / u.norm() * math.sqrt(p[i, j]))
+    big = structured_precoder(h, theta, torch.zeros(b, k, dtype=torch.float64), p, 1e6 * c,
+                              noise_var=s2)
     proj = a @ torch.linalg.pinv(a)
-    torch.testing.assert_close(proj @ w, w)  # in span{a(θ_t)}
-    torch.testing.assert_close(fro_norm_sq(w), torch.ones(b, dtype=torch.float64))
-    # proportional to A C
-    ac = a @ c
-    scale = (w.flatten(1) * ac.flatten(1).conj()).sum(-1) / fro_norm_sq(ac)
-    torch.testing.assert_close(w, scale[:, None, None] * ac)
+    torch.testing.assert_close(proj @ big, big, atol=1e-5, rtol=1e-5)
 
 
-def test_structured_net_starts_at_rzf_directions() -> None:
-    """Zero-initialized head: λ = p = P/K, s = 1/2 and all-equal sensing weights."""
+def test_structured_net_starts_at_rzf() -> None:
+    """Zero-initialized head: λ = p = P/K and c = 0, i.e. regularized ZF with equal power."""
     torch.manual_seed(0)
     cfg = NetConfig(kind="structured", num_antennas=5, num_users=3, d_model=16, num_layers=1,
                     num_heads=2)
     net = StructuredPrecoderNet(cfg).eval()
     h = _h(4, 3, 5)
-    lam, p, share, c = net.parameters_of_form(h, torch.zeros(4, 2), power=1.0, noise_var=0.1,
-                                              rho=None)
+    lam, p, c = net.parameters_of_form(h, torch.zeros(4, 2), power=1.0, noise_var=0.1, rho=None)
     torch.testing.assert_close(lam, torch.full((4, 3), 1 / 3))
     torch.testing.assert_close(p, torch.full((4, 3), 1 / 3))
-    torch.testing.assert_close(share, torch.full((4,), 0.5))
-    torch.testing.assert_close(c, torch.full((4, 2, 3), 1 / math.sqrt(6), dtype=torch.complex64))
+    torch.testing.assert_close(c, torch.zeros(4, 3, 2, dtype=torch.complex64))
+    _, w = net(h, torch.zeros(4, 2), noise_var=0.1)
+    hh = h.mH
+    rzf = torch.linalg.solve(hh @ h + 0.3 * torch.eye(5, dtype=h.dtype), hh)
+    rzf = rzf / rzf.norm(dim=-2, keepdim=True) / math.sqrt(3)
+    torch.testing.assert_close(w, rzf, atol=1e-5, rtol=1e-4)
 
 
 def test_structured_net_is_user_permutation_equivariant() -> None:
@@ -154,13 +163,12 @@ def test_structured_net_is_user_permutation_equivariant() -> None:
 
 
 def test_structured_form_serves_every_user() -> None:
-    """At share = 0 with equal powers and high SNR, every user of a well-conditioned channel gets
-    an SINR above 0 dB (regularized ZF)."""
+    """With c = 0, equal powers and high SNR, every user of a well-conditioned channel gets an
+    SINR above 0 dB (regularized ZF)."""
     h = _h(2, 3, 6, 7, C128)
     lam = torch.full((2, 3), 1 / 3, dtype=torch.float64)
     w = structured_precoder(h, torch.zeros(2, 1, dtype=torch.float64), lam, lam,
-                            torch.zeros(2, dtype=torch.float64), torch.ones(2, 1, 3, dtype=C128),
-                            power=1.0, noise_var=0.01)
+                            torch.zeros(2, 3, 1, dtype=C128), noise_var=0.01)
     g = sinr(h, w, 0.01)
     assert bool(torch.isfinite(g).all()) and bool((g > 1.0).all())
 

@@ -75,6 +75,8 @@ class LossConfig:
         :math:`\\delta` of eq. (25): weight of the fairness penalty.
     score_on : {"raw", "scaled"}
         Precoder the rate, CRB and fairness terms are computed on.
+    power_weight : float
+        Weight of the power penalty ``|P_t - ||W_raw||_F^2|`` (1 in the paper).
     """
 
     beta: float
@@ -82,14 +84,17 @@ class LossConfig:
     alpha: float = 7.5
     delta: float = 0.1
     score_on: ScoreOn = "raw"
+    power_weight: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("beta", "gamma", "alpha"):
             v = float(getattr(self, name))
             if not v > 0 or v != v or v == float("inf"):
                 raise ConfigError(f"{name} must be positive and finite, got {v}")
-        if not self.delta >= 0:
-            raise ConfigError(f"delta must be >= 0, got {self.delta}")
+        if not self.delta >= 0 or not self.power_weight >= 0:
+            raise ConfigError(
+                f"delta and power_weight must be >= 0, got {self.delta}, {self.power_weight}"
+            )
         if self.score_on not in ("raw", "scaled"):
             raise ConfigError(f"score_on must be 'raw' or 'scaled', got {self.score_on!r}")
 
@@ -147,7 +152,7 @@ def isac_loss_terms(
     terms = {
         "rate": -r * (config.beta / alpha) * rate,
         "sensing": -(1.0 - r) * (config.gamma / alpha) / sum_crb,
-        "power": (problem.power - fro_norm_sq(w_raw)).abs(),
+        "power": config.power_weight * (problem.power - fro_norm_sq(w_raw)).abs(),
         "fairness": config.delta * (1.0 - r) * (1.0 - fairness),
     }
     terms["total"] = terms["rate"] + terms["sensing"] + terms["power"] + terms["fairness"]

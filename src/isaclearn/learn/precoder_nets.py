@@ -11,35 +11,36 @@ Two families, both ``nn.Module``\ s with the same call
   a known-good precoder form, so that every output is a well-formed precoder,
 
   .. math::
-     \mathbf W = \sqrt{1-s}\,\mathbf V\operatorname{diag}(\sqrt{p})
-       + \sqrt{s}\,\sqrt{P_t}\,\frac{\bar{\mathbf A}\mathbf C}
-       {\|\bar{\mathbf A}\mathbf C\|_F},\qquad
-     \mathbf v_k = \frac{\mathbf u_k}{\|\mathbf u_k\|},\quad
-     \mathbf u_k = \Big(\sigma^2\mathbf I_M + \sum_{i=1}^K \lambda_i\,
-       \mathbf h_i^H\mathbf h_i\Big)^{-1}\mathbf h_k^H ,
+     \mathbf w_k = \sqrt{p_k}\,\frac{\mathbf u_k}{\|\mathbf u_k\|},\qquad
+     \mathbf u_k = \Big(\sigma^2\mathbf I_M + \sum_{i=1}^K \lambda_i\,\mathbf h_i^H\mathbf h_i
+       \Big)^{-1}\Big(\mathbf h_k^H + \sum_{t=1}^T c_{k,t}\,\frac{\mathbf a(\theta_t)}{\sqrt M}
+       \Big),
 
-  with uplink (dual) powers :math:`\lambda \ge 0,\ \sum_i\lambda_i = P_t`, downlink powers
-  :math:`p \ge 0,\ \sum_k p_k = P_t`, the sensing share :math:`s \in (0, 1)`, the steering
-  matrix :math:`\bar{\mathbf A} = [\mathbf a(\theta_1), \dots, \mathbf a(\theta_T)]/\sqrt M`
-  and complex sensing weights :math:`\mathbf C \in \mathbb C^{T\times K}` (column ``k`` says
-  how user ``k``'s stream also illuminates each target); eq. (21) then scales
-  :math:`\mathbf W` to :math:`P_t` exactly. For :math:`s \to 0` this is the structure of every
-  sum-rate optimal MISO downlink precoder (Björnson, Bengtsson, Ottersten, IEEE Signal Process.
-  Mag. 2014), so the communication optimum (``ρ = 1``) is representable; for :math:`s \to 1`
-  the columns lie in the span of the target steering vectors, where the minimum of the
-  approximate sum CRB (eq. 22) lies (a component orthogonal to that span only wastes power), so
-  the sensing optimum (``ρ = 0``) is representable too. The output layer is initialized to zero:
-  the network starts at :math:`\lambda_k = p_k = P_t/K` (regularized zero forcing with equal
-  power per user), :math:`\mathbf C` all equal (one beam covering the targets) and ``s = 1/2``.
+  with uplink (dual) powers :math:`\lambda_i \ge 0` of total :math:`\kappa P_t`, downlink powers
+  :math:`p_k \ge 0,\ \sum_k p_k = P_t` and complex sensing weights :math:`c_{k,t}` (in units of
+  :math:`\|\mathbf h_k\|`) that add the target directions to user ``k``'s stream *before* the
+  interference-suppressing inverse, so that the extra energy sent towards the targets is steered
+  away from the other users as far as the array allows. Then
+  :math:`\|\mathbf W\|_F^2 = P_t` already (eq. 21 changes nothing). For ``c = 0`` and
+  :math:`\kappa = 1` this is the structure of every sum-rate optimal MISO downlink precoder
+  (Björnson, Bengtsson, Ottersten, IEEE Signal Process. Mag. 2014), so the communication optimum
+  (``ρ = 1``) is representable; for :math:`\kappa \to 0` and large ``c`` the columns approach the
+  span of the target steering vectors, where the minimum of the approximate sum CRB (eq. 22)
+  lies (a component orthogonal to that span only wastes power), so the sensing optimum
+  (``ρ = 0``) is approached too. The output layer is initialized to zero: the network starts at
+  :math:`\lambda_k = p_k = P_t/K`, ``c = 0``, i.e. regularized zero forcing with equal power per
+  user.
 
-  The parameters come from a user-permutation-equivariant Transformer encoder over one token per
-  user, whose features are invariant to a common phase of the channel: the user's SNR
+  The parameters come from a user-permutation-equivariant Transformer encoder over one token
+  per user (:math:`\kappa` is read from the mean over the users' outputs), whose features are
+  invariant to a common phase of the channel: the user's SNR
   :math:`\log_{10}(P_t\|\mathbf h_k\|^2/\sigma^2)`, its regularized zero-forcing gain
   :math:`\log_{10}\big(P_t/(\sigma^2 [(\mathbf H\mathbf H^H + K\sigma^2/P_t\,\mathbf I)^{-1}]_{kk})
   \big)`, its normalized channel :math:`\sqrt M\,\mathbf h_k/\|\mathbf h_k\|` (real and imaginary
   parts, so attention can form inner products between users), its alignment
   :math:`|\mathbf h_k\mathbf a(\theta_t)|^2/(M\|\mathbf h_k\|^2)` with each target, the targets'
-  :math:`\sin\theta_t, \cos\theta_t` and, when conditioned, ``ρ``.
+  :math:`\sin\theta_t, \cos\theta_t` and, when conditioned, ``ρ`` (which is also fed to the
+  output layer directly).
 
 Both can be conditioned on the trade-off weight ``ρ`` (an extra input), the issue's variant (a).
 
@@ -64,7 +65,7 @@ from torch.nn import functional as F
 from isaclearn.arrays import ula
 from isaclearn.core.checks import check_last_dims
 from isaclearn.core.errors import ConfigError, ShapeError
-from isaclearn.core.linalg import abs_sq, eye_like, fro_norm_sq, herm, scale_to_power
+from isaclearn.core.linalg import abs_sq, eye_like, herm, scale_to_power
 
 NetKind = Literal["entrywise", "structured"]
 
@@ -342,9 +343,9 @@ class StructuredPrecoderNet(PrecoderNet):
             layer, num_layers=config.num_layers, enable_nested_tensor=False
         )
         self.norm = nn.LayerNorm(config.d_model)
-        # Per user: logit of λ_k, logit of p_k, logit of s (averaged over users), Re/Im of the
-        # offsets of C's column k from its initial value.
-        self.head = nn.Linear(config.d_model, 3 + 2 * t)
+        # Per user: logit of λ_k, logit of p_k, log κ (averaged over users), Re/Im of c_{k,t}.
+        n_head_in = config.d_model + (1 if config.rho_conditioned else 0)
+        self.head = nn.Linear(n_head_in, 3 + 2 * t)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
@@ -389,18 +390,20 @@ class StructuredPrecoderNet(PrecoderNet):
         power: float,
         noise_var: float,
         rho: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(λ [B, K], p [B, K], s [B], C [B, T, K] complex)`` of the precoder form."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(λ [B, K], p [B, K], c [B, K, T] complex)`` of the precoder form."""
         x = self.token_features(h, theta, power=power, noise_var=noise_var, rho=rho)
-        y = self.head(self.norm(self.encoder(self.embed(x.to(self.embed.weight.dtype)))))
-        y = y.to(h.real.dtype)
-        k, t = self.config.num_users, self.config.num_targets
-        lam = power * torch.softmax(y[..., 0], dim=-1)
+        z = self.norm(self.encoder(self.embed(x.to(self.embed.weight.dtype))))
+        if rho is not None:
+            z = torch.cat([z, rho.to(z.dtype)[:, None, None].expand(-1, z.shape[1], 1)], -1)
+        y = self.head(z).to(h.real.dtype)
+        t = self.config.num_targets
+        kappa = torch.exp(y[..., 2].mean(-1, keepdim=True))
+        lam = power * kappa * torch.softmax(y[..., 0], dim=-1)
         p = power * torch.softmax(y[..., 1], dim=-1)
-        share = torch.sigmoid(y[..., 2].mean(-1))
-        c0 = 1.0 / math.sqrt(t * k)
-        c = torch.complex(c0 + y[..., 3 : 3 + t], y[..., 3 + t : 3 + 2 * t]).to(h.dtype)
-        return lam, p, share, c.mT
+        scale = torch.sqrt(abs_sq(h).sum(-1, keepdim=True))  # ||h_k||
+        c = torch.complex(y[..., 3 : 3 + t] * scale, y[..., 3 + t : 3 + 2 * t] * scale)
+        return lam, p, c.to(h.dtype)
 
     def raw(
         self,
@@ -411,10 +414,8 @@ class StructuredPrecoderNet(PrecoderNet):
         noise_var: float,
         rho: torch.Tensor | None,
     ) -> torch.Tensor:
-        lam, p, share, c = self.parameters_of_form(
-            h, theta, power=power, noise_var=noise_var, rho=rho
-        )
-        return structured_precoder(h, theta, lam, p, share, c, power=power, noise_var=noise_var)
+        lam, p, c = self.parameters_of_form(h, theta, power=power, noise_var=noise_var, rho=rho)
+        return structured_precoder(h, theta, lam, p, c, noise_var=noise_var)
 
 
 def structured_precoder(
@@ -422,13 +423,11 @@ def structured_precoder(
     theta: torch.Tensor,
     lam: torch.Tensor,
     p: torch.Tensor,
-    share: torch.Tensor,
     c: torch.Tensor,
     *,
-    power: float,
     noise_var: float,
 ) -> torch.Tensor:
-    r"""The precoder form of :class:`StructuredPrecoderNet` (before the eq. 21 scaling).
+    r"""The precoder form of :class:`StructuredPrecoderNet` (see the module docstring).
 
     Parameters
     ----------
@@ -440,34 +439,24 @@ def structured_precoder(
         ``[B, K]`` real, non-negative uplink (dual) powers :math:`\lambda_k`, watts.
     p : torch.Tensor
         ``[B, K]`` real, non-negative downlink powers :math:`p_k`, watts.
-    share : torch.Tensor
-        ``[B]`` real in ``[0, 1]``: the sensing share ``s``.
     c : torch.Tensor
-        ``[B, T, K]`` complex sensing weights :math:`\mathbf C` (only their directions matter).
-    power : float
-        :math:`P_t` in watts.
+        ``[B, K, T]`` complex sensing weights :math:`c_{k,t}`.
     noise_var : float
         :math:`\sigma^2` in watts.
 
     Returns
     -------
     torch.Tensor
-        ``[B, M, K]`` complex (see the module docstring for the formula).
+        ``[B, M, K]`` complex with :math:`\|\mathbf w_k\|^2 = p_k`.
     """
     m = h.shape[-1]
     tiny = torch.finfo(lam.dtype).tiny
     hh = herm(h)  # [B, M, K]
     gram = noise_var * eye_like(h, m) + hh @ (lam.to(h.dtype)[..., None] * h)
-    u = torch.linalg.solve(gram, hh)  # columns u_k, [B, M, K]
-    v = u * torch.rsqrt(abs_sq(u).sum(-2, keepdim=True).clamp_min(tiny))
-    w_comm = v * torch.sqrt(p).to(h.dtype)[:, None, :]
     a = ula(m, theta).to(h.dtype).mT / math.sqrt(m)  # [B, M, T]
-    w_sens = a @ c
-    w_sens = w_sens * torch.sqrt(power / fro_norm_sq(w_sens).clamp_min(tiny)).to(h.dtype)[
-        :, None, None
-    ]
-    s = share.to(h.real.dtype)[:, None, None]
-    return torch.sqrt(1.0 - s) * w_comm + torch.sqrt(s) * w_sens
+    u = torch.linalg.solve(gram, hh + a @ c.mT)  # columns u_k, [B, M, K]
+    v = u * torch.rsqrt(abs_sq(u).sum(-2, keepdim=True).clamp_min(tiny))
+    return v * torch.sqrt(p).to(h.dtype)[:, None, :]
 
 
 def build_network(config: NetConfig) -> PrecoderNet:
