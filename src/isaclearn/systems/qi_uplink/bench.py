@@ -1,0 +1,116 @@
+"""Speed benchmark of the qi_uplink designers, for ``isaclearn bench uplink``.
+
+Side by side in one process: ISACNN (batched inference including the EVD pre-processing and the
+recovery of eqs. 31–32), the Average, ZFBF, traditional (batched KKT backend and CVXPY backend)
+schemes and the optimality reference, on the same batch of the Table II scenario. Ratios, not
+absolute times, are meant to be compared across machines.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+
+from isaclearn.core.random import make_generator
+from isaclearn.learn.isacnn import (
+    LearnedUplinkDesigner,
+    NetSpec,
+    TrainConfig,
+    make_net,
+    train_uplink_net,
+)
+from isaclearn.solvers.uplink import (
+    AverageDesigner,
+    ReferenceDesigner,
+    TraditionalDesigner,
+    ZfbfDesigner,
+)
+from isaclearn.systems.qi_uplink.evaluation import evaluate, make_scenario
+
+DEFAULT_DESIGNERS = ("isacnn", "average", "zfbf", "traditional", "traditional_cvxpy",
+                     "reference")
+
+
+def bench_uplink(
+    batch: int = 500,
+    *,
+    designers: tuple[str, ...] = DEFAULT_DESIGNERS,
+    model: Any = None,
+    train_samples: int = 2000,
+    train_epochs: int = 20,
+    num_cvxpy: int = 3,
+    repeats: int = 3,
+    seed: int = 0,
+    **scenario: Any,
+) -> list[dict[str, Any]]:
+    """Time each designer on one batch and report its mean WSNR.
+
+    Parameters
+    ----------
+    batch : int
+        Test instances (the batched designers process them at once).
+    designers : tuple of str
+        Among ``isacnn``, ``average``, ``zfbf``, ``traditional``, ``traditional_cvxpy``,
+        ``reference``.
+    model : IsacNN or None
+        A trained network; ``None`` trains one quickly (``train_samples`` instances,
+        ``train_epochs`` epochs) so that its WSNR is meaningful (the training is not timed).
+    num_cvxpy : int
+        Instances given to the CVXPY-backed traditional scheme (one CVXPY solve per instance
+        and SCA step; timed per instance).
+    repeats : int
+        Timing repetitions for the fast designers (minimum reported).
+    seed : int
+        Seed of the instances and the network.
+    **scenario
+        Overrides of :func:`~isaclearn.systems.qi_uplink.evaluation.make_scenario`.
+
+    Returns
+    -------
+    list of dict
+        One row per designer: ``designer``, ``seconds_per_instance``, ``wsnr_mean``, ``n``
+        (instances timed), ``ratio_vs_isacnn`` (when ISACNN was benchmarked).
+    """
+    sc = make_scenario(**scenario)
+    te = sc.sample(batch, generator=make_generator(1000 * seed + 3))
+    if "isacnn" in designers and model is None:
+        tr = sc.sample(train_samples, generator=make_generator(1000 * seed + 1))
+        va = sc.sample(max(train_samples // 4, 2), generator=make_generator(1000 * seed + 2))
+        model = make_net(NetSpec(num_tx=sc.num_tx, num_rx=sc.num_rx, num_users=sc.num_users,
+                                 seed=seed))
+        train_uplink_net(model, tr, va, TrainConfig(max_epochs=train_epochs, seed=seed))
+    table: dict[str, Any] = {
+        "isacnn": lambda: LearnedUplinkDesigner(model),
+        "average": AverageDesigner,
+        "zfbf": ZfbfDesigner,
+        "traditional": TraditionalDesigner,
+        "traditional_cvxpy": lambda: TraditionalDesigner(backend="cvxpy"),
+        "reference": ReferenceDesigner,
+    }
+    rows: list[dict[str, Any]] = []
+    for name in designers:
+        if name not in table:
+            from isaclearn.core.errors import ConfigError
+
+            raise ConfigError(f"unknown designer {name!r}; choose from {', '.join(table)}")
+        des = table[name]()
+        prob = te.subset(slice(0, num_cvxpy)) if name == "traditional_cvxpy" else te
+        reps = 1 if name in ("traditional_cvxpy", "reference", "traditional") else repeats
+        best = float("inf")
+        design = None
+        for _ in range(max(reps, 1)):
+            t0 = time.perf_counter()
+            design = des.design(prob)
+            best = min(best, time.perf_counter() - t0)
+        assert design is not None
+        with torch.no_grad():
+            w = float(evaluate(prob, design)["wsnr"].double().mean())
+        rows.append({"designer": name, "seconds_per_instance": best / prob.batch_size,
+                     "wsnr_mean": w, "n": prob.batch_size})
+    base = next((r for r in rows if r["designer"] == "isacnn"), None)
+    if base is not None:
+        for r in rows:
+            r["ratio_vs_isacnn"] = r["seconds_per_instance"] / base["seconds_per_instance"]
+    return rows

@@ -1,0 +1,671 @@
+"""Experiments of the qi_uplink system: Figs. 6–11 and Table I of the paper.
+
+Each experiment is ``fn(config, ctx) -> summary`` and records one tidy row per method × sweep
+point (``ctx.record``); finished sweep points are skipped on resume (``ctx.is_done``). Trained
+networks are saved under ``ctx.out_dir`` (safetensors + JSON) when it is set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import torch
+
+from isaclearn.channels.uplink import UplinkProblem, UplinkScenario
+from isaclearn.core.design import Design
+from isaclearn.core.random import make_generator
+from isaclearn.learn.isacnn import (
+    LearnedUplinkDesigner,
+    NetSpec,
+    TrainConfig,
+    TrainHistory,
+    make_net,
+    save_net,
+    train_uplink_net,
+)
+from isaclearn.solvers.uplink import (
+    AverageDesigner,
+    ReferenceDesigner,
+    TraditionalDesigner,
+    ZfbfDesigner,
+)
+from isaclearn.systems.base import ExperimentSpec, PlotSpec, RunContext, register
+from isaclearn.systems.qi_uplink.evaluation import evaluate, scalar_metrics
+
+# Table I of the paper: ISACNN runtime (ms per instance) versus N_t, N_r and K.
+PAPER_RUNTIME_MS = {
+    "num_tx": dict(zip([4, 6, 8, 10, 12, 14, 16],
+                       [0.2330, 0.2360, 0.2404, 0.2418, 0.2422, 0.2447, 0.2457])),
+    "num_rx": dict(zip([4, 6, 8, 10, 12, 14, 16],
+                       [0.1413, 0.1572, 0.1732, 0.1943, 0.2052, 0.2206, 0.2504])),
+    "num_users": dict(zip([2, 3, 4, 5, 6, 7, 8],
+                          [0.1653, 0.1897, 0.2169, 0.2504, 0.2687, 0.2812, 0.2934])),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# configuration
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class UplinkCommon:
+    """Settings shared by the qi_uplink experiments (defaults: Table II and section V)."""
+
+    num_tx: int = 16
+    """BS transmit antennas ``N_t``."""
+    num_rx: int = 16
+    """BS receive antennas ``N_r``."""
+    num_users: int = 5
+    """Users ``K``."""
+    num_symbols: int = 20
+    """Waveform length ``L``."""
+    snr_s_db: float = 10.0
+    """Sensing SNR ``P_s ξ_0 / σ²`` in dB."""
+    snr_c_db: float = 0.0
+    """Communication SNR in dB (per user, see ``comm_snr_mode``)."""
+    alpha: float = 0.5
+    """Sensing weight α (where it is not swept)."""
+    comm_snr_mode: str = "per_user"
+    """``per_user`` (every user at SNR_c) or ``cell_edge`` (SNR_c at the cell radius)."""
+    ms_mode: str = "interference_free"
+    """Definition of M_s: ``interference_free`` (Appendix C) or ``with_interference``."""
+    num_train: int = 8000
+    """Training instances (10 000 split 80/20 in the paper)."""
+    num_val: int = 2000
+    """Validation instances."""
+    num_test: int = 2000
+    """Test instances."""
+    max_epochs: int = 500
+    """Epoch limit."""
+    patience: int = 20
+    """Early-stopping patience (epochs)."""
+    batch_size: int = 256
+    """Mini-batch size."""
+    lr: float = 1e-3
+    """Initial Adam learning rate."""
+    lr_factor: float = 0.33
+    """ReduceLROnPlateau factor."""
+    lr_patience: int = 10
+    """ReduceLROnPlateau patience (epochs)."""
+    theta_norm: str = "l1"
+    """Lambda-layer normalization (``l1`` feasible; ``l2`` the paper's text)."""
+    sort_output: bool = True
+    """Lambda-layer descending sort."""
+    seed: int = 0
+    """Seed of the data sets, the network initialization and the shuffling."""
+
+
+def _scenario(cfg: UplinkCommon, **over: Any) -> UplinkScenario:
+    kw: dict[str, Any] = dict(
+        num_tx=cfg.num_tx, num_rx=cfg.num_rx, num_users=cfg.num_users,
+        num_symbols=cfg.num_symbols, snr_s_db=cfg.snr_s_db, snr_c_db=cfg.snr_c_db,
+        alpha=cfg.alpha, comm_snr_mode=cfg.comm_snr_mode, ms_mode=cfg.ms_mode,
+    )
+    kw.update(over)
+    kw["num_symbols"] = max(int(kw["num_symbols"]), int(kw["num_tx"]))
+    return UplinkScenario(**kw)
+
+
+def _data(sc: UplinkScenario, cfg: UplinkCommon) -> tuple[UplinkProblem, UplinkProblem,
+                                                          UplinkProblem]:
+    """Training, validation and test sets (complex64; the test set is scored in complex128)."""
+    base = 1000 * cfg.seed
+    tr = sc.sample(cfg.num_train, generator=make_generator(base + 1))
+    va = sc.sample(cfg.num_val, generator=make_generator(base + 2))
+    te = sc.sample(cfg.num_test, generator=make_generator(base + 3))
+    return tr, va, te.to(dtype=torch.complex128)
+
+
+def _train(cfg: UplinkCommon, ctx: RunContext, tr: UplinkProblem, va: UplinkProblem,
+           alpha: float, tag: str, kind: str = "isacnn") -> tuple[Any, TrainHistory]:
+    spec = NetSpec(kind=kind, num_tx=tr.num_tx, num_rx=tr.num_rx, num_users=tr.num_users,
+                   theta_norm=cfg.theta_norm, sort_output=cfg.sort_output, seed=cfg.seed)
+    model = make_net(spec)
+    tcfg = TrainConfig(lr=cfg.lr, batch_size=cfg.batch_size, max_epochs=cfg.max_epochs,
+                       patience=cfg.patience, lr_factor=cfg.lr_factor,
+                       lr_patience=cfg.lr_patience, seed=cfg.seed)
+    hist = train_uplink_net(model, tr, va, tcfg, alpha=alpha)
+    ctx.log(f"{tag}: {kind} trained {len(hist.val_loss)} epochs, best val loss "
+            f"{hist.best_val_loss:.5f} at epoch {hist.best_epoch}")
+    if ctx.out_dir is not None:
+        safe = tag.replace("=", "").replace(",", "_").replace(" ", "")
+        save_net(model, ctx.out_dir / "checkpoints" / f"{kind}_{safe}.safetensors",
+                 meta={"tag": tag, "alpha": alpha, "epochs": len(hist.val_loss)})
+    return model, hist
+
+
+def _score(method: str, problem: UplinkProblem, design: Design,
+           seconds: float | None = None) -> dict[str, Any]:
+    row: dict[str, Any] = {"method": method}
+    row.update(scalar_metrics(evaluate(problem, design)))
+    row["n"] = problem.batch_size
+    if seconds is not None:
+        row["ms_per_instance"] = 1e3 * seconds / problem.batch_size
+    return row
+
+
+def _timed(designer: Any, problem: UplinkProblem) -> tuple[Design, float]:
+    t0 = time.perf_counter()
+    d = designer.design(problem)
+    return d, time.perf_counter() - t0
+
+
+def _with_gap(rows: list[dict[str, Any]], ref_method: str = "reference") -> None:
+    ref = next((r for r in rows if r["method"] == ref_method), None)
+    if ref is None:
+        return
+    for r in rows:
+        if r.get("n") == ref["n"]:
+            r["gap_pct"] = 100.0 * (ref["wsnr"] - r["wsnr"]) / ref["wsnr"]
+
+
+# ---------------------------------------------------------------------------------------------
+# schemes (Fig. 7)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SchemesConfig(UplinkCommon):
+    """Fig. 7: WSNR versus α for ISACNN and the baselines."""
+
+    alphas: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(11))
+    """Sensing weights (one ISACNN trained per value)."""
+    include_fcnn: bool = False
+    """Also train and score FC-NN."""
+    num_cvxpy: int = 0
+    """Score the CVXPY-backed traditional scheme on this many test instances (0: skip)."""
+    reference_pga_starts: int = 0
+    """Random starts of the projected-gradient check inside the reference (0: frontier only)."""
+
+
+def run_schemes(cfg: SchemesConfig, ctx: RunContext) -> dict[str, Any]:
+    sc = _scenario(cfg)
+    tr, va, te = _data(sc, cfg)
+    for alpha in ctx.progress(cfg.alphas, total=len(cfg.alphas), desc="alpha"):
+        key = f"alpha={alpha:.3f}"
+        if ctx.is_done(key):
+            continue
+        tr_a, va_a, te_a = (dataclasses.replace(x, alpha=float(alpha)) for x in (tr, va, te))
+        designers: list[tuple[str, Any]] = []
+        model, hist = _train(cfg, ctx, tr_a, va_a, float(alpha), key)
+        designers.append(("isacnn", LearnedUplinkDesigner(model)))
+        if cfg.include_fcnn:
+            fc, _ = _train(cfg, ctx, tr_a, va_a, float(alpha), key, kind="fcnn")
+            designers.append(("fcnn", LearnedUplinkDesigner(fc, name="fcnn")))
+        designers += [
+            ("average", AverageDesigner()),
+            ("zfbf", ZfbfDesigner()),
+            ("traditional", TraditionalDesigner()),
+            ("reference", ReferenceDesigner(pga_starts=cfg.reference_pga_starts)),
+        ]
+        rows = []
+        for name, des in designers:
+            d, sec = _timed(des, te_a)
+            row = _score(name, te_a, d, sec)
+            if name in ("isacnn", "fcnn"):
+                row["epochs"] = len(hist.val_loss)
+            rows.append(row)
+        _with_gap(rows)
+        if cfg.num_cvxpy > 0:  # the CVXPY backend is slow: a subset, with its own reference
+            sub = te_a.subset(slice(0, cfg.num_cvxpy))
+            d, sec = _timed(TraditionalDesigner(backend="cvxpy"), sub)
+            row = _score("traditional_cvxpy", sub, d, sec)
+            ref_sub = _score("reference", sub, ReferenceDesigner().design(sub))
+            row["gap_pct"] = 100.0 * (ref_sub["wsnr"] - row["wsnr"]) / ref_sub["wsnr"]
+            rows.append(row)
+        for r in rows:
+            r["alpha"] = float(alpha)
+        ctx.record(key, rows)
+        by = {r["method"]: r for r in rows}
+        ctx.log(f"{key}: " + ", ".join(f"{m} {r['wsnr']:.4f}" for m, r in by.items()))
+    return _schemes_summary(ctx.rows())
+
+
+def _schemes_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    by_alpha: dict[float, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        if r.get("method") == "traditional_cvxpy":
+            continue
+        by_alpha.setdefault(float(r["alpha"]), {})[r["method"]] = r
+    if not by_alpha:
+        return {}
+    s: dict[str, Any] = {}
+    margins_avg, margins_zf, ratios_trad, gaps = [], [], [], []
+    for a, ms in sorted(by_alpha.items()):
+        isa = ms["isacnn"]["wsnr"]
+        margins_avg.append(isa - ms["average"]["wsnr"])
+        margins_zf.append(isa - ms["zfbf"]["wsnr"])
+        ratios_trad.append(isa / ms["traditional"]["wsnr"])
+        gaps.append(ms["isacnn"].get("gap_pct", float("nan")))
+        s[f"isacnn_wsnr_alpha{a:.2f}"] = isa
+        if abs(a) < 1e-12:
+            s["isacnn_wsnr_at_alpha0"] = isa
+    s["isacnn_min_margin_vs_average"] = min(margins_avg)
+    s["isacnn_min_margin_vs_zfbf"] = min(margins_zf)
+    s["isacnn_min_ratio_vs_traditional"] = min(ratios_trad)
+    s["isacnn_max_gap_to_reference_pct"] = max(gaps)
+    s["traditional_max_gap_to_reference_pct"] = max(
+        ms["traditional"].get("gap_pct", float("nan")) for ms in by_alpha.values())
+    s["accept_alpha0_within_1e-3"] = (abs(s["isacnn_wsnr_at_alpha0"] - 1.0) <= 1e-3
+                                      if "isacnn_wsnr_at_alpha0" in s else None)
+    s["accept_beats_average_and_zfbf"] = bool(min(margins_avg) >= 0 and min(margins_zf) >= 0)
+    s["accept_within_2pct_of_traditional"] = bool(min(ratios_trad) >= 0.98)
+    return s
+
+
+# ---------------------------------------------------------------------------------------------
+# training curves (Fig. 6)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingConfig(UplinkCommon):
+    """Fig. 6: training and validation loss versus epoch, ISACNN vs FC-NN, several set sizes."""
+
+    train_sizes: tuple[int, ...] = (1000, 2000, 5000, 8000)
+    """Training-set sizes (the first ``n`` of the ``num_train`` instances)."""
+    methods: tuple[str, ...] = ("isacnn", "fcnn")
+    """Networks to train."""
+
+
+def run_training(cfg: TrainingConfig, ctx: RunContext) -> dict[str, Any]:
+    sc = _scenario(cfg)
+    n_max = max(cfg.train_sizes)
+    c2 = dataclasses.replace(cfg, num_train=max(n_max, cfg.num_train), num_test=1)
+    tr, va, _ = _data(sc, c2)
+    points = [(m, n) for n in cfg.train_sizes for m in cfg.methods]
+    for m, n in ctx.progress(points, total=len(points), desc="networks"):
+        key = f"{m}:n={n}"
+        if ctx.is_done(key):
+            continue
+        _, hist = _train(cfg, ctx, tr.subset(slice(0, n)), va, cfg.alpha, key, kind=m)
+        rows = [{"method": m, "train_num": n, "epoch": e + 1, "train_loss": tl, "val_loss": vl,
+                 "lr": lr, "best_epoch": hist.best_epoch + 1}
+                for e, (tl, vl, lr) in enumerate(zip(hist.train_loss, hist.val_loss, hist.lr))]
+        ctx.record(key, rows)
+    s: dict[str, Any] = {}
+    for r in ctx.rows():
+        k = f"{r['method']}_n{r['train_num']}"
+        if r["epoch"] == r["best_epoch"]:
+            s[f"{k}_best_val_loss"] = r["val_loss"]
+            s[f"{k}_best_epoch"] = r["epoch"]
+        s[f"{k}_epochs"] = max(s.get(f"{k}_epochs", 0), r["epoch"])
+    # oscillation: mean absolute epoch-to-epoch change of the validation loss after epoch 5
+    for m in cfg.methods:
+        for n in cfg.train_sizes:
+            v = [r["val_loss"] for r in ctx.rows(f"{m}:n={n}")]
+            if len(v) > 6:
+                s[f"{m}_n{n}_val_oscillation"] = sum(abs(a - b) for a, b in zip(v[6:], v[5:-1])
+                                                     ) / (len(v) - 6)
+    return s
+
+
+# ---------------------------------------------------------------------------------------------
+# SNR (Fig. 8)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SnrConfig(UplinkCommon):
+    """Fig. 8: sensing and communication rate versus SNR_s for several SNR_c."""
+
+    snr_s_db_list: tuple[float, ...] = (0.0, 5.0, 10.0, 15.0, 20.0)
+    """Sensing SNRs in dB (x axis)."""
+    snr_c_db_list: tuple[float, ...] = (-10.0, 0.0, 10.0)
+    """Communication SNRs in dB (one curve each)."""
+
+
+def run_snr(cfg: SnrConfig, ctx: RunContext) -> dict[str, Any]:
+    points = [(c, s) for c in cfg.snr_c_db_list for s in cfg.snr_s_db_list]
+    for snr_c, snr_s in ctx.progress(points, total=len(points), desc="SNR points"):
+        key = f"snr_c={snr_c:g},snr_s={snr_s:g}"
+        if ctx.is_done(key):
+            continue
+        sc = _scenario(cfg, snr_s_db=float(snr_s), snr_c_db=float(snr_c))
+        tr, va, te = _data(sc, cfg)
+        model, _ = _train(cfg, ctx, tr, va, cfg.alpha, key)
+        rows = []
+        for name, des in (("isacnn", LearnedUplinkDesigner(model)),
+                          ("reference", ReferenceDesigner())):
+            rows.append(_score(name, te, des.design(te)))
+        _with_gap(rows)
+        for r in rows:
+            r.update(snr_s_db=float(snr_s), snr_c_db=float(snr_c))
+        ctx.record(key, rows)
+    s: dict[str, Any] = {}
+    for r in ctx.rows():
+        if r["method"] == "isacnn":
+            tag = f"c{r['snr_c_db']:g}_s{r['snr_s_db']:g}"
+            s[f"sr_{tag}"] = r["sensing_rate"]
+            s[f"cr_{tag}"] = r["comm_rate"]
+    return s
+
+
+# ---------------------------------------------------------------------------------------------
+# antennas and users (Fig. 9)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AntennasUsersConfig(UplinkCommon):
+    """Fig. 9: SR, CR and sum CR versus K for several array sizes ``N_t = N_r``."""
+
+    users: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)
+    """Numbers of users (x axis)."""
+    antennas: tuple[int, ...] = (8, 12, 16)
+    """``N_t = N_r`` (one curve each; ``L = max(num_symbols, N_t)``)."""
+
+
+def run_antennas_users(cfg: AntennasUsersConfig, ctx: RunContext) -> dict[str, Any]:
+    points = [(n, k) for n in cfg.antennas for k in cfg.users]
+    for n, k in ctx.progress(points, total=len(points), desc="(N, K) points"):
+        key = f"antennas={n},users={k}"
+        if ctx.is_done(key):
+            continue
+        sc = _scenario(cfg, num_tx=int(n), num_rx=int(n), num_users=int(k))
+        tr, va, te = _data(sc, cfg)
+        model, _ = _train(cfg, ctx, tr, va, cfg.alpha, key)
+        rows = [_score("isacnn", te, LearnedUplinkDesigner(model).design(te)),
+                _score("reference", te, ReferenceDesigner().design(te))]
+        _with_gap(rows)
+        for r in rows:
+            r.update(num_antennas=int(n), num_users=int(k))
+        ctx.record(key, rows)
+    s: dict[str, Any] = {}
+    for r in ctx.rows():
+        if r["method"] == "isacnn":
+            tag = f"n{r['num_antennas']}_k{r['num_users']}"
+            s[f"sr_{tag}"] = r["sensing_rate"]
+            s[f"cr_{tag}"] = r["comm_rate"]
+            s[f"scr_{tag}"] = r["sum_comm_rate"]
+    return s
+
+
+# ---------------------------------------------------------------------------------------------
+# weight and users (Fig. 10)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class WeightUsersConfig(UplinkCommon):
+    """Fig. 10: WSNR, SR and CR versus α for several numbers of users."""
+
+    alphas: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(11))
+    """Sensing weights (x axis)."""
+    users: tuple[int, ...] = (3, 5, 7)
+    """Numbers of users (one curve each)."""
+
+
+def run_weight_users(cfg: WeightUsersConfig, ctx: RunContext) -> dict[str, Any]:
+    for k in ctx.progress(cfg.users, total=len(cfg.users), desc="users"):
+        todo = [a for a in cfg.alphas if not ctx.is_done(f"users={k},alpha={a:.3f}")]
+        if not todo:
+            continue
+        sc = _scenario(cfg, num_users=int(k))
+        tr, va, te = _data(sc, cfg)
+        for a in todo:
+            key = f"users={k},alpha={a:.3f}"
+            tr_a, va_a, te_a = (dataclasses.replace(x, alpha=float(a)) for x in (tr, va, te))
+            model, _ = _train(cfg, ctx, tr_a, va_a, float(a), key)
+            rows = [_score("isacnn", te_a, LearnedUplinkDesigner(model).design(te_a)),
+                    _score("reference", te_a, ReferenceDesigner().design(te_a))]
+            _with_gap(rows)
+            for r in rows:
+                r.update(alpha=float(a), num_users=int(k))
+            ctx.record(key, rows)
+    s: dict[str, Any] = {}
+    for r in ctx.rows():
+        if r["method"] == "isacnn":
+            s[f"wsnr_k{r['num_users']}_a{r['alpha']:.2f}"] = r["wsnr"]
+    return s
+
+
+# ---------------------------------------------------------------------------------------------
+# imperfect CSI (Fig. 11)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImperfectCsiConfig(UplinkCommon):
+    """Fig. 11: WSNR versus N_r under imperfect CSI ``H = √β Ĥ + E``."""
+
+    betas: tuple[float, ...] = (0.3, 0.7, 1.0)
+    """CSI accuracies β (1 = perfect)."""
+    rx_list: tuple[int, ...] = (8, 10, 12, 14, 16)
+    """Receive antennas ``N_r`` (x axis)."""
+
+
+def run_imperfect_csi(cfg: ImperfectCsiConfig, ctx: RunContext) -> dict[str, Any]:
+    points = [(b, n) for b in cfg.betas for n in cfg.rx_list]
+    for beta, nr in ctx.progress(points, total=len(points), desc="(β, N_r) points"):
+        key = f"beta={beta:g},num_rx={nr}"
+        if ctx.is_done(key):
+            continue
+        sc = _scenario(cfg, num_rx=int(nr), csi_beta=float(beta))
+        tr, va, te = _data(sc, cfg)
+        model, _ = _train(cfg, ctx, tr, va, cfg.alpha, key)
+        rows = [
+            _score("isacnn", te, LearnedUplinkDesigner(model).design(te)),
+            _score("traditional", te, TraditionalDesigner().design(te)),
+            _score("average", te, AverageDesigner().design(te)),
+            _score("reference", te, ReferenceDesigner(use_csi=False).design(te)),
+        ]
+        _with_gap(rows)
+        for r in rows:
+            r.update(beta=float(beta), num_rx=int(nr))
+        ctx.record(key, rows)
+    s: dict[str, Any] = {}
+    rows = ctx.rows()
+    perfect = {(r["method"], r["num_rx"]): r for r in rows if r["beta"] == 1.0}
+    for r in rows:
+        p = perfect.get((r["method"], r["num_rx"]))
+        if p is None or r["beta"] == 1.0 or r["method"] == "reference":
+            continue
+        tag = f"{r['method']}_b{r['beta']:g}_nr{r['num_rx']}"
+        s[f"loss_pct_genie_{tag}"] = 100.0 * (p["wsnr_genie"] - r["wsnr_genie"]) / p["wsnr_genie"]
+        s[f"loss_pct_{tag}"] = 100.0 * (p["wsnr"] - r["wsnr"]) / p["wsnr"]
+    return s
+
+
+# ---------------------------------------------------------------------------------------------
+# runtime (Table I)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RuntimeConfig(UplinkCommon):
+    """Table I: time per instance versus ``N_t``, ``N_r`` and ``K``; ISACNN (batched inference,
+    including the EVD pre-processing and the recovery of S and w) versus the traditional scheme.
+
+    The network is timed with its initial weights: its cost does not depend on their values.
+    """
+
+    tx_list: tuple[int, ...] = (4, 6, 8, 10, 12, 14, 16)
+    """``N_t`` sweep (others at their defaults)."""
+    rx_list: tuple[int, ...] = (4, 6, 8, 10, 12, 14, 16)
+    """``N_r`` sweep."""
+    users_list: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)
+    """``K`` sweep."""
+    repeats: int = 3
+    """Timing repetitions (the minimum is reported)."""
+    num_cvxpy: int = 3
+    """Instances timed with the CVXPY-backed traditional scheme per point (0: skip)."""
+
+
+def _min_time(fn: Any, repeats: int) -> float:
+    best = math.inf
+    for _ in range(max(repeats, 1)):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def run_runtime(cfg: RuntimeConfig, ctx: RunContext) -> dict[str, Any]:
+    sweeps = [("num_tx", v) for v in cfg.tx_list] + [("num_rx", v) for v in cfg.rx_list] + [
+        ("num_users", v) for v in cfg.users_list]
+    for name, val in ctx.progress(sweeps, total=len(sweeps), desc="runtime points"):
+        key = f"{name}={val}"
+        if ctx.is_done(key):
+            continue
+        sc = _scenario(cfg, **{name: int(val)})
+        te = sc.sample(cfg.num_test, generator=make_generator(1000 * cfg.seed + 3))
+        spec = NetSpec(num_tx=te.num_tx, num_rx=te.num_rx, num_users=te.num_users,
+                       theta_norm=cfg.theta_norm, sort_output=cfg.sort_output, seed=cfg.seed)
+        isa = LearnedUplinkDesigner(make_net(spec))
+        b = te.batch_size
+        times = {
+            "isacnn": _min_time(partial(isa.design, te), cfg.repeats) / b,
+            "traditional": _min_time(partial(TraditionalDesigner().design, te), 1) / b,
+            "reference": _min_time(partial(ReferenceDesigner().design, te), 1) / b,
+        }
+        if cfg.num_cvxpy > 0:
+            sub = te.subset(slice(0, cfg.num_cvxpy))
+            times["traditional_cvxpy"] = _min_time(
+                partial(TraditionalDesigner(backend="cvxpy").design, sub), 1) / sub.batch_size
+        rows = []
+        for m, t in times.items():
+            row: dict[str, Any] = {"method": m, "sweep": name, "value": int(val),
+                                   "ms_per_instance": 1e3 * t,
+                                   "ratio_vs_isacnn": t / times["isacnn"]}
+            if m == "isacnn":
+                row["paper_ms"] = PAPER_RUNTIME_MS.get(name, {}).get(int(val), float("nan"))
+            rows.append(row)
+        ctx.record(key, rows)
+    s: dict[str, Any] = {"torch_threads": torch.get_num_threads()}
+    for r in ctx.rows():
+        if r["method"] == "isacnn":
+            s[f"isacnn_ms_{r['sweep']}{r['value']}"] = r["ms_per_instance"]
+        else:
+            s[f"{r['method']}_over_isacnn_{r['sweep']}{r['value']}"] = r["ratio_vs_isacnn"]
+    return s
+
+
+# ---------------------------------------------------------------------------------------------
+# registration
+# ---------------------------------------------------------------------------------------------
+
+_QUICK_TRAIN = {"num_train": 3000, "num_val": 750, "num_test": 500, "max_epochs": 40,
+                "patience": 10, "lr_patience": 5}
+
+register(ExperimentSpec(
+    name="qi_uplink.schemes",
+    fn=run_schemes,
+    config_cls=SchemesConfig,
+    profiles={
+        "quick": {**_QUICK_TRAIN, "alphas": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "num_cvxpy": 3},
+        "paper": {"num_cvxpy": 20, "reference_pga_starts": 16},
+    },
+    description="Fig. 7: WSNR vs α — ISACNN, Average, ZFBF, traditional AO+SCA, optimality "
+                "reference",
+    plots=[PlotSpec(filename="schemes.png", x="alpha", y=["wsnr"], xlabel="sensing weight α",
+                    ylabels=["WSNR"], title="qi_uplink Fig. 7")],
+    table_columns=["alpha", "wsnr", "gap_pct", "sensing_rate", "comm_rate", "ms_per_instance"],
+))
+
+register(ExperimentSpec(
+    name="qi_uplink.training",
+    fn=run_training,
+    config_cls=TrainingConfig,
+    profiles={
+        "quick": {**_QUICK_TRAIN, "train_sizes": (500, 2000), "max_epochs": 30},
+        "paper": {},
+    },
+    description="Fig. 6: training/validation loss vs epoch, ISACNN vs FC-NN, several set sizes",
+    plots=[PlotSpec(filename="training_isacnn.png", x="epoch", y=["train_loss", "val_loss"],
+                    group="train_num", where={"method": "isacnn"}, title="ISACNN"),
+           PlotSpec(filename="training_fcnn.png", x="epoch", y=["train_loss", "val_loss"],
+                    group="train_num", where={"method": "fcnn"}, title="FC-NN")],
+    table_columns=["train_num", "epoch", "train_loss", "val_loss"],
+))
+
+register(ExperimentSpec(
+    name="qi_uplink.snr",
+    fn=run_snr,
+    config_cls=SnrConfig,
+    profiles={
+        "quick": {**_QUICK_TRAIN, "num_train": 2000, "num_val": 500, "max_epochs": 25,
+                  "snr_s_db_list": (0.0, 10.0, 20.0), "snr_c_db_list": (-10.0, 0.0, 10.0)},
+        "paper": {},
+    },
+    description="Fig. 8: sensing and communication rate vs SNR_s for several SNR_c (ISACNN)",
+    plots=[PlotSpec(filename="snr.png", x="snr_s_db", y=["sensing_rate", "comm_rate"],
+                    group="snr_c_db", where={"method": "isacnn"}, xlabel="SNR_s (dB)",
+                    ylabels=["SR (bit/s/Hz)", "CR (bit/s/Hz)"], title="qi_uplink Fig. 8")],
+    table_columns=["snr_s_db", "snr_c_db", "sensing_rate", "comm_rate", "wsnr", "gap_pct"],
+))
+
+register(ExperimentSpec(
+    name="qi_uplink.antennas_users",
+    fn=run_antennas_users,
+    config_cls=AntennasUsersConfig,
+    profiles={
+        "quick": {**_QUICK_TRAIN, "num_train": 2000, "num_val": 500, "max_epochs": 25,
+                  "users": (2, 5, 8), "antennas": (8, 16)},
+        "paper": {},
+    },
+    description="Fig. 9: SR, CR and sum CR vs number of users for several array sizes (ISACNN)",
+    plots=[PlotSpec(filename="antennas_users.png", x="num_users",
+                    y=["sensing_rate", "comm_rate", "sum_comm_rate"], group="num_antennas",
+                    where={"method": "isacnn"}, xlabel="K",
+                    ylabels=["SR", "CR", "SCR"], title="qi_uplink Fig. 9")],
+    table_columns=["num_antennas", "num_users", "sensing_rate", "comm_rate", "sum_comm_rate",
+                   "gap_pct"],
+))
+
+register(ExperimentSpec(
+    name="qi_uplink.weight_users",
+    fn=run_weight_users,
+    config_cls=WeightUsersConfig,
+    profiles={
+        "quick": {**_QUICK_TRAIN, "num_train": 2000, "num_val": 500, "max_epochs": 25,
+                  "alphas": (0.0, 0.25, 0.5, 0.75, 1.0), "users": (3, 7)},
+        "paper": {},
+    },
+    description="Fig. 10: WSNR, SR and CR vs α for several numbers of users (ISACNN)",
+    plots=[PlotSpec(filename="weight_users.png", x="alpha",
+                    y=["wsnr", "sensing_rate", "comm_rate"], group="num_users",
+                    where={"method": "isacnn"}, xlabel="α", title="qi_uplink Fig. 10")],
+    table_columns=["num_users", "alpha", "wsnr", "sensing_rate", "comm_rate", "gap_pct"],
+))
+
+register(ExperimentSpec(
+    name="qi_uplink.imperfect_csi",
+    fn=run_imperfect_csi,
+    config_cls=ImperfectCsiConfig,
+    profiles={
+        "quick": {**_QUICK_TRAIN, "num_train": 2000, "num_val": 500, "max_epochs": 25,
+                  "rx_list": (8, 16)},
+        "paper": {},
+    },
+    description="Fig. 11: WSNR vs N_r under imperfect CSI (ISACNN, traditional, genie "
+                "reference)",
+    plots=[PlotSpec(filename="imperfect_csi.png", x="num_rx", y=["wsnr_genie", "wsnr"],
+                    group="beta", where={"method": "isacnn"}, xlabel="N_r",
+                    ylabels=["WSNR (beams on true H, paper)", "WSNR (beams from estimate)"],
+                    title="qi_uplink Fig. 11 (ISACNN)")],
+    table_columns=["beta", "num_rx", "wsnr_genie", "wsnr", "gap_pct"],
+))
+
+register(ExperimentSpec(
+    name="qi_uplink.runtime",
+    fn=run_runtime,
+    config_cls=RuntimeConfig,
+    profiles={
+        "quick": {"num_test": 500, "tx_list": (4, 10, 16), "rx_list": (4, 10, 16),
+                  "users_list": (2, 5, 8), "num_cvxpy": 2, "repeats": 3},
+        "paper": {},
+    },
+    description="Table I: time per instance vs N_t, N_r, K; ISACNN vs traditional (ratio)",
+    plots=[PlotSpec(filename=f"runtime_{sw}.png", x="value", y=["ms_per_instance"],
+                    where={"sweep": sw}, logy=True, xlabel=lab, ylabels=["ms per instance"],
+                    title=f"qi_uplink Table I: time vs {lab}")
+           for sw, lab in (("num_tx", "N_t"), ("num_rx", "N_r"), ("num_users", "K"))],
+    table_columns=["sweep", "value", "ms_per_instance", "ratio_vs_isacnn", "paper_ms"],
+))
