@@ -114,3 +114,44 @@ def bench_uplink(
         for r in rows:
             r["ratio_vs_isacnn"] = r["seconds_per_instance"] / base["seconds_per_instance"]
     return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# command-line adapter (registered by isaclearn.experiments.bench as the ``uplink`` suite)
+# ---------------------------------------------------------------------------------------------
+
+UPLINK_BENCH_COLUMNS = ["designer", "n", "seconds_per_instance", "ratio_vs_isacnn", "wsnr_mean"]
+"""Row fields printed by ``isaclearn bench uplink``."""
+
+
+def add_uplink_bench_arguments(parser: Any) -> None:
+    """Options of ``isaclearn bench uplink`` (an :class:`argparse.ArgumentParser`)."""
+    parser.add_argument("--batch", type=int, default=500, help="test instances (default 500)")
+    parser.add_argument("--tx", type=int, default=16, help="transmit antennas N_t (default 16)")
+    parser.add_argument("--rx", type=int, default=16, help="receive antennas N_r (default 16)")
+    parser.add_argument("--users", type=int, default=5, help="users K (default 5)")
+    parser.add_argument("--alpha", type=float, default=0.5, help="sensing weight (default 0.5)")
+    parser.add_argument("--cvxpy-batch", type=int, default=3,
+                        help="instances for the CVXPY-backed traditional scheme (default 3)")
+    parser.add_argument("--train-epochs", type=int, default=20,
+                        help="epochs of the quick ISACNN training before timing (default 20)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="trained ISACNN (.safetensors) to time instead of a quick one")
+    parser.add_argument("--repeat", type=int, default=3, help="timing repetitions (default 3)")
+
+
+def run_uplink_bench(options: Any, log: Any = None) -> list[dict[str, Any]]:
+    """``run(options, log)`` of the ``uplink`` bench suite: :func:`bench_uplink` with the
+    parsed options of :func:`add_uplink_bench_arguments`."""
+    from isaclearn.learn.isacnn import load_net
+
+    model = load_net(options.checkpoint) if getattr(options, "checkpoint", None) else None
+    if log is not None:
+        log(f"uplink bench: batch {options.batch}, N_t={options.tx}, N_r={options.rx}, "
+            f"K={options.users}, alpha={options.alpha}"
+            + ("" if model is not None else f", ISACNN trained {options.train_epochs} epochs"))
+    return bench_uplink(options.batch, model=model, train_epochs=options.train_epochs,
+                        num_cvxpy=options.cvxpy_batch, repeats=options.repeat,
+                        num_tx=options.tx, num_rx=options.rx, num_users=options.users,
+                        alpha=options.alpha,
+                        num_symbols=max(20, options.tx))

@@ -1,0 +1,137 @@
+"""The qi_uplink system module: scoring, experiment registration, tiny end-to-end runs,
+resume, and the bench adapter."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+import pytest
+import torch
+
+from isaclearn.core import ShapeError, make_generator
+from isaclearn.metrics.uplink import reduce_problem
+from isaclearn.solvers.uplink import AverageDesigner, ReferenceDesigner, ZfbfDesigner
+from isaclearn.systems.base import MemoryContext, experiments
+from isaclearn.systems.qi_uplink import bench_uplink, evaluate, make_scenario, scalar_metrics
+from isaclearn.systems.qi_uplink.bench import (
+    UPLINK_BENCH_COLUMNS,
+    add_uplink_bench_arguments,
+    run_uplink_bench,
+)
+
+SMALL = dict(num_tx=4, num_rx=6, num_users=3, num_symbols=6)
+
+
+def _problem(b: int = 6, seed: int = 0, **kw):  # type: ignore[no-untyped-def]
+    return make_scenario(**{**SMALL, **kw}).sample(b, generator=make_generator(seed),
+                                                   dtype=torch.complex128)
+
+
+def test_evaluate_matches_the_objective_of_the_designers() -> None:
+    """What is optimized (ReducedUplink, eq. 28) equals what is reported (eqs. 5, 8, 9a)."""
+    pr = _problem(alpha=0.4)
+    red = reduce_problem(pr)
+    for des in (AverageDesigner(), ReferenceDesigner()):
+        d = des.design(pr)
+        met = evaluate(pr, d)
+        x = d.extras["sigma_s"] / pr.power_s
+        torch.testing.assert_close(met["wsnr"], red.wsnr(x), rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(met["wsnr_genie"], met["wsnr"], rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(met["power_ratio"], x.sum(-1))
+    assert set(scalar_metrics(met)) >= {"wsnr", "wsnr_std", "sensing_rate", "comm_rate"}
+
+
+def test_evaluate_zfbf_uses_its_beams_and_sic_residual() -> None:
+    pr = _problem(alpha=1.0)
+    on = evaluate(pr, ZfbfDesigner().design(pr))
+    off = evaluate(pr, ZfbfDesigner(sic_residual=0.0).design(pr))
+    assert bool((on["comm_rate"] <= on["comm_rate_genie"] + 1e-12).all())  # ZF ≤ MMSE
+    torch.testing.assert_close(off["wsnr"], torch.ones_like(off["wsnr"]))  # reaches M_s
+    assert bool((on["wsnr"] < 1).all())
+
+
+def test_imperfect_csi_genie_beams_are_better() -> None:
+    pr = _problem(csi_beta=0.3)
+    met = evaluate(pr, AverageDesigner().design(pr))
+    assert bool((met["comm_rate"] <= met["comm_rate_genie"] + 1e-12).all())
+    assert float((met["comm_rate_genie"] - met["comm_rate"]).mean()) > 0.01
+
+
+def test_evaluate_rejects_designs_without_waveform() -> None:
+    pr = _problem()
+    d = AverageDesigner().design(pr)
+    with pytest.raises(ShapeError, match="waveform"):
+        evaluate(pr, dataclasses.replace(d, extras={}))
+
+
+NAMES = ["training", "schemes", "snr", "antennas_users", "weight_users", "imperfect_csi",
+         "runtime"]
+
+
+def test_experiments_registered_with_both_profiles() -> None:
+    exps = experiments()
+    for n in NAMES:
+        spec = exps[f"qi_uplink.{n}"]
+        assert {"quick", "paper"} <= set(spec.profiles)
+        paper = spec.make_config("paper")
+        quick = spec.make_config("quick")
+        assert paper.num_train == 8000 and paper.num_val == 2000 and paper.max_epochs == 500
+        assert (paper.num_tx, paper.num_rx, paper.num_users, paper.num_symbols) == (16, 16, 5,
+                                                                                    20)
+        assert quick.num_test <= paper.num_test
+        assert spec.plots and spec.description
+
+
+TINY = {"num_train": "200", "num_val": "64", "num_test": "24", "max_epochs": "2",
+        "batch_size": "64", "num_tx": "4", "num_rx": "4", "num_users": "2",
+        "num_symbols": "6"}
+EXTRA = {
+    "schemes": {"alphas": "0,1", "num_cvxpy": "0"},
+    "training": {"train_sizes": "100,200"},
+    "snr": {"snr_s_db_list": "0,10", "snr_c_db_list": "0"},
+    "antennas_users": {"users": "2", "antennas": "4,6"},
+    "weight_users": {"alphas": "0,1", "users": "2"},
+    "imperfect_csi": {"betas": "0.5,1", "rx_list": "4"},
+    "runtime": {"tx_list": "4", "rx_list": "4", "users_list": "2", "num_cvxpy": "0",
+                "repeats": "1"},
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_tiny_runs_and_resume(name: str) -> None:
+    spec = experiments()[f"qi_uplink.{name}"]
+    cfg = spec.make_config("quick", {**TINY, **EXTRA[name]})
+    ctx = MemoryContext()
+    summary = spec.fn(cfg, ctx)
+    rows = ctx.rows()
+    assert rows and all("method" in r for r in rows)
+    for plot in spec.plots:
+        assert any(plot.x in r and all(y in r for y in plot.y) for r in rows), plot.filename
+    n = len(rows)
+    again = spec.fn(cfg, ctx)  # resume: every sweep point is done, nothing is recomputed
+    assert len(ctx.rows()) == n
+    assert again.keys() == summary.keys()
+    if name == "schemes":
+        assert {r["method"] for r in rows} >= {"isacnn", "average", "zfbf", "traditional",
+                                               "reference"}
+        assert "isacnn_max_gap_to_reference_pct" in summary
+    if name == "runtime":
+        assert all(r["ratio_vs_isacnn"] > 0 for r in rows)
+
+
+def test_bench_adapter() -> None:
+    p = argparse.ArgumentParser()
+    add_uplink_bench_arguments(p)
+    opts = p.parse_args(["--batch", "16", "--tx", "4", "--rx", "4", "--users", "2",
+                         "--cvxpy-batch", "1", "--train-epochs", "1", "--repeat", "1"])
+    logs: list[str] = []
+    rows = run_uplink_bench(opts, logs.append)
+    assert logs and {r["designer"] for r in rows} == {"isacnn", "average", "zfbf",
+                                                      "traditional", "traditional_cvxpy",
+                                                      "reference"}
+    for r in rows:
+        assert set(UPLINK_BENCH_COLUMNS) <= set(r)
+        assert r["seconds_per_instance"] > 0 and 0 < r["wsnr_mean"] <= 1 + 1e-9
+    rows2 = bench_uplink(8, designers=("average",), **SMALL)
+    assert rows2[0]["n"] == 8 and "ratio_vs_isacnn" not in rows2[0]
