@@ -90,14 +90,14 @@ def test_per_instance_parameters_and_invariances(device, gen):
 def test_no_designer_exceeds_the_dpc_bound(mk, cdtype, device, gen):
     """Acceptance criterion: per instance, no designer's sum rate exceeds the DPC bound."""
     m, k = mk
-    for snr_db in (0.0, 20.0, 30.0):
+    for snr_db in (0.0, 20.0):
         scenario = DownlinkIsacScenario(channel=RicianChannel(num_antennas=m, num_users=k),
                                         snr_db=snr_db)
-        problem = scenario.sample(32, generator=gen, dtype=cdtype)
+        problem = scenario.sample(24, generator=gen, dtype=cdtype)
         h, p, n = problem.h, problem.power, problem.noise_var
         bound, gap = dpc_sum_capacity(h, p, n, return_gap=True)
-        designs = [mrt(h, p), mmse(h, p, n), wmmse(h, p, n, max_iter=50),
-                   wmmse(h, p, n, init="mrt", max_iter=50)]
+        designs = [mrt(h, p), mmse(h, p, n), wmmse(h, p, n, max_iter=40),
+                   wmmse(h, p, n, init="mrt", max_iter=40)]
         if k <= m:
             designs.append(zf(h, p))
         slack = gap + (1e-5 if cdtype == torch.complex64 else 1e-10) * bound

@@ -77,6 +77,12 @@ def test_zf_rejects_more_users_than_antennas(gen):
         zf(h, 1.0)
 
 
+def test_zf_rejects_a_rank_deficient_channel():
+    h = torch.tensor([[1.0, 2.0j, 0.0], [1.0, 2.0j, 0.0]], dtype=torch.complex128)
+    with pytest.raises(ValueRangeError, match="full row rank"):
+        zf(h, 1.0)
+
+
 def test_mrt_is_the_conjugate_channel(cdtype, device, gen):
     h = _channel((3, 2, 4), gen, cdtype)
     w = mrt(h, 1.0)

@@ -61,11 +61,11 @@ def test_shape_dtype_device_and_power(batch, cdtype, device, gen):
 @pytest.mark.parametrize("mk", [(6, 4), (4, 4), (3, 5)], ids=["M>K", "M=K", "M<K"])
 def test_objective_never_decreases_and_matches_the_metric(mk, cdtype, device, gen):
     m, k = mk
-    h = complex_normal((32, k, m), generator=gen, dtype=cdtype)
+    h = complex_normal((16, k, m), generator=gen, dtype=cdtype)
     for noise in (1.0, 1e-2, 1e-3):
-        w, info = wmmse(h, 1.0, noise, init="mrt", max_iter=60, tol=0.0, return_info=True)
+        w, info = wmmse(h, 1.0, noise, init="mrt", max_iter=40, tol=0.0, return_info=True)
         obj = info.objective
-        assert info.iterations == 60
+        assert info.iterations == 40
         slack = _monotone_slack(cdtype) * obj[..., :-1].abs()
         assert bool((obj.diff(dim=-1) >= -slack).all())
         torch.testing.assert_close(obj[..., 0], sum_rate(h, mrt(h, 1.0), noise), **_tols(cdtype))
@@ -112,7 +112,7 @@ def test_orthogonal_channels_reach_water_filling(device):
     gains = torch.tensor([[2.0, 1.0, 0.3, 0.02], [1.0, 1.0, 1.0, 1.0], [5.0, 0.1, 0.05, 0.01]],
                          dtype=torch.float64, device=device)
     h = torch.sqrt(gains)[..., None].to(q.dtype) * q.mH[:, :k, :]
-    w = wmmse(h, power, noise, init="mrt", max_iter=2000, tol=1e-13)
+    w = wmmse(h, power, noise, init="mrt", max_iter=400, tol=1e-13)
     got = sum_rate(h, w, noise)
     for b in range(3):
         ref = _water_filling_rate(gains[b].cpu().numpy() / noise, power)

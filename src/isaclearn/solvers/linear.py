@@ -30,7 +30,7 @@ import torch
 
 from isaclearn.core.checks import check_finite, check_positive
 from isaclearn.core.dtypes import real_dtype
-from isaclearn.core.errors import ShapeError
+from isaclearn.core.errors import ShapeError, ValueRangeError
 from isaclearn.core.linalg import eye_like, herm, scale_to_power
 
 __all__ = ["mmse", "mrt", "zf"]
@@ -75,7 +75,13 @@ def _regularized_zf(h: torch.Tensor, reg: torch.Tensor | None) -> torch.Tensor:
     gram = h @ herm(h)  # [..., K, K]
     if reg is not None:
         gram = gram + reg[..., None, None] * eye_like(gram, gram.shape[-1])
-    return herm(torch.linalg.solve(gram, h))
+    try:
+        return herm(torch.linalg.solve(gram, h))
+    except torch.linalg.LinAlgError as exc:
+        raise ValueRangeError(
+            "h H^H is singular: the channel h [..., K, M] must have full row rank for zero-forcing "
+            "(two users with parallel channels?)"
+        ) from exc
 
 
 def mrt(
@@ -139,6 +145,8 @@ def zf(
     ------
     ShapeError
         If ``K > M``: the channel cannot be inverted (use :func:`mmse` or WMMSE).
+    ValueRangeError
+        If :math:`\mathbf H\mathbf H^H` is exactly singular (rank-deficient channel).
 
     Notes
     -----

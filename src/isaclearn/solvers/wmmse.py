@@ -43,11 +43,11 @@ the run with the highest final weighted sum rate.
 
 Notes
 -----
-* :math:`\mu` is found per instance by a vectorized bisection on the bracket
-  :math:`[\max(0, s-\lambda_{\max}),\ \max(0, s-\lambda_{\min})]`,
-  :math:`s = \sqrt{\sum_m\phi_m/P}`, keeping the feasible end, so the returned precoder satisfies
-  :math:`P(1 - 64\varepsilon) \le \|\mathbf W\|_F^2 \le P` (:math:`\varepsilon` the machine
-  epsilon of the dtype) whenever the constraint is active; it is never rescaled afterwards.
+* :math:`\mu` is found per instance, vectorized over the batch, by Newton's method on the
+  secular equation :math:`\|\mathbf W(\mu)\|_F^{-1} = P^{-1/2}` (Moré and Sorensen 1983),
+  which converges monotonically from a lower bound of the root in a few steps (about 10); the
+  power constraint is therefore met with equality up to rounding (relative ``1e-6`` in complex64,
+  ``1e-13`` in complex128) whenever it is active. The precoder is never rescaled afterwards.
 * With ``K < M`` the matrix :math:`\mathbf A` has rank ``K``; its ``M - K`` null eigenvalues carry
   no part of :math:`\mathbf B` and are excluded (a pseudo-inverse), so that an inactive constraint
   (:math:`\mu = 0`) is handled exactly too.
@@ -185,39 +185,42 @@ def _power_of(mu: torch.Tensor, lam: torch.Tensor, phi: torch.Tensor) -> torch.T
 
 
 def _lagrange_multiplier(
-    lam: torch.Tensor, phi: torch.Tensor, power: torch.Tensor, *, max_steps: int = 256
+    lam: torch.Tensor, phi: torch.Tensor, power: torch.Tensor, *, max_steps: int = 100
 ) -> torch.Tensor:
-    r"""Smallest :math:`\mu \ge 0` with :math:`f(\mu) \le P`, per instance, by bisection.
+    r"""Root :math:`\mu \ge 0` of :math:`f(\mu) = P` (or 0 if :math:`f(0) \le P`), per instance.
 
     ``lam``, ``phi``: ``[..., M]`` non-negative; ``power``: broadcasts to ``[...]``. Returns
-    ``[...]``: the feasible end of the final bracket, with :math:`f(\mu) \ge P(1 - 64\varepsilon)`
-    unless :math:`\mu = 0`.
+    ``[...]``. Newton's method on the secular equation
+    :math:`g(\mu) = f(\mu)^{-1/2} - P^{-1/2} = 0` (Moré and Sorensen 1983): :math:`g` is
+    increasing and concave, so Newton started left of the root increases monotonically to it
+    without overshooting (started from the largest of the lower bounds
+    :math:`\sqrt{\phi_m/P} - \lambda_m`, :math:`\sqrt{\sum_m\phi_m/P} - \lambda_{\max}` and 0);
+    the step is
+    :math:`\Delta\mu = \frac{f}{\sum_m \phi_m/(\lambda_m+\mu)^3}(\sqrt{f/P} - 1)`.
+    It stops when :math:`f(\mu) \le P(1 + 8\varepsilon)` in every instance.
     """
-    eps = torch.finfo(lam.dtype).eps
-    rtol = 64.0 * eps
+    tol = 4.0 * torch.finfo(lam.dtype).eps
     p = power.expand(lam.shape[:-1])
-    s = torch.sqrt(phi.sum(dim=-1) / p)
-    lam_max = lam.amax(dim=-1)
-    lam_min = torch.where(phi > 0, lam, torch.full_like(lam, float("inf"))).amin(dim=-1)
-    lo = (s - lam_max).clamp_min(0.0)
-    hi = (s - lam_min).clamp_min(0.0)
-    zero = torch.zeros_like(s)
+    zero = torch.zeros_like(p)
     inactive = _power_of(zero, lam, phi) <= p  # constraint inactive: mu = 0
-    hi = torch.where(inactive, zero, hi)
-    lo = torch.where(inactive, zero, torch.minimum(lo, hi))
-    f_hi = _power_of(hi, lam, phi)
+    # Lower bounds of the root: f >= phi_m / (lam_m + mu)^2 for each m, and
+    # f >= sum(phi) / (lam_max + mu)^2. The first keeps mu > 0 where lam_m = 0 < phi_m.
+    bound_each = (torch.sqrt(phi / p[..., None]) - lam).amax(dim=-1)
+    bound_all = torch.sqrt(phi.sum(dim=-1) / p) - lam.amax(dim=-1)
+    mu = torch.maximum(bound_each, bound_all).clamp_min(0.0)
+    mu = torch.where(inactive, zero, mu)
     for step in range(max_steps):
-        mid = 0.5 * (lo + hi)
-        f_mid = _power_of(mid, lam, phi)
-        ok = f_mid <= p
-        hi = torch.where(ok, mid, hi)
-        f_hi = torch.where(ok, f_mid, f_hi)
-        lo = torch.where(ok, lo, mid)
-        if step % 8 == 7:
-            done = (hi <= 0) | (f_hi >= p * (1.0 - rtol)) | (hi - lo <= 2.0 * eps * hi)
-            if bool(done.all()):
-                break
-    return hi
+        active = phi > 0
+        den = torch.where(active, lam + mu[..., None], torch.ones_like(lam))
+        terms = torch.where(active, phi / den.square(), torch.zeros_like(phi))
+        f = terms.sum(dim=-1)
+        f3 = (terms / den).sum(dim=-1)
+        excess = torch.sqrt(f / p) - 1.0  # >= 0 left of the root (up to rounding)
+        done = inactive | (excess <= tol)
+        mu = torch.where(done, mu, mu + f / f3 * excess)
+        if step % 4 == 3 and bool(done.all()):
+            break
+    return mu
 
 
 def _transmitter_update(
@@ -322,8 +325,9 @@ def wmmse(
     -------
     torch.Tensor or (torch.Tensor, WmmseInfo)
         ``w`` ``[..., M, K]`` with ``h``'s dtype and device and
-        :math:`\|\mathbf W\|_F^2 \le P` (equal up to a relative :math:`64\varepsilon` when the
-        constraint is active, as it is at every stationary point); and the diagnostics.
+        :math:`\|\mathbf W\|_F^2 = P` up to rounding
+        (the constraint is active at every stationary point; in an iteration where it is not,
+        :math:`\|\mathbf W\|_F^2 < P`); and the diagnostics.
 
     Raises
     ------
