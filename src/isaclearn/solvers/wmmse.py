@@ -20,7 +20,7 @@ temiz_unsup, ``shared/papers/003_...txt``) solves the equivalent problem
 with the receiver :math:`\hat s_k = u_k^* y_k` and its MSE
 :math:`e_k = 1 - 2\,\mathrm{Re}(u_k^*\mathbf h_k\mathbf w_k)
 + |u_k|^2(\sum_i |\mathbf h_k\mathbf w_i|^2 + \sigma^2)`, by block coordinate descent. One
-iteration (Shi et al., Table I, specialized to one receive antenna and one stream per user):
+iteration (Shi et al.'s algorithm specialized to one receive antenna and one stream per user):
 
 1. MMSE receivers: :math:`u_k = \mathbf h_k\mathbf w_k / (\sum_i|\mathbf h_k\mathbf w_i|^2
    + \sigma^2)`.
@@ -33,13 +33,15 @@ iteration (Shi et al., Table I, specialized to one receive antenna and one strea
    :math:`\|\mathbf W(0)\|_F^2 \le P`, else the root of
    :math:`\|\mathbf W(\mu)\|_F^2 = \sum_m \phi_m/(\lambda_m + \mu)^2 = P` with
    :math:`\mathbf A = \mathbf U\mathrm{diag}(\lambda)\mathbf U^H`,
-   :math:`\phi_m = [\mathbf U^H\mathbf B\mathbf B^H\mathbf U]_{mm}` (Shi et al., eqs. (15)–(16)).
+   :math:`\phi_m = [\mathbf U^H\mathbf B\mathbf B^H\mathbf U]_{mm}` (the eigendecomposition
+   approach of Shi et al.).
 
 Each block update is exact, so the weighted sum rate never decreases; the iterates converge to a
-stationary point, which depends on the initialization (temiz_unsup, section V: WMMSE "cannot reach
-the optimum communication performance"; from MRT it can end below ZF at high SNR). The default
-``init="best"`` therefore runs from several initializations in one batch and keeps, per instance,
-the run with the highest final weighted sum rate.
+stationary point, which depends on the initialization (temiz_unsup, section V: the WMMSE sum rate
+"depends on the initial parameters"). On the project's Rician scenario with ``M = 16, K = 8`` at
+30 dB, 100 iterations started from MRT end below plain ZF in about half of the instances. The
+default ``init="best"`` therefore runs from several initializations in one batch and keeps, per
+instance, the run with the highest final weighted sum rate.
 
 Notes
 -----
