@@ -52,7 +52,8 @@ def test_experiments_are_registered_with_both_profiles() -> None:
 def test_tradeoff_rows_resume_and_model_reuse(tmp_path) -> None:
     spec = get_experiment("temiz_unsup.tradeoff")
     cfg = _cfg("tradeoff", antennas=(4,), rhos=(0.0, 1.0), sdr_instances=2, sdr_sinr_db=(0.0,),
-               variants=("dnn", "struct_rho"), model_dir=str(tmp_path / "models"))
+               variants=("dnn", "struct_rho"), model_dir=str(tmp_path / "models"),
+               per_rho_subset=(1.0,))
     ctx = MemoryContext()
     summary = spec.fn(cfg, ctx)
     sweep = [r for r in ctx.rows() if r["kind"] == "rho_sweep"]
@@ -66,7 +67,8 @@ def test_tradeoff_rows_resume_and_model_reuse(tmp_path) -> None:
             assert r["epochs"] == 2 and r["num_train"] == 190
     assert any(r["kind"] == "boundary" and r["method"] == "sdr" for r in ctx.rows())
     entry = summary["by_M"]["4"]["dnn"]
-    assert entry["rho"] == [0.0, 1.0] and "rho1_frac_wmmse" in entry
+    assert entry["rho"] == [1.0] and "rho1_frac_wmmse" in entry  # per_rho_subset
+    assert summary["by_M"]["4"]["struct_rho"]["rho"] == [0.0, 1.0]
     assert "best of MRT/ZF/RZF" in summary["wmmse_reference"]
     # checkpoints and the beta/gamma cache were written; a second run reuses them
     assert (tmp_path / "models" / "dnn_M4_K2_snr20_rho1.00.safetensors").is_file()
