@@ -380,23 +380,23 @@ def test_bench_designer_selection_and_factory(tmp_path: Path,
     seen: dict[str, Any] = {}
 
     def add_arguments(parser: Any) -> None:
-        parser.add_argument("--checkpoint", default=None)
+        parser.add_argument("--fake-model", default=None)
 
     def factory(options: Any) -> dict[str, FakeDesigner]:
-        seen["checkpoint"] = options.checkpoint
-        return {"net": FakeDesigner("net")} if options.checkpoint else {}
+        seen["fake_model"] = options.fake_model
+        return {"net": FakeDesigner("net")} if options.fake_model else {}
 
     bench.register_designer_factory("test_net", factory, add_arguments=add_arguments)
     try:
         report = tmp_path / "b.json"
         code, _, err = run_cli(["bench", "precoders", "--batch", 4, "--antennas", 3,
                                 "--users", 2, "--repeat", 1, "--designers", "net,mrt",
-                                "--checkpoint", "model.safetensors", "--json", report], capsys)
+                                "--fake-model", "model.safetensors", "--json", report], capsys)
         assert code == 0, err
         rows = json.loads(report.read_text())
         assert [r["designer"] for r in rows] == ["net", "mrt"]
         assert rows[0]["ratio_to_wmmse"] is None  # WMMSE not timed
-        assert seen["checkpoint"] == "model.safetensors"
+        assert seen["fake_model"] == "model.safetensors"
 
         code, _, err = run_cli(["bench", "precoders", "--batch", 4, "--designers", "nope"],
                                capsys)
