@@ -145,6 +145,9 @@ def _score(method: str, problem: UplinkProblem, design: Design,
     row: dict[str, Any] = {"method": method}
     row.update(scalar_metrics(evaluate(problem, design)))
     row["n"] = problem.batch_size
+    for k, v in design.info.items():  # scalar diagnostics (AO iterations, PGA improvements)
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            row[k] = v
     if seconds is not None:
         row["ms_per_instance"] = 1e3 * seconds / problem.batch_size
     return row
