@@ -43,6 +43,7 @@ def bench_uplink(
     num_cvxpy: int = 3,
     repeats: int = 3,
     seed: int = 0,
+    device: str = "cpu",
     **scenario: Any,
 ) -> list[dict[str, Any]]:
     """Time each designer on one batch and report its mean WSNR.
@@ -64,6 +65,8 @@ def bench_uplink(
         Timing repetitions for the fast designers (minimum reported).
     seed : int
         Seed of the instances and the network.
+    device : str
+        Torch device of the instances and the network (CVXPY always runs on the CPU).
     **scenario
         Overrides of :func:`~isaclearn.systems.qi_uplink.evaluation.make_scenario`.
 
@@ -74,13 +77,15 @@ def bench_uplink(
         (instances timed), ``ratio_vs_isacnn`` (when ISACNN was benchmarked).
     """
     sc = make_scenario(**scenario)
-    te = sc.sample(batch, generator=make_generator(1000 * seed + 3))
+    te = sc.sample(batch, generator=make_generator(1000 * seed + 3)).to(device)
     if "isacnn" in designers and model is None:
         tr = sc.sample(train_samples, generator=make_generator(1000 * seed + 1))
         va = sc.sample(max(train_samples // 4, 2), generator=make_generator(1000 * seed + 2))
         model = make_net(NetSpec(num_tx=sc.num_tx, num_rx=sc.num_rx, num_users=sc.num_users,
                                  seed=seed))
         train_uplink_net(model, tr, va, TrainConfig(max_epochs=train_epochs, seed=seed))
+    if model is not None:
+        model = model.to(device)
     table: dict[str, Any] = {
         "isacnn": lambda: LearnedUplinkDesigner(model),
         "average": AverageDesigner,
@@ -153,5 +158,5 @@ def run_uplink_bench(options: Any, log: Any = None) -> list[dict[str, Any]]:
     return bench_uplink(options.batch, model=model, train_epochs=options.train_epochs,
                         num_cvxpy=options.cvxpy_batch, repeats=options.repeat,
                         num_tx=options.tx, num_rx=options.rx, num_users=options.users,
-                        alpha=options.alpha,
+                        alpha=options.alpha, device=getattr(options, "device", None) or "cpu",
                         num_symbols=max(20, options.tx))
