@@ -85,6 +85,14 @@ def test_imperfect_csi_model() -> None:
     assert abs(float(corr.real) - math.sqrt(beta)) < 5 / math.sqrt(m)
     err = h - math.sqrt(beta) * he
     assert abs(float((err.abs() ** 2).mean()) - (1 - beta)) < 5 * (1 - beta) / math.sqrt(m)
+    # the error is uncorrelated with the estimate (E independent of Ĥ in the model)
+    assert abs(complex((err * he.conj()).mean())) < 5 * math.sqrt(1 - beta) / math.sqrt(m)
+    assert abs(float((he.abs() ** 2).mean()) - 1.0) < 5 / math.sqrt(m)
+    # the true channels and R_T do not depend on beta (paired comparisons)
+    perfect = UplinkScenario(num_tx=2, num_rx=4, num_users=2, num_symbols=2).sample(
+        n, generator=make_generator(3), dtype=torch.complex128)
+    torch.testing.assert_close(perfect.h, pr.h)
+    torch.testing.assert_close(perfect.r_t, pr.r_t)
 
 
 def test_random_unitary() -> None:

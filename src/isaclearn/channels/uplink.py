@@ -41,7 +41,12 @@ Choices where the paper is unclear (all parameters of :class:`UplinkScenario`):
 * **Imperfect CSI** is applied to the small-scale fading, which has unit variance as the model
   requires: :math:`\bar{\mathbf H}=\sqrt\beta\,\hat{\bar{\mathbf H}}+\mathbf E` with
   :math:`\hat{\bar{\mathbf H}}\sim\mathcal{CN}(0,\mathbf I)`; the estimate the designers see is
-  :math:`\hat{\mathbf h}_k=\sqrt{\xi_k}\,\hat{\bar{\mathbf h}}_k`.
+  :math:`\hat{\mathbf h}_k=\sqrt{\xi_k}\,\hat{\bar{\mathbf h}}_k`. This joint Gaussian law
+  (unit variances, correlation :math:`\sqrt\beta`, error independent of the estimate) is
+  sampled as :math:`\hat{\bar{\mathbf H}}=\sqrt\beta\,\bar{\mathbf H}+\mathbf E'`,
+  :math:`\mathbf E'\sim\mathcal{CN}(0,(1-\beta)\mathbf I)`, drawn after everything else, so
+  that a seed gives the same true channels and :math:`\mathbf R_T` for every β (paired
+  comparisons across β).
 * **Noise power.** Only SNRs enter the metrics; ``noise_power_dbm`` (default −104 dBm, the
   thermal noise of 10 MHz) merely fixes the unit of every power.
 """
@@ -373,13 +378,6 @@ class UplinkScenario:
             p = torch.full_like(xi, snr_c * sigma2 / self.xi0)
 
         h_bar = complex_normal((b, nr, k), generator=generator, dtype=dtype, device=device)
-        h_est: torch.Tensor | None = None
-        beta = float(self.csi_beta)
-        if beta < 1.0:
-            e = complex_normal((b, nr, k), generator=generator, dtype=dtype, device=device)
-            h_est_bar = h_bar
-            h_bar = math.sqrt(beta) * h_est_bar + math.sqrt(1.0 - beta) * e
-            h_est = h_est_bar * torch.sqrt(xi).to(rdt)[:, None, :]
         h = h_bar * torch.sqrt(xi).to(rdt)[:, None, :]
 
         g = complex_normal((b, nt, nt), generator=generator, dtype=dtype, device=device)
@@ -389,6 +387,16 @@ class UplinkScenario:
         ev = ev * self.xi0
         r_t = (u_t * ev.to(dtype)[:, None, :]) @ u_t.conj().transpose(-2, -1)
         r_t = 0.5 * (r_t + r_t.conj().transpose(-2, -1))
+
+        h_est: torch.Tensor | None = None
+        beta = float(self.csi_beta)
+        if beta < 1.0:
+            # (H, Ĥ) jointly Gaussian, unit variances, correlation sqrt(β): the law of
+            # H = sqrt(β) Ĥ + E; sampled as Ĥ = sqrt(β) H + E' (drawn last) so that the true
+            # channels and R_T do not depend on β.
+            e = complex_normal((b, nr, k), generator=generator, dtype=dtype, device=device)
+            h_est_bar = math.sqrt(beta) * h_bar + math.sqrt(1.0 - beta) * e
+            h_est = h_est_bar * torch.sqrt(xi).to(rdt)[:, None, :]
         return UplinkProblem(
             h=h,
             r_t=r_t,
