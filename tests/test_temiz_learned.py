@@ -137,7 +137,8 @@ def test_snr_definition_readings() -> None:
     ctx = MemoryContext()
     summary = get_experiment("temiz_unsup.snr_definition").fn(
         _cfg("snr_definition", num_antennas=4, num_users=2, num_test=60,
-             readings=("instance_mean:20", "per_user_unit:20", "absolute:30")), ctx)
+             readings=("instance_mean:20", "per_user_unit:20", "absolute:30"),
+             dpc_instances=20), ctx)
     rows = {(r["normalization"], r["method"]): r for r in ctx.rows()}
     # per-user normalization makes every user's per-antenna gain exactly 1: rx SNR = 20 dB
     assert rows[("per_user_unit", "wmmse")]["mean_rx_snr_db"] == pytest.approx(20.0, abs=1e-3)
@@ -145,6 +146,9 @@ def test_snr_definition_readings() -> None:
     assert rows[("absolute", "wmmse")]["sum_rate"] < 0.1
     assert rows[("absolute", "wmmse")]["mean_rx_snr_db"] < -30
     assert summary["closest_to_36.1"] is not None
+    # the DPC sum capacity bounds every linear precoder (same instances for dpc: the first 20)
+    for norm in ("instance_mean", "per_user_unit"):
+        assert rows[(norm, "dpc_bound")]["sum_rate"] > 0.9 * rows[(norm, "wmmse")]["sum_rate"]
     with pytest.raises(ConfigError):
         get_experiment("temiz_unsup.snr_definition").fn(
             _cfg("snr_definition", num_antennas=4, num_users=2, num_test=10,
