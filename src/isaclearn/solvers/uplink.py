@@ -51,7 +51,7 @@ import torch
 from isaclearn.channels.uplink import UplinkProblem
 from isaclearn.core.design import Design
 from isaclearn.core.dtypes import real_dtype
-from isaclearn.core.errors import ConfigError, SolverError
+from isaclearn.core.errors import ConfigError
 from isaclearn.metrics.uplink import (
     ReducedUplink,
     fixed_beam_spectrum,
@@ -487,7 +487,8 @@ class TraditionalDesigner:
                     x_new = solve_sensing_kkt(red.gain_t, red.gain_h, w_s, pen, 1.0)
                 else:
                     x_new = solver.solve(red.gain_t, red.gain_h, w_s, pen, sca_active)
-                    x_new = torch.where(sca_active[:, None], x_new, x)
+                    ok = sca_active & torch.isfinite(x_new).all(-1)
+                    x_new = torch.where(ok[:, None], x_new, x)
                 fw_new = red_w.wsnr(x_new)
                 improved = fw_new > fw
                 x = torch.where(improved[:, None], x_new, x)
@@ -506,6 +507,8 @@ class TraditionalDesigner:
                                 "backend": self.backend}
         if solver is not None:
             info["cvxpy_inaccurate_solves"] = solver.inaccurate
+            info["cvxpy_scs_fallbacks"] = solver.fallbacks
+            info["cvxpy_failed_solves"] = solver.failed
         return recover_design(problem, x * float(problem.power_s), info=info)
 
 
@@ -516,7 +519,9 @@ class _CvxpySca:
 
     i.e. the objective of :func:`solve_sensing_kkt` divided by w / ln 2. Solutions that Clarabel
     flags "optimal_inaccurate" are kept (they agree with the exact KKT backend to ~1e-11 in
-    WSNR) and counted in ``inaccurate``.
+    WSNR) and counted in ``inaccurate``. When Clarabel fails (it occasionally does on an
+    already-converged subproblem) SCS is tried (``fallbacks``); if both fail the instance keeps
+    its current iterate (``failed``), which leaves the minorize-maximize ascent monotone.
     """
 
     def __init__(self, num_tx: int, num_rx: int) -> None:
@@ -532,6 +537,29 @@ class _CvxpySca:
         obj = cp.sum(cp.log(1.0 + cp.multiply(self.a, xx))) - self.c @ self.x
         self.prob = cp.Problem(cp.Maximize(obj), [cp.sum(self.x) <= 1.0])
         self.inaccurate = 0
+        self.fallbacks = 0
+        self.failed = 0
+
+    def _solve_one(self) -> Any:
+        """Clarabel, then SCS if Clarabel fails; ``None`` if both fail."""
+        cp = self.cp
+        for solver, opts in (("CLARABEL", {}), ("SCS", {"eps": 1e-9, "max_iters": 50000})):
+            try:
+                with warnings.catch_warnings():  # "inaccurate" is counted, not printed
+                    warnings.simplefilter("ignore", UserWarning)
+                    self.prob.solve(solver=solver, **opts)
+            except cp.error.SolverError:
+                self.fallbacks += 1
+                continue
+            if self.x.value is None or self.prob.status not in ("optimal",
+                                                               "optimal_inaccurate"):
+                self.fallbacks += 1
+                continue
+            if self.prob.status == "optimal_inaccurate":
+                self.inaccurate += 1
+            return self.x.value
+        self.failed += 1
+        return None
 
     def solve(self, g: torch.Tensor, v: torch.Tensor, w_s: torch.Tensor, pen: torch.Tensor,
               mask: torch.Tensor) -> torch.Tensor:
@@ -546,18 +574,11 @@ class _CvxpySca:
                 continue
             self.a.value = np.outer(gn[i], vn[i])
             self.c.value = np.maximum(pn[i] * _LN2 / wn[i], 0.0)
-            try:
-                with warnings.catch_warnings():  # "inaccurate" is counted, not printed
-                    warnings.simplefilter("ignore", UserWarning)
-                    self.prob.solve(solver="CLARABEL")
-            except Exception as exc:  # pragma: no cover - solver failure
-                raise SolverError(f"CVXPY failed on instance {i}: {exc}") from exc
-            if self.prob.status == "optimal_inaccurate":
-                self.inaccurate += 1
-            if self.x.value is None:  # pragma: no cover
-                raise SolverError(f"CVXPY returned no solution for instance {i} "
-                                  f"(status {self.prob.status})")
-            xi = np.clip(self.x.value, 0.0, None)
+            xv = self._solve_one()
+            if xv is None:  # both solvers failed: keep the current iterate (counted)
+                out[i] = float("nan")
+                continue
+            xi = np.clip(xv, 0.0, None)
             s = xi.sum()
             if s > 1.0:
                 xi = xi / s
