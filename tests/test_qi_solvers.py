@@ -153,3 +153,38 @@ def test_average_power_split() -> None:
     d = AverageDesigner().design(pr)
     torch.testing.assert_close(d.extras["sigma_s"], torch.full((3, 4), pr.power_s / 4,
                                                                dtype=torch.float64))
+
+
+def test_cvxpy_backend_falls_back_to_scs_then_keeps_the_iterate(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import cvxpy as cp
+    import numpy as np
+
+    from isaclearn.solvers import uplink as su
+
+    sca = su._CvxpySca(2, 2)
+    sca.a.value = np.array([[2.0, 1.0], [1.0, 0.5]])
+    sca.c.value = np.array([0.1, 0.1])
+    orig = sca.prob.solve
+
+    def clarabel_fails(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if kwargs.get("solver") == "CLARABEL":
+            raise cp.error.SolverError("forced")
+        return orig(*args, **kwargs)
+
+    monkeypatch.setattr(sca.prob, "solve", clarabel_fails)
+    x = sca._solve_one()
+    assert x is not None and sca.fallbacks == 1 and sca.failed == 0
+    assert abs(float(np.sum(x)) - 1.0) < 1e-6
+    # both fail: the designer keeps its iterate (the Average start) and reports it
+    def both_fail(self):  # type: ignore[no-untyped-def]
+        self.failed += 1
+        return None
+
+    monkeypatch.setattr(su._CvxpySca, "_solve_one", both_fail)
+    pr = _problem(b=2, nt=3, nr=4, k=2, l=4, alpha=0.5, seed=6)
+    d = TraditionalDesigner(backend="cvxpy", max_ao_iters=2).design(pr)
+    torch.testing.assert_close(d.extras["sigma_s"], torch.full((2, 3), pr.power_s / 3,
+                                                               dtype=torch.float64))
+    assert d.info["cvxpy_failed_solves"] >= 2
+    assert all(abs(t - d.info["trace"][0]) < 1e-12 for t in d.info["trace"])
