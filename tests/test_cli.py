@@ -420,3 +420,7 @@ def test_installed_command_smoke(tmp_path: Path) -> None:
     assert proc.stderr.strip().startswith("isaclearn: error: ")
     assert "no such file" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_uplink_bench_suite_is_registered() -> None:
+    assert {"precoders", "uplink"} <= set(bench.BENCH_SUITES)

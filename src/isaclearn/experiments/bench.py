@@ -332,3 +332,23 @@ register_bench_suite(BenchSuite(
     run=run_precoders,
     columns=PRECODER_COLUMNS,
 ))
+
+
+def _register_uplink() -> None:
+    from isaclearn.systems.qi_uplink.bench import (
+        UPLINK_BENCH_COLUMNS,
+        add_uplink_bench_arguments,
+        run_uplink_bench,
+    )
+
+    register_bench_suite(BenchSuite(
+        name="uplink",
+        description="qi_uplink: ISACNN vs Average/ZFBF/traditional (KKT, CVXPY)/reference, "
+                    "time per instance and WSNR",
+        add_arguments=add_uplink_bench_arguments,
+        run=run_uplink_bench,
+        columns=UPLINK_BENCH_COLUMNS,
+    ))
+
+
+_register_uplink()
