@@ -9,6 +9,10 @@ from isaclearn.core import make_generator
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
+# The tests use small tensors, for which intra-op threads cost more than they give (measured 2-3x
+# slower with two threads on the 2-core CI machine); one thread also keeps timings stable.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(params=DEVICES)
 def device(request: pytest.FixtureRequest) -> str:
