@@ -18,6 +18,7 @@ from isaclearn.learn.isacnn import (
     LearnedUplinkDesigner,
     NetSpec,
     TrainConfig,
+    augment_channel_features,
     lambda_layer,
     load_net,
     make_net,
@@ -56,6 +57,28 @@ def test_features_follow_eq29() -> None:
     torch.testing.assert_close(f[:, 8 + 4:8 + 8], h1.imag)
     sigma_t, _ = rt_eig(pr.r_t)
     torch.testing.assert_close(f[:, 16:], (sigma_t * pr.power_s / pr.noise_var).float())
+
+
+def test_augmentation_is_a_symmetry_of_the_objective() -> None:
+    """The augmented features are those of a channel Q H D Π with the same objective (28) at
+    every waveform: rebuild that problem from the features (the objective depends on H and p
+    only through sqrt(p_k) h_k) and compare."""
+    pr = _problem(6, 11, alpha=0.4).to(dtype=torch.complex128)
+    f = uplink_features(pr, dtype=torch.float64)
+    fa = augment_channel_features(f, 4, 2, generator=make_generator(5))
+    assert fa.shape == f.shape and fa.dtype == f.dtype
+    assert not torch.allclose(fa[:, :16], f[:, :16])
+    torch.testing.assert_close(fa[:, 16:], f[:, 16:])
+    ht = torch.complex(fa[:, :8], fa[:, 8:16]).reshape(6, 2, 4)  # rows sqrt(p_k/σ²) h_k^T
+    s2 = float(pr.noise_var)
+    pr_a = dataclasses.replace(pr, h=ht.transpose(-2, -1) * math.sqrt(s2),
+                               p=torch.ones_like(pr.p), h_est=None)
+    torch.testing.assert_close(uplink_features(pr_a, dtype=torch.float64), fa)
+    red, red_a = reduce_problem(pr, use_csi=False), reduce_problem(pr_a, use_csi=False)
+    x = torch.rand(3, 6, 4, generator=make_generator(6), dtype=torch.float64) / 4
+    torch.testing.assert_close(red_a.wsnr(x), red.wsnr(x), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(red_a.m_s, red.m_s)
+    torch.testing.assert_close(red_a.m_c, red.m_c)
 
 
 @pytest.mark.parametrize("norm", ["l1", "l2"])

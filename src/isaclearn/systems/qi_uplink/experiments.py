@@ -97,6 +97,8 @@ class UplinkCommon:
     """Lambda-layer normalization (``l1`` feasible; ``l2`` the paper's text)."""
     sort_output: bool = True
     """Lambda-layer descending sort."""
+    augment: bool = True
+    """Random channel symmetries on every training mini-batch (``false``: the paper's recipe)."""
     seed: int = 0
     """Seed of the data sets, the network initialization and the shuffling."""
 
@@ -129,7 +131,7 @@ def _train(cfg: UplinkCommon, ctx: RunContext, tr: UplinkProblem, va: UplinkProb
     model = make_net(spec)
     tcfg = TrainConfig(lr=cfg.lr, batch_size=cfg.batch_size, max_epochs=cfg.max_epochs,
                        patience=cfg.patience, lr_factor=cfg.lr_factor,
-                       lr_patience=cfg.lr_patience, seed=cfg.seed)
+                       lr_patience=cfg.lr_patience, seed=cfg.seed, augment=cfg.augment)
     hist = train_uplink_net(model, tr, va, tcfg, alpha=alpha)
     ctx.log(f"{tag}: {kind} trained {len(hist.val_loss)} epochs, best val loss "
             f"{hist.best_val_loss:.5f} at epoch {hist.best_epoch}")
