@@ -180,7 +180,8 @@ def _baseline_rows(problem: Any, names: tuple[str, ...] = ("mmse", "zf", "wmmse"
 
 
 def _train_info(info: dict[str, Any]) -> dict[str, Any]:
-    return {k: info[k] for k in ("train_time_s", "epochs", "stop_reason", "num_train")}
+    return {k: info[k] for k in ("train_time_s", "epochs", "stop_reason", "num_train",
+                                 "time_to_95pct_wmmse_s") if k in info}
 
 
 # ------------------------------------------------------------------------------ tradeoff
