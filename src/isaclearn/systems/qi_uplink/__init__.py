@@ -98,7 +98,8 @@ draws the three equal there), ISACNN is 0.017 % below it (a tie to three digits;
 the paper's recipe). The paper's claim that ISACNN beats the traditional scheme in mid-range α
 is not reproduced: our AO+SCA reaches the reference to 1e-9. The quick profile (≤ 40 epochs,
 3000 training instances) is a smoke run: with augmentation it stops short of convergence and
-ends up to ~1 % below ZFBF at α ≥ 0.8. The tables below were measured **before** the
+ends up to 1.2 % below ZFBF at α ≥ 0.8 (measured with ``--profile quick``). The tables
+below were measured **before** the
 augmentation, i.e. with the paper's recipe (``--set augment=false``); the other figures have
 not been re-run with it.
 
