@@ -493,14 +493,17 @@ register(ExperimentSpec(
     description="quantization and pruning of the networks: sum rate, sum CRB, complexity "
                 "(Table 3, Figs. 5-6), inference time vs WMMSE, ONNX latency",
     plots=[
-        PlotSpec(filename="compression_rate.png", x="bits", y=["sum_rate"], group="label",
-                 where={"kind": "grid", "rho": 0.5, "method": "dnn"},
-                 title="Sum rate of the compressed paper network, rho = 0.5",
-                 xlabel="Q (bits)", ylabels=["sum rate (bit/s/Hz)"]),
-        PlotSpec(filename="compression_crb.png", x="bits", y=["sum_crb_db"], group="label",
-                 where={"kind": "grid", "rho": 0.2, "method": "dnn"},
-                 title="Sum CRB of the compressed paper network, rho = 0.2",
-                 xlabel="Q (bits)", ylabels=["sum CRB (dB rad^2)"]),
+        PlotSpec(filename=f"compression_rate_{v}.png", x="bits", y=["sum_rate"], group="prune",
+                 where={"kind": "grid", "rho": 0.5, "method": v},
+                 title=f"Sum rate of the compressed {v} network, rho = 0.5 (lines: J)",
+                 xlabel="Q (bits; 32 = float32)", ylabels=["sum rate (bit/s/Hz)"])
+        for v in ("dnn", "dnn_scaled", "struct", "struct_rho")
+    ] + [
+        PlotSpec(filename=f"compression_crb_{v}.png", x="bits", y=["sum_crb_db"], group="prune",
+                 where={"kind": "grid", "rho": 0.2, "method": v},
+                 title=f"Sum CRB of the compressed {v} network, rho = 0.2 (lines: J)",
+                 xlabel="Q (bits; 32 = float32)", ylabels=["sum CRB (dB rad^2)"])
+        for v in ("dnn", "dnn_scaled", "struct", "struct_rho")
     ],
     table_columns=["method", "label", "rho", "sum_rate", "rel_sum_rate", "sum_crb_db",
                    "complexity_paper", "complexity_measured"],
