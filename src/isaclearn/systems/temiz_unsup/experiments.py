@@ -711,8 +711,8 @@ def run_beampattern(cfg: BeampatternConfig, ctx: RunContext) -> dict[str, Any]:
         peaks = [r for r in ctx.rows() if r.get("kind") == "peaks"]
         at0 = [r for r in peaks if r["rho"] == 0.0]
         return {"targets_deg": list(targets), "peaks": peaks,
-                "rho0_max_peak_error_deg": max((r["max_peak_error_deg"] for r in at0),
-                                               default=math.nan)}
+                "rho0_max_peak_error_deg": {f"M{r['M']} {r['method']}": r["max_peak_error_deg"]
+                                            for r in at0}}
 
 
 register(ExperimentSpec(
