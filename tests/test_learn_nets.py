@@ -15,6 +15,7 @@ from isaclearn.learn import (
     NetConfig,
     StructuredPrecoderNet,
     build_network,
+    encoder_inference,
     load_precoder,
     paper_features,
     save_precoder,
@@ -144,6 +145,32 @@ def test_structured_net_starts_at_rzf() -> None:
     rzf = torch.linalg.solve(hh @ h + 0.3 * torch.eye(5, dtype=h.dtype), hh)
     rzf = rzf / rzf.norm(dim=-2, keepdim=True) / math.sqrt(3)
     torch.testing.assert_close(w, rzf, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize(("heads", "layers", "d_model"), [(1, 1, 8), (2, 2, 16), (4, 3, 32)])
+def test_encoder_inference_matches_the_module(heads: int, layers: int, d_model: int) -> None:
+    """The written-out eval-mode encoder equals PyTorch's module on the same weights."""
+    torch.manual_seed(heads)
+    cfg = NetConfig(kind="structured", num_antennas=6, num_users=5, d_model=d_model,
+                    num_layers=layers, num_heads=heads)
+    net = StructuredPrecoderNet(cfg).eval()
+    x = torch.randn(7, 5, d_model) * 3
+    with torch.no_grad():
+        torch.testing.assert_close(encoder_inference(net.encoder, x), net.encoder(x),
+                                   atol=1e-5, rtol=1e-5)
+        # the network in eval mode uses it; its result equals the module path in train mode
+        # without dropout
+        net.head.weight.normal_(0, 0.3)
+        h, theta = _h(7, 5, 6, 3), torch.rand(7, 2)
+        lam, p, c = net.parameters_of_form(h, theta, power=1.0, noise_var=0.1, rho=None)
+        for mod in net.modules():
+            if isinstance(mod, torch.nn.Dropout):
+                mod.p = 0.0
+            if isinstance(mod, torch.nn.MultiheadAttention):
+                mod.dropout = 0.0
+        net.train()
+        lam_t, p_t, c_t = net.parameters_of_form(h, theta, power=1.0, noise_var=0.1, rho=None)
+    torch.testing.assert_close((lam, p, c), (lam_t, p_t, c_t), atol=1e-5, rtol=1e-4)
 
 
 def test_structured_net_is_user_permutation_equivariant() -> None:

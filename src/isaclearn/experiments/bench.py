@@ -86,7 +86,7 @@ class BenchSuite:
 BENCH_SUITES: dict[str, BenchSuite] = {}
 """Registered suites by name."""
 
-BENCH_PLUGIN_MODULES: list[str] = []
+BENCH_PLUGIN_MODULES: list[str] = ["isaclearn.systems.temiz_unsup.learned"]
 """Modules imported by :func:`load_bench_plugins` (they register suites or designer
 factories at import time). A listed module that does not exist yet is skipped."""
 

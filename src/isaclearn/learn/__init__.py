@@ -25,6 +25,7 @@ from isaclearn.learn.precoder_nets import (
     PrecoderNet,
     StructuredPrecoderNet,
     build_network,
+    encoder_inference,
     paper_features,
     structured_precoder,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "remove_dead_neurons",
     "save_checkpoint",
     "save_precoder",
+    "encoder_inference",
     "structured_precoder",
     "train_many",
     "train_precoder",

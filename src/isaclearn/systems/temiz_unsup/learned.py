@@ -276,7 +276,10 @@ def _bench_factory(options: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for path in getattr(options, "checkpoint", None) or []:
         designer = load_trained(path, rho=getattr(options, "rho", None))
-        name = f"learned:{Path(path).with_suffix('').name}"
+        stem = Path(path).name
+        for suffix in (".safetensors", ".json"):
+            stem = stem.removesuffix(suffix)
+        name = f"learned:{stem}"
         designer.name = name
         out[name] = designer
     return out
