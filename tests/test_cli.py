@@ -374,6 +374,23 @@ def test_bench_precoders_json(tmp_path: Path, fake_designers: dict[str, FakeDesi
     assert "seconds_per_instance" in out and "dpc_bound" in out
 
 
+def test_bench_single_start_wmmse_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--single-start-wmmse`` adds WMMSE from the RZF start alone; the reference (best of
+    three starts, one of them RZF) cannot be worse on average."""
+    report = tmp_path / "w.json"
+    code, _, err = run_cli(["bench", "precoders", "--batch", 6, "--antennas", 4, "--users", 4,
+                            "--convex-batch", 0, "--repeat", 1, "--designers", "wmmse,wmmse_rzf",
+                            "--single-start-wmmse", "--json", report], capsys)
+    assert code == 0, err
+    rows = {r["designer"]: r for r in json.loads(report.read_text())}
+    assert set(rows) == {"wmmse", "wmmse_rzf"}
+    assert rows["wmmse"]["sum_rate_mean"] >= rows["wmmse_rzf"]["sum_rate_mean"] - 1e-9
+    assert rows["wmmse_rzf"]["ratio_to_wmmse"] > 0
+    code, _, err = run_cli(["bench", "precoders", "--batch", 2, "--convex-batch", 0,
+                            "--designers", "wmmse_rzf"], capsys)
+    assert code == 2 and "unknown designer wmmse_rzf" in err
+
+
 def test_bench_designer_selection_and_factory(tmp_path: Path,
                                               fake_designers: dict[str, FakeDesigner],
                                               capsys: pytest.CaptureFixture[str]) -> None:

@@ -204,6 +204,9 @@ def _add_precoder_arguments(p: argparse.ArgumentParser) -> None:
                    help="comma-separated designer names to time (default: all, including "
                         "dpc_bound)")
     p.add_argument("--seed", type=int, default=0, help="seed of the scenario sample")
+    p.add_argument("--single-start-wmmse", action="store_true",
+                   help="also time wmmse_rzf: WMMSE from the RZF start alone (100 iterations "
+                        "or converged), next to the reference wmmse (best of MRT/ZF/RZF starts)")
     for entry in _DESIGNER_FACTORIES.values():
         if entry.add_arguments is not None:
             entry.add_arguments(p)
@@ -215,6 +218,10 @@ def precoder_designers(options: Options) -> dict[str, Any]:
     from isaclearn.systems import temiz_unsup
 
     out = dict(temiz_unsup.baseline_designers(include_convex=options.convex_batch > 0))
+    if getattr(options, "single_start_wmmse", False):
+        from isaclearn.solvers import WMMSE
+
+        out["wmmse_rzf"] = WMMSE(init="rzf")
     for fname, entry in _DESIGNER_FACTORIES.items():
         extra = entry.factory(options)
         for dname, designer in extra.items():
