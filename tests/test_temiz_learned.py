@@ -70,6 +70,8 @@ def test_tradeoff_rows_resume_and_model_reuse(tmp_path) -> None:
     assert entry["rho"] == [1.0] and "rho1_frac_wmmse" in entry  # per_rho_subset
     assert summary["by_M"]["4"]["struct_rho"]["rho"] == [0.0, 1.0]
     assert "best of MRT/ZF/RZF" in summary["wmmse_reference"]
+    assert summary["sizes"]["used"]["max_train_time_s_per_network"] is None
+    assert any("paper 10^6" in line for line in ctx.messages)
     # checkpoints and the beta/gamma cache were written; a second run reuses them
     assert (tmp_path / "models" / "dnn_M4_K2_snr20_rho1.00.safetensors").is_file()
     assert (tmp_path / "models" / "struct_rho_M4_K2_snr20.json").is_file()
@@ -100,6 +102,9 @@ def test_compression_snr_csi_beampattern_smoke(tmp_path) -> None:
              timing_batch=20, onnx=False, model_dir=models), ctx)
     grid = [r for r in ctx.rows() if r["kind"] == "grid"]
     assert len(grid) == 2 * 2 * 2  # two rho values x 2 bits x 2 fractions
+    # the plots find the rate and CRB points whatever rho_rate / rho_crb are
+    assert {(r["rho"], r["rate_point"], r["crb_point"]) for r in grid} == {(0.5, 1, 0),
+                                                                             (0.2, 0, 1)}
     full = [r for r in grid if r["bits"] == 32 and r["prune"] == 0.0]
     assert all(r["rel_sum_rate"] == pytest.approx(1.0) for r in full)
     q6 = next(r for r in grid if r["bits"] == 6 and r["prune"] == 0.2)
@@ -131,6 +136,10 @@ def test_compression_snr_csi_beampattern_smoke(tmp_path) -> None:
     pattern = [r for r in ctx.rows() if r["kind"] == "pattern"]
     assert len(pattern) == 2 * 181
     assert "rho0_max_peak_error_deg" in summary
+    # every learned experiment states the sizes it used next to the paper's
+    assert summary["sizes"]["paper"]["training_instances"] == 1_000_000
+    assert summary["sizes"]["used"]["training_instances"] == TINY["num_train"]
+    assert summary["sizes"]["used"]["test_instances"] == TINY["num_test"]
 
 
 def test_snr_definition_readings() -> None:

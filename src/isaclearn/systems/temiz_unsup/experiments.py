@@ -126,8 +126,29 @@ def _threads(n: int) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
+def _sizes(cfg: LearnedCommon) -> dict[str, Any]:
+    """The data sizes and training budget used, next to the paper's (stated in every output)."""
+    limit = cfg.max_train_time_s if cfg.max_train_time_s > 0 else None
+    return {
+        "paper": {"training_instances": 1_000_000, "test_instances": 100_000,
+                  "training": "until training and validation loss converge (V100 GPUs)"},
+        "used": {"training_instances": cfg.num_train, "train_validation_split": "95/5",
+                 "test_instances": cfg.num_test, "max_epochs": cfg.max_epochs,
+                 "patience": cfg.patience, "max_train_time_s_per_network": limit},
+    }
+
+
+def _log_sizes(cfg: LearnedCommon, ctx: RunContext) -> None:
+    limit = (f"at most {cfg.max_train_time_s:g} s per network" if cfg.max_train_time_s > 0
+             else "no time limit")
+    ctx.log(f"data: {cfg.num_train} training instances (paper 10^6), {cfg.num_test} test "
+            f"instances (paper 10^5); at most {cfg.max_epochs} epochs, early stopping after "
+            f"{cfg.patience}, {limit}")
+
+
 def _store(cfg: LearnedCommon, ctx: RunContext) -> ModelStore:
     check_variants(cfg.variants)
+    _log_sizes(cfg, ctx)
     folder: Path | None
     if cfg.model_dir:
         folder = Path(cfg.model_dir)
@@ -294,6 +315,7 @@ def _tradeoff_summary(cfg: TradeoffConfig, ctx: RunContext) -> dict[str, Any]:
                 entry["rho05_sum_rate"] = at05[0]["sum_rate"]
             per[variant] = entry
         out["by_M"][str(m)] = per
+    out["sizes"] = _sizes(cfg)
     return out
 
 
@@ -377,7 +399,9 @@ def run_compression(cfg: CompressionConfig, ctx: RunContext) -> dict[str, Any]:
                         d = LearnedPrecoder(net, rho=rho, name=variant)
                         sc = _scores(test, design_in_chunks(d, test))
                         rows.append({
-                            "kind": "grid", "method": variant, "rho": rho, "bits": q,
+                            "kind": "grid", "method": variant, "rho": rho,
+                            "rate_point": int(rho == cfg.rho_rate),
+                            "crb_point": int(rho == cfg.rho_crb), "bits": q,
                             "prune": j, "label": f"Q={q} J={j:g}", **sc,
                             "rel_sum_rate": sc["sum_rate"] / full["sum_rate"],
                             "complexity_paper": rep.complexity_paper,
@@ -478,6 +502,7 @@ def _compression_summary(cfg: CompressionConfig, ctx: RunContext) -> dict[str, A
             "complexity_measured": r["complexity_measured"]} for r in g}
         out[variant] = table
     out["timing"] = [r for r in rows if r.get("kind") in ("timing", "onnx")]
+    out["sizes"] = _sizes(cfg)
     return out
 
 
@@ -494,14 +519,14 @@ register(ExperimentSpec(
                 "(Table 3, Figs. 5-6), inference time vs WMMSE, ONNX latency",
     plots=[
         PlotSpec(filename=f"compression_rate_{v}.png", x="bits", y=["sum_rate"], group="prune",
-                 where={"kind": "grid", "rho": 0.5, "method": v},
-                 title=f"Sum rate of the compressed {v} network, rho = 0.5 (lines: J)",
+                 where={"kind": "grid", "rate_point": 1, "method": v},
+                 title=f"Sum rate of the compressed {v} network at rho_rate (lines: J)",
                  xlabel="Q (bits; 32 = float32)", ylabels=["sum rate (bit/s/Hz)"])
         for v in ("dnn", "dnn_scaled", "struct", "struct_rho")
     ] + [
         PlotSpec(filename=f"compression_crb_{v}.png", x="bits", y=["sum_crb_db"], group="prune",
-                 where={"kind": "grid", "rho": 0.2, "method": v},
-                 title=f"Sum CRB of the compressed {v} network, rho = 0.2 (lines: J)",
+                 where={"kind": "grid", "crb_point": 1, "method": v},
+                 title=f"Sum CRB of the compressed {v} network at rho_crb (lines: J)",
                  xlabel="Q (bits; 32 = float32)", ylabels=["sum CRB (dB rad^2)"])
         for v in ("dnn", "dnn_scaled", "struct", "struct_rho")
     ],
@@ -566,7 +591,7 @@ def run_snr(cfg: SnrConfig, ctx: RunContext) -> dict[str, Any]:
                                  "variant": variant, "bits": q, "prune": j, "snr_db": snr,
                                  "train_snr_db": train_snr, **sc, **_train_info(info)})
                 ctx.record(key, rows)
-        return {"wmmse_reference": WMMSE_REFERENCE, "rho": cfg.rho,
+        return {"wmmse_reference": WMMSE_REFERENCE, "rho": cfg.rho, "sizes": _sizes(cfg),
                 "retrain_per_snr": cfg.retrain_per_snr,
                 "rows": [{k: r.get(k) for k in ("method", "snr_db", "sum_rate", "sum_crb_db")}
                          for r in ctx.rows()]}
@@ -624,7 +649,7 @@ def run_csi_error(cfg: CsiErrorConfig, ctx: RunContext) -> dict[str, Any]:
                     sc = _scores(test, design_in_chunks(designer, test))
                     ctx.record(key, [{"kind": "csi", "M": m, "method": variant, "mu": mu, **sc,
                                       **_train_info(info)}])
-        return {"wmmse_reference": WMMSE_REFERENCE, "rho": cfg.rho,
+        return {"wmmse_reference": WMMSE_REFERENCE, "rho": cfg.rho, "sizes": _sizes(cfg),
                 "rows": [{k: r.get(k) for k in ("M", "method", "mu", "sum_rate")}
                          for r in ctx.rows()]}
 
@@ -710,7 +735,7 @@ def run_beampattern(cfg: BeampatternConfig, ctx: RunContext) -> dict[str, Any]:
                     ctx.record(key, rows)
         peaks = [r for r in ctx.rows() if r.get("kind") == "peaks"]
         at0 = [r for r in peaks if r["rho"] == 0.0]
-        return {"targets_deg": list(targets), "peaks": peaks,
+        return {"targets_deg": list(targets), "peaks": peaks, "sizes": _sizes(cfg),
                 "rho0_max_peak_error_deg": {f"M{r['M']} {r['method']}": r["max_peak_error_deg"]
                                             for r in at0}}
 
