@@ -104,6 +104,59 @@ def test_evaluate_matches_direct_evaluation(tmp_path: Path, suffix: str,
     assert float(line.split()[1]) == pytest.approx(float(ref["sum_rate"].mean()), rel=1e-3)
 
 
+def test_evaluate_with_designers_and_checkpoint(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """``--designer`` / ``--checkpoint`` design on the file's channels (W then optional); each
+    design's scores equal a direct evaluation of that designer on the same problem."""
+    from isaclearn.learn import LearnedPrecoder, NetConfig, build_network, save_precoder
+    from isaclearn.solvers import MMSE
+
+    data = design_arrays(1)
+    torch.manual_seed(0)
+    net = build_network(NetConfig(kind="structured", num_antennas=M, num_users=K, d_model=8,
+                                  num_layers=1, num_heads=2))
+    designer = LearnedPrecoder(net, rho=1.0)
+    save_precoder(tmp_path / "net_rho1.00", designer)
+    no_w = save(tmp_path / "no_w.npz", _drop("W")(data))
+    report = tmp_path / "cmp.json"
+    code, out, err = run_cli(["evaluate", no_w, "--designer", "mmse", "--checkpoint",
+                              tmp_path / "net_rho1.00.json", "--json", report], capsys)
+    assert code == 0, err
+    got = json.loads(report.read_text())["designs"]
+    assert list(got) == ["mmse", "learned:net_rho1.00"]
+    problem = DownlinkProblem(
+        h=torch.as_tensor(data["H"], dtype=torch.complex128),
+        theta=torch.as_tensor(data["theta"], dtype=torch.float64),
+        noise_var=data["noise_var"], radar_snr=data["radar_snr"], num_rx=data["num_rx"],
+        num_symbols=data["num_symbols"],
+    )
+    for name, d in (("mmse", MMSE()), ("learned:net_rho1.00", designer)):
+        ref = temiz_unsup.evaluate(problem, d.design(problem).w)
+        np.testing.assert_allclose(got[name]["per_instance"]["sum_rate"],
+                                   ref["sum_rate"].numpy(), rtol=1e-6)
+        assert got[name]["valid_instances"] == B
+    assert "learned:net_rho1.00" in out
+    # with W in the file, the file's design is scored too, first
+    code, out, err = run_cli(["evaluate", save(tmp_path / "w.npz", data), "--designer", "mrt",
+                              "--json", report], capsys)
+    assert code == 0, err
+    got = json.loads(report.read_text())["designs"]
+    assert list(got) == ["file W", "mrt"]
+    np.testing.assert_allclose(got["file W"]["per_instance"]["sum_rate"],
+                               direct_metrics(data)["sum_rate"].numpy(), rtol=1e-10)
+    # clear one-line errors: unknown designer, network built for another size
+    code, _, err = run_cli(["evaluate", no_w, "--designer", "nosuch"], capsys)
+    assert_user_error(code, err, "unknown designer nosuch")
+    save_precoder(tmp_path / "big", LearnedPrecoder(build_network(NetConfig(
+        kind="structured", num_antennas=M + 2, num_users=K, d_model=8, num_layers=1,
+        num_heads=2)), rho=1.0))
+    code, _, err = run_cli(["evaluate", no_w, "--checkpoint", tmp_path / "big"], capsys)
+    assert_user_error(code, err, f"M = {M + 2}", f"M = {M}")
+    # without a designer, W stays required
+    code, _, err = run_cli(["evaluate", no_w], capsys)
+    assert_user_error(code, err, "missing key", "W")
+
+
 def _drop(key: str) -> Any:
     return lambda d: {k: v for k, v in d.items() if k != key}
 

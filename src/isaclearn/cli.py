@@ -6,7 +6,8 @@ Subcommands::
     isaclearn run EXPERIMENT [--profile quick|paper] [--set key=value ...] [--out DIR]
                              [--resume] [--seed N] [--device cpu|cuda]
     isaclearn plot DIR [--errorbars]
-    isaclearn evaluate FILE [--json OUT] [--system temiz_unsup]
+    isaclearn evaluate FILE [--json OUT] [--system temiz_unsup] [--designer NAMES]
+                       [--checkpoint PATH] [--rho R]
     isaclearn bench SUITE [suite options] [--json FILE] [--device cpu|cuda]
 
 Every error a user can cause (an :class:`~isaclearn.core.errors.IsacError` or a bad command
@@ -132,21 +133,45 @@ EVALUATE_METRICS = ["sum_rate", "min_rate", "sum_crb", "sum_crb_db", "sum_crb_ap
                     "crb_fairness", "rate_fairness", "power"]
 
 
+def _evaluate_designers(args: argparse.Namespace) -> dict[str, Any]:
+    """The designers named by ``--designer`` and ``--checkpoint`` (in that order)."""
+    from isaclearn.systems import temiz_unsup
+
+    out: dict[str, Any] = {}
+    wanted = [n.strip() for spec in (args.designer or []) for n in spec.split(",") if n.strip()]
+    if wanted:
+        available = temiz_unsup.baseline_designers()
+        unknown = [n for n in wanted if n not in available]
+        if unknown:
+            raise ConfigError(f"--designer: unknown designer {', '.join(unknown)}; available: "
+                              f"{', '.join(available)}")
+        out.update({n: available[n] for n in wanted})
+    if args.checkpoint:
+        from isaclearn.systems.temiz_unsup.learned import learned_designers
+
+        out.update(learned_designers(args.checkpoint, rho=args.rho))
+    return out
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from isaclearn.experiments.io import load_design_file
+    from isaclearn.experiments.io import load_problem_file
     from isaclearn.experiments.results import format_table, to_jsonable, write_json
 
     if args.system != "temiz_unsup":
         raise ConfigError(f"--system {args.system!r}: evaluate supports temiz_unsup only")
     from isaclearn.systems import temiz_unsup
 
-    problem, w = load_design_file(args.file)
-    metrics = temiz_unsup.evaluate(problem, w)
+    designers = _evaluate_designers(args)
+    problem, w_file = load_problem_file(args.file, require_w=not designers)
+    print(f"{args.file}: B = {problem.batch_size} instance(s), K = {problem.num_users} users, "
+          f"M = {problem.num_antennas} antennas, T = {problem.num_targets} target(s)")
     units = dict(temiz_unsup.METRIC_UNITS)
     units.setdefault("crb", "rad^2")
     units.setdefault("rates", "bit/s/Hz")
-    print(f"{args.file}: B = {problem.batch_size} instance(s), K = {problem.num_users} users, "
-          f"M = {problem.num_antennas} antennas, T = {problem.num_targets} target(s)")
+    if designers:
+        return _evaluate_compare(args, problem, w_file, designers, units)
+    assert w_file is not None  # required above when no designer is named
+    metrics = temiz_unsup.evaluate(problem, w_file)
     names = [m for m in EVALUATE_METRICS if m in metrics]
     table = []
     for m in names:
@@ -166,6 +191,42 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             "units": {m: units.get(m, "") for m in metrics},
         }
         _write_json_file(Path(args.json), report, write_json)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _evaluate_compare(args: argparse.Namespace, problem: Any, w_file: Any,
+                      designers: dict[str, Any], units: dict[str, str]) -> int:
+    """Score the file's ``W`` (if any) and each designer's design on the file's problem."""
+    import torch
+
+    from isaclearn.core.design import Design
+    from isaclearn.experiments.results import format_table, to_jsonable, write_json
+    from isaclearn.systems import temiz_unsup
+
+    designs: dict[str, Any] = {}
+    if w_file is not None:
+        designs["file W"] = w_file
+    for name, designer in designers.items():
+        out = designer.design(problem)
+        designs[name] = out.w if isinstance(out, Design) else out
+    rows, report = [], {}
+    for name, w in designs.items():
+        w = w.to(problem.h.dtype)
+        ok = torch.isfinite(torch.view_as_real(w)).reshape(w.shape[0], -1).all(dim=1)
+        metrics = temiz_unsup.evaluate(problem.subset(ok), w[ok]) if bool(ok.any()) else {}
+        mean = {m: float(metrics[m].double().mean()) for m in EVALUATE_METRICS if m in metrics}
+        rows.append({"design": name, "valid": int(ok.sum()), **mean})
+        report[name] = {"valid_instances": int(ok.sum()), "mean": mean,
+                        "per_instance": {m: to_jsonable(v.double()) for m, v in metrics.items()}}
+    cols = ["design", "valid", "sum_rate", "min_rate", "sum_crb_db", "crb_fairness", "power"]
+    print(format_table(rows, cols))
+    print("means over the instances with a finite design (valid); units: "
+          + ", ".join(f"{c} {units.get(c, '')}".strip() for c in cols[2:]))
+    if args.json:
+        _write_json_file(Path(args.json), {"file": str(args.file), "system": args.system,
+                                           "batch": problem.batch_size, "designs": report,
+                                           "units": units}, write_json)
         print(f"wrote {args.json}")
     return 0
 
@@ -243,12 +304,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="draw the standard error of each mean")
     p.set_defaults(func=_cmd_plot)
 
-    p = sub.add_parser("evaluate", help="score a design stored in a .npz or .mat file")
+    p = sub.add_parser("evaluate", help="score a design stored in a .npz or .mat file, and/or "
+                                        "designers run on its channels")
     p.add_argument("file", type=Path, help="file with H, W, theta, noise_var, radar_snr, "
                                            "num_rx[, num_symbols]")
     p.add_argument("--json", default=None, metavar="OUT",
                    help="write per-instance and mean metrics to this JSON file")
     p.add_argument("--system", default="temiz_unsup", help="system whose metrics to use")
+    p.add_argument("--designer", action="append", default=None, metavar="NAMES",
+                   help="also design with these baseline designers (comma-separated, e.g. "
+                        "mmse,wmmse) on the file's channels and score them; W is then optional")
+    p.add_argument("--checkpoint", action="append", default=None, metavar="PATH",
+                   help="also design with this trained network (repeatable); W is then "
+                        "optional")
+    p.add_argument("--rho", type=float, default=None,
+                   help="trade-off weight fed to a rho-conditioned network")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("bench", help="speed benchmarks, side by side")

@@ -9,7 +9,8 @@ key             shape                meaning
 ``H``           ``[B, K, M]``        true channels, user ``k``'s channel is row ``H[b, k, :]``
                 or ``[K, M]``        (then ``B = 1``); real or complex
 ``W``           ``[B, M, K]``        precoders, user ``k``'s beam is column ``W[b, :, k]``
-                or ``[M, K]``
+                or ``[M, K]``        (optional for ``isaclearn evaluate --designer`` /
+                                     ``--checkpoint``, which design their own)
 ``theta``       ``[T]`` or ``[B, T]``  target angles in radians, within ``[-π/2, π/2]``, real
 ``noise_var``   scalar               user noise variance ``σ²`` (W), > 0
 ``radar_snr``   scalar               radar SNR ``η`` (linear), > 0
@@ -217,19 +218,33 @@ def _theta(arr: np.ndarray, batch: int, path: Path) -> np.ndarray:
 
 
 def load_design_file(path: Path | str) -> tuple[DownlinkProblem, torch.Tensor]:
-    """The downlink ISAC problem and the user's precoder stored in ``path``.
+    """The downlink ISAC problem and the user's precoder stored in ``path`` (``W`` required).
+
+    See :func:`load_problem_file` for the parameters and errors.
+    """
+    problem, w = load_problem_file(path, require_w=True)
+    assert w is not None
+    return problem, w
+
+
+def load_problem_file(
+    path: Path | str, *, require_w: bool = True
+) -> tuple[DownlinkProblem, torch.Tensor | None]:
+    """The downlink ISAC problem and, when present, the user's precoder stored in ``path``.
 
     Parameters
     ----------
     path : path
         A ``.npz`` or ``.mat`` file with the keys of the table in this module's docstring.
+    require_w : bool
+        Whether a missing ``W`` is an error (else ``None`` is returned for it).
 
     Returns
     -------
     problem : DownlinkProblem
         ``B`` instances, channels ``complex128``, angles ``float64``.
-    w : torch.Tensor
-        Precoders ``[B, M, K]`` ``complex128``.
+    w : torch.Tensor or None
+        Precoders ``[B, M, K]`` ``complex128``; ``None`` when absent and not required.
 
     Raises
     ------
@@ -243,21 +258,24 @@ def load_design_file(path: Path | str) -> tuple[DownlinkProblem, torch.Tensor]:
     """
     path = Path(path)
     data = read_arrays(path)
-    missing = [k for k in REQUIRED_KEYS if _lookup(data, k) is None]
+    missing = [k for k in REQUIRED_KEYS if _lookup(data, k) is None
+               and (require_w or k != "W")]
     if missing:
         have = ", ".join(sorted(data)) or "none"
         raise InputFileError(f"{path}: missing key {', '.join(missing)} (keys in the file: "
                              f"{have})")
 
     h = _matrix_batch(_numeric(_lookup(data, "H"), "H", path), "H", "[B, K, M]", path)
-    w = _matrix_batch(_numeric(_lookup(data, "W"), "W", path), "W", "[B, M, K]", path)
     b, k, m = h.shape
-    if w.shape[0] != b:
-        raise ShapeError(f"{path}: W has B = {w.shape[0]} instance(s) but H has B = {b} "
-                         f"(H {h.shape} = [B, K, M], W {w.shape} = [B, M, K])")
-    if w.shape != (b, m, k):
-        raise ShapeError(f"{path}: W has shape {w.shape} but H {h.shape} = [B, K, M] needs "
-                         f"W of shape [B, M, K] = {(b, m, k)}")
+    w: np.ndarray | None = None
+    if _lookup(data, "W") is not None:
+        w = _matrix_batch(_numeric(_lookup(data, "W"), "W", path), "W", "[B, M, K]", path)
+        if w.shape[0] != b:
+            raise ShapeError(f"{path}: W has B = {w.shape[0]} instance(s) but H has B = {b} "
+                             f"(H {h.shape} = [B, K, M], W {w.shape} = [B, M, K])")
+        if w.shape != (b, m, k):
+            raise ShapeError(f"{path}: W has shape {w.shape} but H {h.shape} = [B, K, M] "
+                             f"needs W of shape [B, M, K] = {(b, m, k)}")
     theta = _theta(_numeric(_lookup(data, "theta"), "theta", path), b, path)
     if theta.ndim == 2 and theta.shape[0] != b:
         raise ShapeError(f"{path}: theta has shape {theta.shape} but H has B = {b} instances")
@@ -287,4 +305,4 @@ def load_design_file(path: Path | str) -> tuple[DownlinkProblem, torch.Tensor]:
         )
     except IsacError as exc:
         raise type(exc)(f"{path}: {exc}") from None
-    return problem, torch.from_numpy(np.ascontiguousarray(w))
+    return problem, (None if w is None else torch.from_numpy(np.ascontiguousarray(w)))

@@ -17,7 +17,7 @@ import torch
 
 from isaclearn.channels.downlink import DownlinkProblem
 from isaclearn.core.design import Design
-from isaclearn.core.errors import CheckpointError, ConfigError
+from isaclearn.core.errors import CheckpointError, ConfigError, ShapeError
 from isaclearn.learn.checkpoint import load_checkpoint, save_checkpoint, unprefixed
 from isaclearn.learn.precoder_nets import NetConfig, PrecoderNet, build_network
 
@@ -53,7 +53,20 @@ class LearnedPrecoder:
             raise ConfigError("a rho-conditioned network needs rho= to act as a designer")
 
     def design(self, problem: DownlinkProblem) -> Design:
-        """Precoder ``[B, M, K]`` with ``||W||_F² = P_t`` for every instance."""
+        """Precoder ``[B, M, K]`` with ``||W||_F² = P_t`` for every instance.
+
+        Raises
+        ------
+        ShapeError
+            The problem's ``M``, ``K`` or ``T`` differ from those the network was built for.
+        """
+        cfg = self.net.config
+        want = (cfg.num_antennas, cfg.num_users, cfg.num_targets)
+        have = (problem.num_antennas, problem.num_users, problem.num_targets)
+        if want != have:
+            raise ShapeError(f"network {self.name!r} is for M = {want[0]} antennas, K = "
+                             f"{want[1]} users, T = {want[2]} targets; the problem has M = "
+                             f"{have[0]}, K = {have[1]}, T = {have[2]}")
         self.net.eval()
         pdt = next(self.net.parameters()).dtype
         cdt = torch.complex64 if pdt == torch.float32 else torch.complex128

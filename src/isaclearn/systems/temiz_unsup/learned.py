@@ -44,7 +44,7 @@ from __future__ import annotations
 import json
 import math
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -270,12 +270,24 @@ def _bench_arguments(parser: Any) -> None:
     )
 
 
-def _bench_factory(options: Any) -> dict[str, Any]:
+def learned_designers(paths: Iterable[str | Path], *, rho: float | None = None
+                      ) -> dict[str, Any]:
+    """Designers from trained-network checkpoints, named ``learned:<stem>``.
+
+    ``paths`` are checkpoint stems or their ``.safetensors`` / ``.json`` files; ``rho`` is fed
+    to ρ-conditioned networks (required for those unless stored) and overrides a per-ρ
+    network's stored value (informational only for those).
+
+    Raises
+    ------
+    CheckpointError
+        A missing, corrupted or foreign checkpoint.
+    """
     from isaclearn.learn import load_trained
 
     out: dict[str, Any] = {}
-    for path in getattr(options, "checkpoint", None) or []:
-        designer = load_trained(path, rho=getattr(options, "rho", None))
+    for path in paths:
+        designer = load_trained(path, rho=rho)
         stem = Path(path).name
         for suffix in (".safetensors", ".json"):
             stem = stem.removesuffix(suffix)
@@ -283,6 +295,11 @@ def _bench_factory(options: Any) -> dict[str, Any]:
         designer.name = name
         out[name] = designer
     return out
+
+
+def _bench_factory(options: Any) -> dict[str, Any]:
+    return learned_designers(getattr(options, "checkpoint", None) or [],
+                             rho=getattr(options, "rho", None))
 
 
 def register_bench_factory() -> None:
