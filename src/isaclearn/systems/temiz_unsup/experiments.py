@@ -520,13 +520,13 @@ register(ExperimentSpec(
     plots=[
         PlotSpec(filename=f"compression_rate_{v}.png", x="bits", y=["sum_rate"], group="prune",
                  where={"kind": "grid", "rate_point": 1, "method": v},
-                 title=f"Sum rate of the compressed {v} network at rho_rate (lines: J)",
+                 title=f"{v} compressed: sum rate at rho_rate (lines: J)",
                  xlabel="Q (bits; 32 = float32)", ylabels=["sum rate (bit/s/Hz)"])
         for v in ("dnn", "dnn_scaled", "struct", "struct_rho")
     ] + [
         PlotSpec(filename=f"compression_crb_{v}.png", x="bits", y=["sum_crb_db"], group="prune",
                  where={"kind": "grid", "crb_point": 1, "method": v},
-                 title=f"Sum CRB of the compressed {v} network at rho_crb (lines: J)",
+                 title=f"{v} compressed: sum CRB at rho_crb (lines: J)",
                  xlabel="Q (bits; 32 = float32)", ylabels=["sum CRB (dB rad^2)"])
         for v in ("dnn", "dnn_scaled", "struct", "struct_rho")
     ],
