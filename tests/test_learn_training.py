@@ -115,6 +115,59 @@ def test_resume_refuses_other_configuration(tmp_path) -> None:
         load_trained(tmp_path / "run")
 
 
+def _val_loss(net: torch.nn.Module, rho: float) -> float:
+    """Mean validation loss of ``net`` on CFG's validation split, computed here directly."""
+    from isaclearn.learn import isac_loss_terms
+
+    data = generate_dataset(SC, CFG.num_train, seed=CFG.seed)
+    n_val = round(CFG.val_fraction * CFG.num_train)
+    val = data.subset(torch.arange(CFG.num_train - n_val, CFG.num_train))
+    net.eval()
+    with torch.no_grad():
+        w_raw, w = net(val.csi, val.theta, power=val.power, noise_var=val.noise_var)
+        return float(isac_loss_terms(val, w_raw, w, torch.full((n_val,), rho), LOSS)["total"]
+                     .mean())
+
+
+def test_warm_start_uses_the_start_and_never_ends_worse(tmp_path) -> None:
+    start, _ = train_precoder(NET, SC, LOSS, CFG, rho=0.2, checkpoint=tmp_path / "a")
+    # a tiny learning rate keeps the weights next to the start, far from a random init
+    tiny = TrainConfig(**{**CFG.to_dict(), "lr": 1e-9, "max_epochs": 1})
+    near, _ = train_precoder(NET, SC, LOSS, tiny, rho=0.3, init_from=tmp_path / "a")
+    fresh, _ = train_precoder(NET, SC, LOSS, tiny, rho=0.3)
+    gap = max(float((near.state_dict()[k] - start.state_dict()[k]).abs().max())
+              for k in start.state_dict())
+    assert gap < 1e-5
+    assert not _equal(_state(fresh), _state(start))
+    # a learning rate that wrecks the weights: the start (epoch 0) is kept, bit for bit
+    wild = TrainConfig(**{**CFG.to_dict(), "lr": 50.0, "max_epochs": 2})
+    kept, res = train_precoder(NET, SC, LOSS, wild, rho=0.3, init_from=tmp_path / "a",
+                               checkpoint=tmp_path / "b")
+    assert res.best_epoch == 0 and _equal(_state(kept), _state(start))
+    assert res.best_val_loss == pytest.approx(_val_loss(start, 0.3), rel=1e-5)
+    # an ordinary warm-started run ends at or below its start's validation loss at its rho
+    cont, res = train_precoder(NET, SC, LOSS, CFG, rho=0.3, init_from=tmp_path / "a")
+    assert _val_loss(cont, 0.3) <= _val_loss(start, 0.3) + 1e-7
+
+
+def test_warm_start_is_part_of_the_checkpoint_config(tmp_path) -> None:
+    train_precoder(NET, SC, LOSS, CFG, rho=0.2, checkpoint=tmp_path / "a")
+    train_precoder(NET, SC, LOSS, TrainConfig(**{**CFG.to_dict(), "seed": 9}), rho=0.2,
+                   checkpoint=tmp_path / "other")
+    train_precoder(NET, SC, LOSS, CFG, rho=0.3, init_from=tmp_path / "a",
+                   checkpoint=tmp_path / "b", stop_after_epochs=1)
+    with pytest.raises(CheckpointError, match="init"):  # other starting weights
+        train_precoder(NET, SC, LOSS, CFG, rho=0.3, init_from=tmp_path / "other",
+                       checkpoint=tmp_path / "b", resume=True)
+    with pytest.raises(CheckpointError, match="init"):  # no start at all
+        train_precoder(NET, SC, LOSS, CFG, rho=0.3, checkpoint=tmp_path / "b", resume=True)
+    with pytest.raises(CheckpointError, match="not finished"):  # an unfinished start
+        train_precoder(NET, SC, LOSS, CFG, rho=0.4, init_from=tmp_path / "b")
+    with pytest.raises(CheckpointError, match="expected"):  # another architecture
+        train_precoder(NetConfig(num_antennas=4, num_users=2, num_targets=2, hidden=(8,)), SC,
+                       LOSS, CFG, rho=0.4, init_from=tmp_path / "a")
+
+
 def test_tensorboard_logs_every_loss_term(tmp_path) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

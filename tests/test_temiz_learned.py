@@ -165,7 +165,8 @@ def test_snr_definition_readings() -> None:
 
 
 def test_settings_and_store_checks(tmp_path) -> None:
-    assert set(VARIANTS) == {"dnn", "dnn_scaled", "dnn_rho", "struct", "struct_rho"}
+    assert set(VARIANTS) == {"dnn", "dnn_scaled", "dnn_rho", "struct", "struct_rho",
+                             "struct_cont"}
     s = LearnSettings(num_users=2, hidden=(8,), max_train_time_s=5.0)
     assert s.train_config().max_time_s == 5.0
     assert LearnSettings(max_train_time_s=0.0).train_config().max_time_s is None
@@ -177,6 +178,31 @@ def test_settings_and_store_checks(tmp_path) -> None:
     with pytest.raises(ConfigError):
         get_experiment("temiz_unsup.tradeoff").fn(_cfg("tradeoff", variants=("bogus",)),
                                                   MemoryContext())
+
+
+def test_continuation_chain_follows_the_grid(tmp_path) -> None:
+    import json
+
+    from isaclearn.learn import load_checkpoint, trained_weights, weights_digest
+
+    s = LearnSettings(**{k: v for k, v in TINY.items() if k != "num_test"})
+    msgs: list[str] = []
+    store = ModelStore(tmp_path, s, msgs.append)
+    _, info = store.designer("struct_cont", 0.2, 4)
+    stems = [f"struct_cont_M4_K2_snr20_rho{r:.2f}" for r in (0.0, 0.1, 0.2)]
+    assert all((tmp_path / f"{st}.json").is_file() for st in stems)  # 0 -> 0.1 -> 0.2
+    assert info["init_from"] == stems[1]
+    assert "init" not in json.loads((tmp_path / f"{stems[0]}.json").read_text())["config"]
+    for prev, cur in zip(stems, stems[1:]):
+        init = load_checkpoint(tmp_path / cur).config["init"]
+        _, w_prev, _ = trained_weights(tmp_path / prev)
+        assert init == {"from": prev, "weights_sha256": weights_digest(w_prev)}
+    # off-grid rho starts from the grid point below it; a new store reloads, bit for bit
+    d1, info = store.designer("struct_cont", 0.25, 4)
+    assert info["init_from"] == stems[2]
+    d2, _ = ModelStore(tmp_path, s, msgs.append).designer("struct_cont", 0.25, 4)
+    sd1, sd2 = d1.net.state_dict(), d2.net.state_dict()
+    assert all(torch.equal(sd1[k], sd2[k]) for k in sd1)
 
 
 def test_peaks_and_compression_parsing() -> None:

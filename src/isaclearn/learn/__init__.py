@@ -1,7 +1,12 @@
 """isaclearn.learn"""
 
 # Neural precoders of temiz_unsup: networks, loss, training, checkpoints, compression, export.
-from isaclearn.learn.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from isaclearn.learn.checkpoint import (
+    Checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    weights_digest,
+)
 from isaclearn.learn.compression import (
     CompressionReport,
     compress,
@@ -10,7 +15,13 @@ from isaclearn.learn.compression import (
     quantize_tensor,
     remove_dead_neurons,
 )
-from isaclearn.learn.designer import LearnedPrecoder, load_precoder, load_trained, save_precoder
+from isaclearn.learn.designer import (
+    LearnedPrecoder,
+    load_precoder,
+    load_trained,
+    save_precoder,
+    trained_weights,
+)
 from isaclearn.learn.losses import (
     LOSS_TERMS,
     LossConfig,
@@ -60,6 +71,8 @@ __all__ = [
     "generate_dataset",
     "isac_loss_terms",
     "load_checkpoint",
+    "trained_weights",
+    "weights_digest",
     "load_precoder",
     "load_trained",
     "min_approx_sum_crb",

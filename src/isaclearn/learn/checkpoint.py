@@ -130,6 +130,19 @@ def save_checkpoint(
     return t_path
 
 
+def weights_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of a set of tensors: names, dtypes, shapes and bytes, in sorted name order.
+
+    Identifies a network's weights independently of the file that holds them (a training-state
+    checkpoint is rewritten with other entries around the same weights)."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
 def config_differences(stored: Any, expected: Any, prefix: str = "") -> list[str]:
     """Keys (dotted paths) where two JSON-like configs differ, with both values."""
     out: list[str] = []

@@ -18,7 +18,12 @@ import torch
 from isaclearn.channels.downlink import DownlinkProblem
 from isaclearn.core.design import Design
 from isaclearn.core.errors import CheckpointError, ConfigError, ShapeError
-from isaclearn.learn.checkpoint import load_checkpoint, save_checkpoint, unprefixed
+from isaclearn.learn.checkpoint import (
+    Checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    unprefixed,
+)
 from isaclearn.learn.precoder_nets import NetConfig, PrecoderNet, build_network
 
 
@@ -103,6 +108,40 @@ def load_precoder(stem: str | Path, *, expected_net: NetConfig | None = None) ->
     return load_trained(stem, expected_net=expected_net)
 
 
+def trained_weights(
+    stem: str | Path, *, expected_net: NetConfig | None = None
+) -> tuple[NetConfig, dict[str, torch.Tensor], Checkpoint]:
+    """The architecture and weights of a trained network, from either checkpoint kind.
+
+    A ``precoder`` checkpoint gives its tensors; a *finished* ``training_state`` checkpoint of
+    :func:`~isaclearn.learn.train_precoder` gives its best-validation weights.
+
+    Raises
+    ------
+    CheckpointError
+        Missing or corrupted files, an unfinished training state, another kind of checkpoint,
+        an invalid network config or one other than ``expected_net``.
+    """
+    ck = load_checkpoint(stem)
+    if ck.kind == "precoder":
+        tensors = ck.tensors
+    elif ck.kind == "training_state":
+        if not ck.state.get("progress", {}).get("finished", False):
+            raise CheckpointError(f"training checkpoint {stem} is not finished; resume it first")
+        tensors = unprefixed(ck.tensors, "best")
+    else:
+        raise CheckpointError(f"checkpoint {stem} holds a {ck.kind!r}, not a precoder network")
+    try:
+        net_cfg = NetConfig.from_dict(ck.config["net"])
+    except (KeyError, TypeError, ConfigError) as exc:
+        raise CheckpointError(f"checkpoint {stem} has an invalid network config: {exc}") from None
+    if expected_net is not None and net_cfg != expected_net:
+        raise CheckpointError(
+            f"checkpoint {stem} holds the network {net_cfg}, expected {expected_net}"
+        )
+    return net_cfg, tensors, ck
+
+
 def load_trained(
     stem: str | Path,
     *,
@@ -115,27 +154,9 @@ def load_trained(
     ``rho`` overrides the stored weight (required for a ``ρ``-conditioned network loaded from a
     training state); ``name`` overrides the stored name.
     """
-    ck = load_checkpoint(stem)
-    if ck.kind == "precoder":
-        tensors = ck.tensors
-        stored_rho = ck.config.get("rho")
-        stored_name = ck.config.get("name", "dnn")
-    elif ck.kind == "training_state":
-        if not ck.state.get("progress", {}).get("finished", False):
-            raise CheckpointError(f"training checkpoint {stem} is not finished; resume it first")
-        tensors = unprefixed(ck.tensors, "best")
-        stored_rho = ck.config.get("rho")
-        stored_name = "dnn"
-    else:
-        raise CheckpointError(f"checkpoint {stem} holds a {ck.kind!r}, not a precoder network")
-    try:
-        net_cfg = NetConfig.from_dict(ck.config["net"])
-    except (KeyError, TypeError, ConfigError) as exc:
-        raise CheckpointError(f"checkpoint {stem} has an invalid network config: {exc}") from None
-    if expected_net is not None and net_cfg != expected_net:
-        raise CheckpointError(
-            f"checkpoint {stem} holds the network {net_cfg}, expected {expected_net}"
-        )
+    net_cfg, tensors, ck = trained_weights(stem, expected_net=expected_net)
+    stored_rho = ck.config.get("rho")
+    stored_name = ck.config.get("name", "dnn") if ck.kind == "precoder" else "dnn"
     net: PrecoderNet = build_network(net_cfg)
     try:
         net.load_state_dict(tensors, strict=True)

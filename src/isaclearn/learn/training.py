@@ -45,7 +45,9 @@ from isaclearn.learn.checkpoint import (
     prefixed,
     save_checkpoint,
     unprefixed,
+    weights_digest,
 )
+from isaclearn.learn.designer import trained_weights
 from isaclearn.learn.losses import LOSS_TERMS, LossConfig, isac_loss_terms
 from isaclearn.learn.precoder_nets import NetConfig, PrecoderNet, build_network
 
@@ -220,15 +222,19 @@ def run_config(
     loss_cfg: LossConfig,
     cfg: TrainConfig,
     rho: float | None,
+    init: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The configuration a training checkpoint is tied to."""
-    return {
+    """The configuration a training checkpoint is tied to (``init``: the warm start, if any)."""
+    out: dict[str, Any] = {
         "net": net_cfg.to_dict(),
         "scenario": scenario_dict(scenario),
         "loss": loss_cfg.to_dict(),
         "train": cfg.to_dict(),
         "rho": rho,
     }
+    if init is not None:
+        out["init"] = init
+    return out
 
 
 def _batch_terms(
@@ -257,6 +263,7 @@ def train_precoder(
     log: Callable[[str], None] | None = None,
     stop_after_epochs: int | None = None,
     time_budget_s: float | None = None,
+    init_from: str | Path | None = None,
 ) -> tuple[PrecoderNet, TrainResult]:
     """Train one precoder network without labels (eq. 25).
 
@@ -284,6 +291,13 @@ def train_precoder(
         Return (resumably, ``finished=False``) after this many epochs of this call.
     time_budget_s : float, optional
         Return (resumably) after the first epoch that ends past this wall time of this call.
+    init_from : path, optional
+        Warm start: a trained network (``precoder`` checkpoint or finished training state) of
+        the same architecture whose weights replace the random initialization. Its weights are
+        scored on the validation set before the first epoch and count as epoch 0 for the
+        best-weights selection, so the result is never worse on validation than the start.
+        The checkpoint's configuration records the start's name and weight digest; a resume
+        with other starting weights is refused.
 
     Returns
     -------
@@ -300,11 +314,18 @@ def train_precoder(
             f"network (M, K, T) = {net_mkt} does not match the scenario's "
             f"{(m, k, scenario.num_targets)}"
         )
-    full_cfg = run_config(net_config, scenario, loss_config, config, rho_fixed)
+    init_tensors: dict[str, torch.Tensor] | None = None
+    init_desc: dict[str, Any] | None = None
+    if init_from is not None:
+        _, init_tensors, _ = trained_weights(init_from, expected_net=net_config)
+        init_desc = {"from": Path(init_from).name, "weights_sha256": weights_digest(init_tensors)}
+    full_cfg = run_config(net_config, scenario, loss_config, config, rho_fixed, init_desc)
     conditioned = net_config.rho_conditioned
 
     seed_everything(config.seed)
     net = build_network(net_config)
+    if init_tensors is not None:
+        net.load_state_dict(init_tensors, strict=True)
     n_val = max(1, int(round(config.val_fraction * config.num_train)))
     n_tr = config.num_train - n_val
     if n_tr < 1:
@@ -369,6 +390,28 @@ def train_precoder(
 
         writer = SummaryWriter(log_dir=str(log_dir), purge_step=st["epoch"] + 1)
 
+    def validate() -> dict[str, float]:
+        net.eval()
+        vsums = dict.fromkeys(_LOGGED, 0.0)
+        with torch.no_grad():
+            for s in range(0, n_val, config.batch_size):
+                sl = slice(s, s + config.batch_size)
+                terms = _batch_terms(net, data, val_idx[sl], val_rho[sl], loss_config,
+                                     conditioned)
+                for key in _LOGGED:
+                    vsums[key] += float(terms[key].sum())
+        return {key: v / n_val for key, v in vsums.items()}
+
+    if init_tensors is not None and st["epoch"] == 0 and not st["history"] \
+            and not st["finished"]:
+        v0 = validate()
+        if math.isfinite(v0["total"]):
+            st["best_val"] = v0["total"]
+        st["init_val"] = v0
+        if log:
+            log(f"warm start from {init_desc['from'] if init_desc else ''}: val "
+                f"{v0['total']:+.5f}  val sum rate {v0['sum_rate']:.2f}")
+
     start = time.perf_counter()
     epochs_this_call = 0
     while not st["finished"]:
@@ -400,16 +443,7 @@ def train_precoder(
             seen += len(idx)
         train_means = {key: v / max(seen, 1) for key, v in sums.items()}
 
-        net.eval()
-        vsums = dict.fromkeys(_LOGGED, 0.0)
-        with torch.no_grad():
-            for s in range(0, n_val, config.batch_size):
-                sl = slice(s, s + config.batch_size)
-                terms = _batch_terms(net, data, val_idx[sl], val_rho[sl], loss_config,
-                                     conditioned)
-                for key in _LOGGED:
-                    vsums[key] += float(terms[key].sum())
-        val_means = {key: v / n_val for key, v in vsums.items()}
+        val_means = validate()
         val_loss = val_means["total"]
         if not math.isfinite(val_loss):
             val_loss = math.inf

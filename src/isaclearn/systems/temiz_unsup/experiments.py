@@ -44,6 +44,7 @@ from isaclearn.metrics import beampattern
 from isaclearn.systems.base import ExperimentSpec, PlotSpec, RunContext, register
 from isaclearn.systems.temiz_unsup.evaluation import evaluate
 from isaclearn.systems.temiz_unsup.learned import (
+    VARIANTS,
     LearnedPrecoder,
     LearnSettings,
     ModelStore,
@@ -202,7 +203,7 @@ def _baseline_rows(problem: Any, names: tuple[str, ...] = ("mmse", "zf", "wmmse"
 
 def _train_info(info: dict[str, Any]) -> dict[str, Any]:
     return {k: info[k] for k in ("train_time_s", "epochs", "stop_reason", "num_train",
-                                 "time_to_95pct_wmmse_s") if k in info}
+                                 "time_to_95pct_wmmse_s", "init_from") if k in info}
 
 
 # ------------------------------------------------------------------------------ tradeoff
@@ -260,7 +261,7 @@ def run_tradeoff(cfg: TradeoffConfig, ctx: RunContext) -> dict[str, Any]:
             base_rows = {r["method"]: r for r in ctx.rows(f"M{m}/baselines")}
             wm, rzf = base_rows["wmmse"]["sum_rate"], base_rows["mmse"]["sum_rate"]
             for variant in cfg.variants:
-                per_rho = not variant.endswith("_rho")
+                per_rho = not VARIANTS[variant]["rho_conditioned"]
                 rhos = [r for r in cfg.rhos if not (per_rho and cfg.per_rho_subset)
                         or any(abs(r - q) < 1e-9 for q in cfg.per_rho_subset)]
                 for rho in ctx.progress(rhos, desc=f"M={m} {variant}"):
@@ -298,12 +299,15 @@ def _tradeoff_summary(cfg: TradeoffConfig, ctx: RunContext) -> dict[str, Any]:
             rates = [r["sum_rate"] for r in vr]
             crbs = [r["sum_crb_db"] for r in vr]
             drops = [a - b for a, b in zip(rates, rates[1:]) if a > b]
+            crb_drops = [a - b for a, b in zip(crbs, crbs[1:]) if a > b]
             entry: dict[str, Any] = {
                 "rho": [r["rho"] for r in vr], "sum_rate": rates, "sum_crb_db": crbs,
                 "rate_monotone_in_rho": not drops,
                 "largest_rate_decrease": max(drops) if drops else 0.0,
+                "crb_monotone_in_rho": not crb_drops,
+                "largest_crb_decrease_db": max(crb_drops) if crb_drops else 0.0,
                 "train_time_s_total": sum(r.get("train_time_s", 0.0) for r in vr)
-                if not variant.endswith("_rho") else vr[0].get("train_time_s", 0.0),
+                if not VARIANTS[variant]["rho_conditioned"] else vr[0].get("train_time_s", 0.0),
             }
             at1 = [r for r in vr if r["rho"] == 1.0]
             if at1:
@@ -522,13 +526,13 @@ register(ExperimentSpec(
                  where={"kind": "grid", "rate_point": 1, "method": v},
                  title=f"{v} compressed: sum rate at rho_rate (lines: J)",
                  xlabel="Q (bits; 32 = float32)", ylabels=["sum rate (bit/s/Hz)"])
-        for v in ("dnn", "dnn_scaled", "struct", "struct_rho")
+        for v in ("dnn", "dnn_scaled", "struct", "struct_rho", "struct_cont")
     ] + [
         PlotSpec(filename=f"compression_crb_{v}.png", x="bits", y=["sum_crb_db"], group="prune",
                  where={"kind": "grid", "crb_point": 1, "method": v},
                  title=f"{v} compressed: sum CRB at rho_crb (lines: J)",
                  xlabel="Q (bits; 32 = float32)", ylabels=["sum CRB (dB rad^2)"])
-        for v in ("dnn", "dnn_scaled", "struct", "struct_rho")
+        for v in ("dnn", "dnn_scaled", "struct", "struct_rho", "struct_cont")
     ],
     table_columns=["method", "label", "rho", "sum_rate", "rel_sum_rate", "sum_crb_db",
                    "complexity_paper", "complexity_measured"],
