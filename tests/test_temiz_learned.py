@@ -205,6 +205,29 @@ def test_continuation_chain_follows_the_grid(tmp_path) -> None:
     assert all(torch.equal(sd1[k], sd2[k]) for k in sd1)
 
 
+def test_prepare_is_a_no_op_for_one_worker_and_chains(tmp_path) -> None:
+    s = LearnSettings(**{k: v for k, v in TINY.items() if k != "num_test"})
+    ModelStore(tmp_path, s, lambda _m: None).prepare("struct", [0.0, 1.0], 4)
+    assert not list(tmp_path.glob("struct_*"))  # train_workers = 1: designer() trains
+    s2 = LearnSettings(**{**{k: v for k, v in TINY.items() if k != "num_test"},
+                          "train_workers": 2})
+    ModelStore(tmp_path, s2, lambda _m: None).prepare("struct_cont", [0.0, 1.0], 4)
+    assert not list(tmp_path.glob("struct_*"))  # a chain is never trained in parallel
+
+
+@pytest.mark.slow
+def test_prepare_on_ray_gives_the_sequential_networks(tmp_path) -> None:
+    base = {k: v for k, v in TINY.items() if k != "num_test"}
+    seq = ModelStore(tmp_path / "seq", LearnSettings(**base), lambda _m: None)
+    par = ModelStore(tmp_path / "par", LearnSettings(**base, train_workers=2), lambda _m: None)
+    par.prepare("struct", [0.0, 1.0], 4)
+    assert (tmp_path / "par" / "struct_M4_K2_snr20_rho1.00.json").is_file()
+    for rho in (0.0, 1.0):
+        a = seq.designer("struct", rho, 4)[0].net.state_dict()
+        b = par.designer("struct", rho, 4)[0].net.state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_peaks_and_compression_parsing() -> None:
     grid = torch.linspace(-90, 90, 361, dtype=torch.float64)
     pattern = torch.exp(-((grid + 10) / 3) ** 2) + 0.8 * torch.exp(-((grid - 25) / 3) ** 2)

@@ -519,12 +519,13 @@ class TrainJob:
     rho: float | None
     checkpoint: str
     log_dir: str | None = None
+    init_from: str | None = None
 
 
 def _run_job(job: TrainJob, resume: bool) -> dict[str, Any]:
     _, result = train_precoder(
         job.net_config, job.scenario, job.loss_config, job.config, rho=job.rho,
-        checkpoint=job.checkpoint, resume=resume, log_dir=job.log_dir,
+        checkpoint=job.checkpoint, resume=resume, log_dir=job.log_dir, init_from=job.init_from,
     )
     return result.to_dict()
 

@@ -116,6 +116,9 @@ class LearnedCommon:
     """δ of eq. (25)."""
     seed: int = 0
     """Seed of the training data, initialization and dropout."""
+    train_workers: int = 1
+    """Per-ρ networks trained at once (Ray tasks, one torch thread each) when Ray is installed;
+    1 = one after another (the right choice on a 2-core machine)."""
 
 
 @contextmanager
@@ -265,6 +268,10 @@ def run_tradeoff(cfg: TradeoffConfig, ctx: RunContext) -> dict[str, Any]:
                 per_rho = not VARIANTS[variant]["rho_conditioned"]
                 rhos = [r for r in cfg.rhos if not (per_rho and cfg.per_rho_subset)
                         or any(abs(r - q) < 1e-9 for q in cfg.per_rho_subset)]
+                if per_rho:
+                    store.prepare(variant, [r for r in rhos
+                                            if not ctx.is_done(f"M{m}/{variant}/rho{r:g}")],
+                                  m, cfg.snr_db)
                 for rho in ctx.progress(rhos, desc=f"M={m} {variant}"):
                     key = f"M{m}/{variant}/rho{rho:g}"
                     if ctx.is_done(key):

@@ -71,8 +71,10 @@ from isaclearn.learn import (
     LossConfig,
     NetConfig,
     TrainConfig,
+    TrainJob,
     compute_beta,
     compute_gamma,
+    train_many,
     train_precoder,
 )
 from isaclearn.systems.temiz_unsup.scenario import make_scenario
@@ -101,7 +103,8 @@ class LearnSettings:
     Attributes mirror :class:`isaclearn.learn.TrainConfig` and :class:`isaclearn.learn.NetConfig`
     (``hidden``, ``dropout``, ``d_model``, ``num_layers``), plus the sample sizes of the loss
     normalizations ``num_beta`` and ``num_gamma``, the loss weights ``alpha`` and ``delta`` and
-    the seed of the training data ``seed``.
+    the seed of the training data ``seed`` and ``train_workers``, the number of per-``ρ``
+    networks trained at once on Ray (:meth:`ModelStore.prepare`).
     """
 
     num_users: int = 10
@@ -120,6 +123,7 @@ class LearnSettings:
     alpha: float = 7.5
     delta: float = 0.1
     seed: int = 0
+    train_workers: int = 1
 
     @classmethod
     def from_config(cls, cfg: Any) -> LearnSettings:
@@ -207,21 +211,72 @@ class ModelStore:
                  f"sum rate), gamma = {gamma:.3e} rad^2 (min approx. sum CRB)")
         return result
 
+    def _stem(self, variant: str, rho: float, num_antennas: int, snr_db: float) -> str:
+        stem = f"{variant}_M{num_antennas}_K{self.settings.num_users}_snr{snr_db:g}"
+        if not _variant(variant)["rho_conditioned"]:
+            stem += f"_rho{rho:.2f}"
+        return stem
+
+    def _job(self, variant: str, rho: float, num_antennas: int, snr_db: float,
+             init_from: str | None) -> TrainJob:
+        v = _variant(variant)
+        s = self.settings
+        norm = self.normalization(num_antennas, snr_db)
+        loss = LossConfig(beta=norm["beta"], gamma=norm["gamma"], alpha=s.alpha,
+                          delta=s.delta, score_on=v["score_on"], power_weight=v["power_weight"])
+        stem = self._stem(variant, rho, num_antennas, snr_db)
+        return TrainJob(
+            net_config=s.net_config(variant, num_antennas),
+            scenario=training_scenario(num_antennas, s.num_users, snr_db), loss_config=loss,
+            config=s.train_config(), rho=None if v["rho_conditioned"] else float(rho),
+            checkpoint=str(self.folder / stem), log_dir=str(self.folder / "tb" / stem),
+            init_from=init_from,
+        )
+
+    def prepare(self, variant: str, rhos: Iterable[float], num_antennas: int,
+                snr_db: float = 20.0) -> None:
+        """Train the not yet finished per-``ρ`` networks of ``variant`` for ``rhos`` together.
+
+        With ``settings.train_workers > 1`` and Ray installed they run as parallel Ray tasks
+        (:func:`isaclearn.learn.train_many`, one torch thread each); otherwise nothing happens
+        here and :meth:`designer` trains them one after another. A ``ρ``-conditioned variant (one
+        network) and a continuation chain (each network starts from the previous one) are
+        always trained by :meth:`designer`.
+        """
+        v = _variant(variant)
+        workers = self.settings.train_workers
+        if workers <= 1 or v["rho_conditioned"] or v.get("continuation"):
+            return
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            self.log("train_workers > 1 but Ray is not installed: training one after another")
+            return
+        jobs = []
+        for rho in rhos:
+            if not 0.0 <= rho <= 1.0:
+                raise ConfigError(f"rho must be in [0, 1], got {rho}")
+            stem = self._stem(variant, rho, num_antennas, snr_db)
+            if not _finished(self.folder / stem):
+                jobs.append(self._job(variant, rho, num_antennas, snr_db, None))
+        if jobs:
+            self.log(f"training {len(jobs)} {variant} networks (M={num_antennas}) on Ray, "
+                     f"{workers} at a time ...")
+            train_many(jobs, parallel="ray", num_cpus=workers, threads_per_job=1)
+
     def designer(
         self, variant: str, rho: float, num_antennas: int, snr_db: float = 20.0
     ) -> tuple[LearnedPrecoder, dict[str, Any]]:
         """A trained designer of ``variant`` for trade-off weight ``rho`` (trained if needed).
 
         Returns the designer and a dict with ``train_time_s``, ``epochs``, ``best_epoch``,
-        ``stop_reason``, ``num_train`` and ``checkpoint``.
+        ``stop_reason``, ``num_train``, ``checkpoint``, ``init_from`` (the warm start's stem of
+        a continuation network, else "") and ``time_to_95pct_wmmse_s``.
         """
         v = _variant(variant)
-        s = self.settings
         if not 0.0 <= rho <= 1.0:
             raise ConfigError(f"rho must be in [0, 1], got {rho}")
-        stem = f"{variant}_M{num_antennas}_K{s.num_users}_snr{snr_db:g}"
-        if not v["rho_conditioned"]:
-            stem += f"_rho{rho:.2f}"
+        stem = self._stem(variant, rho, num_antennas, snr_db)
         if stem not in self._designers:
             init_from = None
             if v.get("continuation"):
@@ -229,16 +284,12 @@ class ModelStore:
                 if prev:
                     _, pinfo = self.designer(variant, prev[-1], num_antennas, snr_db)
                     init_from = pinfo["checkpoint"]
-            norm = self.normalization(num_antennas, snr_db)
-            loss = LossConfig(beta=norm["beta"], gamma=norm["gamma"], alpha=s.alpha,
-                              delta=s.delta, score_on=v["score_on"],
-                              power_weight=v["power_weight"])
-            net_cfg = s.net_config(variant, num_antennas)
+            job = self._job(variant, rho, num_antennas, snr_db, init_from)
+            beta = job.loss_config.beta
             self.log(f"training {stem} ...")
             net, res = train_precoder(
-                net_cfg, training_scenario(num_antennas, s.num_users, snr_db), loss,
-                s.train_config(), rho=None if v["rho_conditioned"] else float(rho),
-                checkpoint=self.folder / stem, resume=True, log_dir=self.folder / "tb" / stem,
+                job.net_config, job.scenario, job.loss_config, job.config, rho=job.rho,
+                checkpoint=job.checkpoint, resume=True, log_dir=job.log_dir,
                 init_from=init_from,
             )
             last = res.history[-1] if res.history else {}
@@ -247,14 +298,26 @@ class ModelStore:
                      f"{last.get('val_sum_rate', math.nan):.2f}")
             info = {"train_time_s": res.train_time_s, "epochs": res.epochs,
                     "best_epoch": res.best_epoch, "stop_reason": res.stop_reason,
-                    "num_train": res.num_train, "checkpoint": str(self.folder / stem),
+                    "num_train": res.num_train, "checkpoint": job.checkpoint,
                     "init_from": Path(init_from).name if init_from else "",
-                    "time_to_95pct_wmmse_s": time_to_rate(res.history, 0.95 / norm["beta"])}
+                    "time_to_95pct_wmmse_s": time_to_rate(res.history, 0.95 / beta)}
             self._designers[stem] = (LearnedPrecoder(net, rho=None, name=variant)
                                      if not v["rho_conditioned"] else
                                      LearnedPrecoder(net, rho=0.0, name=variant), info)
         base, info = self._designers[stem]
         return LearnedPrecoder(base.net, rho=float(rho), name=variant), dict(info)
+
+
+def _finished(stem: Path) -> bool:
+    """Whether ``stem`` is a finished training checkpoint (any configuration)."""
+    meta = stem.with_name(stem.name + ".json")
+    if not meta.is_file():
+        return False
+    try:
+        state = json.loads(meta.read_text()).get("state", {})
+    except (OSError, ValueError):
+        return False
+    return bool(state.get("progress", {}).get("finished", False))
 
 
 def time_to_rate(history: list[dict[str, float]], target: float) -> float:
