@@ -129,6 +129,23 @@ def test_structured_form_sensing_term_written_out() -> None:
     torch.testing.assert_close(proj @ big, big, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("p_off", [0.0, 1e-44])  # exact zero and a float32 denormal
+def test_structured_form_gradient_finite_for_a_switched_off_user(p_off: float) -> None:
+    """A softmax power can underflow for a user the network switches off; the gradient of the
+    form must stay finite there (sqrt'(0) = inf once gave NaN weights in training)."""
+    h = _h(2, 3, 4, 5)
+    theta = torch.tensor([[-0.2, 0.4], [0.3, -0.6]])
+    lam = torch.full((2, 3), 0.3)
+    logits = torch.tensor([[0.0, 0.1, -0.2], [0.2, 0.0, 0.1]], requires_grad=True)
+    p = torch.softmax(logits, -1) * torch.tensor([[1.0, 1.0, p_off], [1.0, 1.0, 1.0]])
+    c = complex_normal((2, 3, 2), generator=make_generator(1))
+    w = structured_precoder(h, theta, lam, p, c, noise_var=0.1)
+    assert float(w.detach()[0, :, 2].abs().max()) < 1e-18  # the user stays off
+    rate = torch.log2(1 + sinr(h, w, 0.1)).sum()
+    rate.backward()
+    assert logits.grad is not None and bool(torch.isfinite(logits.grad).all())
+
+
 def test_structured_net_starts_at_rzf() -> None:
     """Zero-initialized head: λ = p = P/K and c = 0, i.e. regularized ZF with equal power."""
     torch.manual_seed(0)

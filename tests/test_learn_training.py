@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -113,6 +115,30 @@ def test_resume_refuses_other_configuration(tmp_path) -> None:
                        checkpoint=tmp_path / "run", resume=True)
     with pytest.raises(CheckpointError, match="not finished"):
         load_trained(tmp_path / "run")
+
+
+def test_a_non_finite_gradient_skips_the_step(monkeypatch) -> None:
+    """A batch whose loss is finite but whose gradient is not is skipped (counted), so one bad
+    batch cannot turn every weight into NaN."""
+    from isaclearn.learn import precoder_nets
+
+    calls = {"n": 0}
+    real = precoder_nets.EntrywisePrecoderNet.raw
+
+    def poisoned(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        out = real(self, *args, **kwargs)
+        calls["n"] += 1
+        if self.training and calls["n"] == 3:  # the third training batch: NaN gradient only
+            zero = (out - out.detach()).real.sum()  # 0, but depends on the weights
+            out = out + 0.0 * torch.sqrt(zero)  # value unchanged, gradient 0 * inf = NaN
+        return out
+
+    monkeypatch.setattr(precoder_nets.EntrywisePrecoderNet, "raw", poisoned)
+    net, res = train_precoder(NET, SC, LOSS, TrainConfig(**{**CFG.to_dict(), "max_epochs": 1}),
+                              rho=0.5)
+    assert res.history[0]["skipped_batches"] == 1
+    assert all(bool(torch.isfinite(v).all()) for v in net.state_dict().values())
+    assert math.isfinite(res.history[0]["val_total"])
 
 
 def _val_loss(net: torch.nn.Module, rho: float) -> float:

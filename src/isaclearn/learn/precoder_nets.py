@@ -487,7 +487,10 @@ def structured_precoder(
     a = ula(m, theta).to(h.dtype).mT / math.sqrt(m)  # [B, M, T]
     u = torch.linalg.solve(gram, hh + a @ c.mT)  # columns u_k, [B, M, K]
     v = u * torch.rsqrt(abs_sq(u).sum(-2, keepdim=True).clamp_min(tiny))
-    return v * torch.sqrt(p).to(h.dtype)[:, None, :]
+    # p_k from a softmax can underflow to 0 (or a denormal) for a user the network switches
+    # off; sqrt's derivative is infinite there and gives NaN gradients, so p is floored at the
+    # smallest normal number (a change of at most 1e-19 in amplitude).
+    return v * torch.sqrt(p.clamp_min(tiny)).to(h.dtype)[:, None, :]
 
 
 def build_network(config: NetConfig) -> PrecoderNet:
