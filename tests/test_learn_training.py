@@ -139,6 +139,7 @@ def test_a_non_finite_gradient_skips_the_step(monkeypatch) -> None:
     assert res.history[0]["skipped_batches"] == 1
     assert all(bool(torch.isfinite(v).all()) for v in net.state_dict().values())
     assert math.isfinite(res.history[0]["val_total"])
+    assert torch.tensor([1e-44]).item() > 0  # subnormals are flushed only during training
 
 
 def _val_loss(net: torch.nn.Module, rho: float) -> float:

@@ -29,7 +29,8 @@ import copy
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -250,6 +251,22 @@ def _batch_terms(
 _LOGGED = (*LOSS_TERMS, "total", "sum_rate", "sum_crb_approx")
 
 
+@contextmanager
+def _flush_subnormals() -> Iterator[None]:
+    """Flush subnormal floats to zero on the CPU while training, then restore the default.
+
+    A structured network that switches a user off (``p_k`` of order 1e-44 after its softmax)
+    fills the forward and backward passes with subnormal numbers, which x86 CPUs process 2–3×
+    slower (measured: 2.1 s vs 0.9 s for the same 5 000 instances). Values below 1.2e-38 do
+    not change any loss term that matters at float32 precision."""
+    flushed = torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if flushed:
+            torch.set_flush_denormal(False)
+
+
 def train_precoder(
     net_config: NetConfig,
     scenario: DownlinkIsacScenario,
@@ -414,85 +431,87 @@ def train_precoder(
 
     start = time.perf_counter()
     epochs_this_call = 0
-    while not st["finished"]:
-        if st["epoch"] >= config.max_epochs:
-            st["finished"], st["stop_reason"] = True, "max_epochs"
-            break
-        t0 = time.perf_counter()
-        net.train()
-        perm = torch.randperm(n_tr, generator=shuffle_gen)
-        if conditioned:
-            rho_tr = grid[torch.randint(len(grid), (n_tr,), generator=shuffle_gen)]
-        else:
-            rho_tr = torch.full((n_tr,), float(rho_fixed), dtype=torch.float32)  # type: ignore[arg-type]
-        sums = dict.fromkeys(_LOGGED, 0.0)
-        seen = 0
-        skipped = 0
-        for s in range(0, n_tr, config.batch_size):
-            idx = perm[s : s + config.batch_size]
-            terms = _batch_terms(net, data, idx, rho_tr[idx], loss_config, conditioned)
-            loss = terms["total"].mean()
-            if not bool(torch.isfinite(loss)):
-                skipped += 1
-                continue
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if not all(bool(torch.isfinite(q.grad).all()) for q in net.parameters()
-                       if q.grad is not None):
-                skipped += 1  # a finite loss with a non-finite gradient: no step
-                continue
-            opt.step()
-            for key in _LOGGED:
-                sums[key] += float(terms[key].detach().sum())
-            seen += len(idx)
-        train_means = {key: v / max(seen, 1) for key, v in sums.items()}
+    with _flush_subnormals():
+        while not st["finished"]:
+            if st["epoch"] >= config.max_epochs:
+                st["finished"], st["stop_reason"] = True, "max_epochs"
+                break
+            t0 = time.perf_counter()
+            net.train()
+            perm = torch.randperm(n_tr, generator=shuffle_gen)
+            if conditioned:
+                rho_tr = grid[torch.randint(len(grid), (n_tr,), generator=shuffle_gen)]
+            else:
+                rho_tr = torch.full((n_tr,), float(rho_fixed), dtype=torch.float32)  # type: ignore[arg-type]
+            sums = dict.fromkeys(_LOGGED, 0.0)
+            seen = 0
+            skipped = 0
+            for s in range(0, n_tr, config.batch_size):
+                idx = perm[s : s + config.batch_size]
+                terms = _batch_terms(net, data, idx, rho_tr[idx], loss_config, conditioned)
+                loss = terms["total"].mean()
+                if not bool(torch.isfinite(loss)):
+                    skipped += 1
+                    continue
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if not all(bool(torch.isfinite(q.grad).all()) for q in net.parameters()
+                           if q.grad is not None):
+                    skipped += 1  # a finite loss with a non-finite gradient: no step
+                    continue
+                opt.step()
+                for key in _LOGGED:
+                    sums[key] += float(terms[key].detach().sum())
+                seen += len(idx)
+            train_means = {key: v / max(seen, 1) for key, v in sums.items()}
 
-        val_means = validate()
-        val_loss = val_means["total"]
-        if not math.isfinite(val_loss):
-            val_loss = math.inf
-        sched.step(val_loss)
+            val_means = validate()
+            val_loss = val_means["total"]
+            if not math.isfinite(val_loss):
+                val_loss = math.inf
+            sched.step(val_loss)
 
-        st["epoch"] += 1
-        epochs_this_call += 1
-        if val_loss < st["best_val"] - config.min_delta * abs(st["best_val"]) or (
-            not math.isfinite(st["best_val"]) and math.isfinite(val_loss)
-        ):
-            st["best_val"], st["best_epoch"], st["bad_epochs"] = val_loss, st["epoch"], 0
-            best_state = copy.deepcopy(net.state_dict())
-        else:
-            st["bad_epochs"] += 1
-        dt = time.perf_counter() - t0
-        st["train_time_s"] += dt
-        lr_now = float(opt.param_groups[0]["lr"])
-        row = {"epoch": st["epoch"], "lr": lr_now, "epoch_time_s": dt, "skipped_batches": skipped}
-        row.update({f"train_{key}": v for key, v in train_means.items()})
-        row.update({f"val_{key}": v for key, v in val_means.items()})
-        st["history"] = [*st["history"], row]
-        if writer is not None:
-            for key in _LOGGED:
-                writer.add_scalar(f"train/{key}", train_means[key], st["epoch"])
-                writer.add_scalar(f"val/{key}", val_means[key], st["epoch"])
-            writer.add_scalar("lr", lr_now, st["epoch"])
-        if log:
-            log(
-                f"epoch {st['epoch']:3d}  train {train_means['total']:+.5f}  val "
-                f"{val_loss:+.5f}  val sum rate {val_means['sum_rate']:.2f}  lr {lr_now:.1e}"
-                f"  ({dt:.1f} s)"
-            )
-        if st["bad_epochs"] >= config.patience:
-            st["finished"], st["stop_reason"] = True, "early_stopping"
-        elif st["epoch"] >= config.max_epochs:
-            st["finished"], st["stop_reason"] = True, "max_epochs"
-        elif config.max_time_s is not None and st["train_time_s"] >= config.max_time_s:
-            st["finished"], st["stop_reason"] = True, "time_limit"
-        save()
-        if not st["finished"] and (
-            (stop_after_epochs is not None and epochs_this_call >= stop_after_epochs)
-            or (time_budget_s is not None and time.perf_counter() - start >= time_budget_s)
-        ):
-            st["stop_reason"] = "interrupted"
-            break
+            st["epoch"] += 1
+            epochs_this_call += 1
+            if val_loss < st["best_val"] - config.min_delta * abs(st["best_val"]) or (
+                not math.isfinite(st["best_val"]) and math.isfinite(val_loss)
+            ):
+                st["best_val"], st["best_epoch"], st["bad_epochs"] = val_loss, st["epoch"], 0
+                best_state = copy.deepcopy(net.state_dict())
+            else:
+                st["bad_epochs"] += 1
+            dt = time.perf_counter() - t0
+            st["train_time_s"] += dt
+            lr_now = float(opt.param_groups[0]["lr"])
+            row = {"epoch": st["epoch"], "lr": lr_now, "epoch_time_s": dt,
+                   "skipped_batches": skipped}
+            row.update({f"train_{key}": v for key, v in train_means.items()})
+            row.update({f"val_{key}": v for key, v in val_means.items()})
+            st["history"] = [*st["history"], row]
+            if writer is not None:
+                for key in _LOGGED:
+                    writer.add_scalar(f"train/{key}", train_means[key], st["epoch"])
+                    writer.add_scalar(f"val/{key}", val_means[key], st["epoch"])
+                writer.add_scalar("lr", lr_now, st["epoch"])
+            if log:
+                log(
+                    f"epoch {st['epoch']:3d}  train {train_means['total']:+.5f}  val "
+                    f"{val_loss:+.5f}  val sum rate {val_means['sum_rate']:.2f}  lr {lr_now:.1e}"
+                    f"  ({dt:.1f} s)"
+                )
+            if st["bad_epochs"] >= config.patience:
+                st["finished"], st["stop_reason"] = True, "early_stopping"
+            elif st["epoch"] >= config.max_epochs:
+                st["finished"], st["stop_reason"] = True, "max_epochs"
+            elif config.max_time_s is not None and st["train_time_s"] >= config.max_time_s:
+                st["finished"], st["stop_reason"] = True, "time_limit"
+            save()
+            if not st["finished"] and (
+                (stop_after_epochs is not None and epochs_this_call >= stop_after_epochs)
+                or (time_budget_s is not None and time.perf_counter() - start >= time_budget_s)
+            ):
+                st["stop_reason"] = "interrupted"
+                break
     if writer is not None:
         writer.close()
     if st["finished"]:
