@@ -166,7 +166,7 @@ def test_snr_definition_readings() -> None:
 
 def test_settings_and_store_checks(tmp_path) -> None:
     assert set(VARIANTS) == {"dnn", "dnn_scaled", "dnn_rho", "struct", "struct_rho",
-                             "struct_cont"}
+                             "struct_cont", "struct_cont_up"}
     s = LearnSettings(num_users=2, hidden=(8,), max_train_time_s=5.0)
     assert s.train_config().max_time_s == 5.0
     assert LearnSettings(max_train_time_s=0.0).train_config().max_time_s is None
@@ -180,27 +180,32 @@ def test_settings_and_store_checks(tmp_path) -> None:
                                                   MemoryContext())
 
 
-def test_continuation_chain_follows_the_grid(tmp_path) -> None:
+@pytest.mark.parametrize(("variant", "rho", "chain", "off_grid", "off_start"), [
+    ("struct_cont_up", 0.2, (0.0, 0.1, 0.2), 0.25, 0.2),
+    ("struct_cont", 0.8, (1.0, 0.9, 0.8), 0.75, 0.8),
+])
+def test_continuation_chain_follows_the_grid(tmp_path, variant, rho, chain, off_grid,
+                                             off_start) -> None:
     import json
 
     from isaclearn.learn import load_checkpoint, trained_weights, weights_digest
 
     s = LearnSettings(**{k: v for k, v in TINY.items() if k != "num_test"})
-    msgs: list[str] = []
-    store = ModelStore(tmp_path, s, msgs.append)
-    _, info = store.designer("struct_cont", 0.2, 4)
-    stems = [f"struct_cont_M4_K2_snr20_rho{r:.2f}" for r in (0.0, 0.1, 0.2)]
-    assert all((tmp_path / f"{st}.json").is_file() for st in stems)  # 0 -> 0.1 -> 0.2
+    store = ModelStore(tmp_path, s, lambda _m: None)
+    _, info = store.designer(variant, rho, 4)
+    stems = [f"{variant}_M4_K2_snr20_rho{r:.2f}" for r in chain]
+    assert all((tmp_path / f"{st}.json").is_file() for st in stems)
+    assert len(list(tmp_path.glob(f"{variant}_M4_*.json"))) == len(chain)  # nothing else
     assert info["init_from"] == stems[1]
     assert "init" not in json.loads((tmp_path / f"{stems[0]}.json").read_text())["config"]
     for prev, cur in zip(stems, stems[1:]):
         init = load_checkpoint(tmp_path / cur).config["init"]
         _, w_prev, _ = trained_weights(tmp_path / prev)
         assert init == {"from": prev, "weights_sha256": weights_digest(w_prev)}
-    # off-grid rho starts from the grid point below it; a new store reloads, bit for bit
-    d1, info = store.designer("struct_cont", 0.25, 4)
-    assert info["init_from"] == stems[2]
-    d2, _ = ModelStore(tmp_path, s, msgs.append).designer("struct_cont", 0.25, 4)
+    # off-grid rho starts from its grid neighbour; a new store reloads, bit for bit
+    d1, info = store.designer(variant, off_grid, 4)
+    assert info["init_from"] == f"{variant}_M4_K2_snr20_rho{off_start:.2f}"
+    d2, _ = ModelStore(tmp_path, s, lambda _m: None).designer(variant, off_grid, 4)
     sd1, sd2 = d1.net.state_dict(), d2.net.state_dict()
     assert all(torch.equal(sd1[k], sd2[k]) for k in sd1)
 
