@@ -298,7 +298,7 @@ class ModelStore:
                     init_from = pinfo["checkpoint"]
             job = self._job(variant, rho, num_antennas, snr_db, init_from)
             beta = job.loss_config.beta
-            self.log(f"training {stem} ...")
+            self.log(f"{'loading' if _finished(self.folder / stem) else 'training'} {stem} ...")
             net, res = train_precoder(
                 job.net_config, job.scenario, job.loss_config, job.config, rho=job.rho,
                 checkpoint=job.checkpoint, resume=True, log_dir=job.log_dir,
