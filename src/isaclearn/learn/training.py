@@ -455,9 +455,9 @@ def train_precoder(
                     continue
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                if not all(bool(torch.isfinite(q.grad).all()) for q in net.parameters()
-                           if q.grad is not None):
-                    skipped += 1  # a finite loss with a non-finite gradient: no step
+                grads = [q.grad for q in net.parameters() if q.grad is not None]
+                if not bool(torch.isfinite(torch.nn.utils.get_total_norm(grads))):
+                    skipped += 1  # a finite loss with a non-finite gradient norm: no step
                     continue
                 opt.step()
                 for key in _LOGGED:
