@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import math
 
 import pytest
@@ -15,7 +14,8 @@ from isaclearn.systems.temiz_unsup.learned import (
     VARIANTS,
     LearnSettings,
     ModelStore,
-    _bench_factory,
+    find_networks,
+    learned_designers,
 )
 
 
@@ -240,17 +240,21 @@ def test_peaks_and_compression_parsing() -> None:
     assert _parse_compressions(("32/0", "7/0.1", "5")) == [(32, 0.0), (7, 0.1), (5, 0.0)]
 
 
-def test_bench_factory_loads_checkpoints(tmp_path) -> None:
-    from isaclearn.experiments.bench import designer_factories
+def test_learned_designers_and_finding_networks(tmp_path) -> None:
     from isaclearn.learn import LearnedPrecoder, NetConfig, build_network, save_precoder
 
-    assert "temiz_unsup_learned" in designer_factories()
     torch.manual_seed(0)
     net = build_network(NetConfig(num_antennas=10, num_users=10, hidden=(8,)))
-    save_precoder(tmp_path / "mine", LearnedPrecoder(net, rho=1.0))
-    out = _bench_factory(argparse.Namespace(checkpoint=[str(tmp_path / "mine")], rho=None))
+    save_precoder(tmp_path / "sub" / "mine", LearnedPrecoder(net, rho=1.0))
+    (tmp_path / "other.json").write_text('{"format": "something else"}')
+    (tmp_path / "broken.json").write_text("{")
+    out = learned_designers([str(tmp_path / "sub" / "mine")])
     assert list(out) == ["learned:mine"] and out["learned:mine"].name == "learned:mine"
-    assert _bench_factory(argparse.Namespace(checkpoint=None, rho=None)) == {}
+    assert learned_designers([]) == {}
+    assert find_networks(tmp_path) == [tmp_path / "sub" / "mine"]
+    assert find_networks(tmp_path / "absent") == []
+    with pytest.raises(ConfigError, match="rho"):
+        learned_designers([str(tmp_path / "sub" / "mine")], rho=2.0)
 
 
 def test_bench_precoders_cli_times_a_checkpoint(tmp_path, capsys) -> None:

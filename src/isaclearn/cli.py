@@ -2,13 +2,17 @@
 
 Subcommands::
 
-    isaclearn list
+    isaclearn list [--system NAME]
     isaclearn run EXPERIMENT [--profile quick|paper] [--set key=value ...] [--out DIR]
                              [--resume] [--seed N] [--device cpu|cuda]
     isaclearn plot DIR [--errorbars]
-    isaclearn evaluate FILE [--json OUT] [--system temiz_unsup] [--designer NAMES]
-                       [--checkpoint PATH] [--rho R]
+    isaclearn evaluate FILE [--system NAME] [--designer NAMES] [--checkpoint PATH]
+                       [system options] [--json OUT] [--out DESIGNS.npz|.mat]
     isaclearn bench SUITE [suite options] [--json FILE] [--device cpu|cuda]
+    isaclearn leaderboard [--system NAME] [--batch N] [--checkpoint PATH] [--json F] [--csv F]
+
+Every command dispatches on the system registry (:mod:`isaclearn.systems.base`): no system's
+name or designer appears here.
 
 Every error a user can cause (an :class:`~isaclearn.core.errors.IsacError` or a bad command
 line) is reported as one line ``isaclearn: error: <message>`` on standard error with exit code
@@ -48,40 +52,80 @@ def _err(message: str) -> None:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from isaclearn.experiments.bench import BENCH_SUITES, designer_factories
-    from isaclearn.systems import SYSTEM_MODULES
-    from isaclearn.systems.base import experiments
+    from isaclearn.systems.base import experiments, systems
 
+    if args.system:
+        return _list_system(_system(args.system))
     exps = experiments()
     out = sys.stdout
+    known = systems()
     print("systems:", file=out)
-    for sysname in SYSTEM_MODULES:
-        n = sum(1 for s in exps.values() if s.system == sysname)
-        state = f"{n} experiment(s)" if n else "no experiments yet"
-        print(f"  {sysname:<16} {state}", file=out)
+    for name, spec in known.items():
+        n = len(spec.experiments())
+        print(f"  {name:<16} {spec.description} ({n} experiment(s); paper {spec.paper})",
+              file=out)
     print("\nexperiments:", file=out)
     if not exps:
         print("  (none registered)", file=out)
-    for name, spec in exps.items():
-        profiles = ",".join(spec.profiles)
-        print(f"  {name:<28} [{profiles}]  {spec.description}", file=out)
-    print("\ndesigners (temiz_unsup):", file=out)
-    try:
-        from isaclearn.systems import temiz_unsup
-
-        designers = temiz_unsup.baseline_designers(include_convex=True)
-        convex = temiz_unsup.CONVEX_DESIGNERS
-        for dname, designer in designers.items():
-            note = " (convex program per instance)" if dname in convex else ""
-            print(f"  {dname:<16} {type(designer).__name__}{note}", file=out)
-    except ImportError as exc:
-        print(f"  (baseline designers unavailable: {exc})", file=out)
-    for fname in designer_factories():
-        print(f"  {fname:<16} (designer factory for bench precoders)", file=out)
+    for name, exp in exps.items():
+        profiles = ",".join(exp.profiles)
+        print(f"  {name:<28} [{profiles}]  {exp.description}", file=out)
+    for name, spec in known.items():
+        print(f"\ndesigners ({name}):", file=out)
+        _print_designers(spec)
     print("\nbench suites:", file=out)
-    for sname, suite in BENCH_SUITES.items():
-        print(f"  {sname:<16} {suite.description}", file=out)
+    for sname, (spec, suite) in _bench_suites().items():
+        if sname == suite.name:
+            print(f"  {sname:<16} {suite.description}", file=out)
+        else:
+            print(f"  {sname:<16} (the {suite.name} suite of {spec.name})", file=out)
+    print("\n`isaclearn list --system NAME` shows a system's metrics and file layout.", file=out)
     return 0
+
+
+def _print_designers(spec: Any) -> None:
+    for d in spec.designer_entries().values():
+        notes = [d.kind] + (["slow: one program per instance"] if d.slow else [])
+        print(f"  {d.name:<18} {d.description} ({'; '.join(notes)})", file=sys.stdout)
+    for bname in spec.bounds:
+        print(f"  {bname:<18} (bound)", file=sys.stdout)
+
+
+def _list_system(spec: Any) -> int:
+    out = sys.stdout
+    print(f"{spec.name}: {spec.description}\npaper: {spec.paper}", file=out)
+    print("\nmetrics (the first ranks the leaderboard):", file=out)
+    for m, unit in spec.metrics.items():
+        print(f"  {m:<18} {unit}", file=out)
+    print("\ndesigners:", file=out)
+    _print_designers(spec)
+    if spec.cli_options:
+        print("\noptions of its trained networks (evaluate, leaderboard):", file=out)
+        for o in spec.cli_options:
+            print(f"  {o.flag:<18} {o.help}", file=out)
+    print("\nexperiments:", file=out)
+    for name, exp in spec.experiments().items():
+        print(f"  {name:<28} {exp.description}", file=out)
+    print("\nbench suites:", file=out)
+    for suite in spec.bench_suites:
+        print(f"  {suite.name:<16} {suite.description}", file=out)
+    fmt = spec.file_format
+    if fmt is not None:
+        print(f"\nevaluate file (isaclearn evaluate FILE --system {spec.name}; .npz or .mat):",
+              file=out)
+        for role, fields in (("problem", fmt.problem_fields), ("design", fmt.design_fields)):
+            for f in fields:
+                opt = "" if f.required else (" optional" + (f", default {f.default}"
+                                                            if f.default is not None else ""))
+                print(f"  {f.name:<12} {role:<8} {f.layout:<12} {f.kind:<10} {f.doc}{opt}",
+                      file=out)
+    return 0
+
+
+def _bench_suites() -> dict[str, Any]:
+    from isaclearn.systems.base import bench_suites
+
+    return bench_suites()
 
 
 # --------------------------------------------------------------------------- run / plot
@@ -129,106 +173,158 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- evaluate
 
-EVALUATE_METRICS = ["sum_rate", "min_rate", "sum_crb", "sum_crb_db", "sum_crb_approx",
-                    "crb_fairness", "rate_fairness", "power"]
 
-
-def _evaluate_designers(args: argparse.Namespace) -> dict[str, Any]:
+def _selected_designers(spec: Any, args: argparse.Namespace) -> dict[str, Any]:
     """The designers named by ``--designer`` and ``--checkpoint`` (in that order)."""
-    from isaclearn.systems import temiz_unsup
-
     out: dict[str, Any] = {}
-    wanted = [n.strip() for spec in (args.designer or []) for n in spec.split(",") if n.strip()]
+    wanted = [n.strip() for group in (args.designer or []) for n in group.split(",")
+              if n.strip()]
     if wanted:
-        available = temiz_unsup.baseline_designers()
-        unknown = [n for n in wanted if n not in available]
+        entries = spec.designer_entries()
+        unknown = [n for n in wanted if n not in entries]
         if unknown:
-            raise ConfigError(f"--designer: unknown designer {', '.join(unknown)}; available: "
-                              f"{', '.join(available)}")
-        out.update({n: available[n] for n in wanted})
+            raise ConfigError(f"--designer: unknown designer {', '.join(unknown)} for "
+                              f"{spec.name}; available: {', '.join(entries)}")
+        out.update({n: entries[n].make() for n in wanted})
     if args.checkpoint:
-        from isaclearn.systems.temiz_unsup.learned import learned_designers
-
-        out.update(learned_designers(args.checkpoint, rho=args.rho))
+        if spec.load_learned is None:
+            raise ConfigError(f"--checkpoint: system {spec.name} has no trained networks")
+        out.update(spec.load_learned(args.checkpoint, args))
+    given = [o for o in spec.cli_options if getattr(args, o.dest, None) is not None]
+    if given and not args.checkpoint:
+        raise ConfigError(f"{given[0].flag} applies to trained networks; give --checkpoint too")
     return out
+
+
+def _metric_table(spec: Any, metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    table = []
+    for m, unit in spec.metrics.items():
+        v = metrics.get(m)
+        if v is None or v.dim() != 1:
+            continue
+        v = v.double()
+        table.append({"metric": m, "mean": float(v.mean()), "min": float(v.min()),
+                      "max": float(v.max()), "unit": unit})
+    return table
+
+
+def _system(name: str) -> Any:
+    from isaclearn.systems.base import get_system
+
+    try:
+        return get_system(name)
+    except ConfigError as exc:
+        raise ConfigError(f"--system: {exc}") from None
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from isaclearn.experiments.io import load_problem_file
     from isaclearn.experiments.results import format_table, to_jsonable, write_json
 
-    if args.system != "temiz_unsup":
-        raise ConfigError(f"--system {args.system!r}: evaluate supports temiz_unsup only")
-    from isaclearn.systems import temiz_unsup
-
-    designers = _evaluate_designers(args)
-    problem, w_file = load_problem_file(args.file, require_w=not designers)
-    print(f"{args.file}: B = {problem.batch_size} instance(s), K = {problem.num_users} users, "
-          f"M = {problem.num_antennas} antennas, T = {problem.num_targets} target(s)")
-    units = dict(temiz_unsup.METRIC_UNITS)
-    units.setdefault("crb", "rad^2")
-    units.setdefault("rates", "bit/s/Hz")
+    spec = _system(args.system)
+    _check_out_file(args.json, "--json")
+    _check_out_file(args.out, "--out")
+    designers = _selected_designers(spec, args)
+    problem, design_file = load_problem_file(args.file, spec, require_design=not designers)
+    print(f"{args.file}: {_describe(problem)} ({spec.name})")
     if designers:
-        return _evaluate_compare(args, problem, w_file, designers, units)
-    assert w_file is not None  # required above when no designer is named
-    metrics = temiz_unsup.evaluate(problem, w_file)
-    names = [m for m in EVALUATE_METRICS if m in metrics]
-    table = []
-    for m in names:
-        v = metrics[m].double()
-        table.append({"metric": m, "mean": float(v.mean()), "min": float(v.min()),
-                      "max": float(v.max()), "unit": units.get(m, "")})
+        return _evaluate_compare(args, spec, problem, design_file, designers)
+    assert design_file is not None  # required above when no designer is named
+    metrics = spec.evaluate(problem, design_file)
+    table = _metric_table(spec, metrics)
     print(format_table(table, ["metric", "mean", "min", "max", "unit"]))
     if args.json:
-        per_instance = {m: to_jsonable(metrics[m].double()) for m in metrics}
-        mean = {m: float(metrics[m].double().mean()) for m in names}
         report = {
             "file": str(args.file),
-            "system": args.system,
+            "system": spec.name,
             "batch": problem.batch_size,
-            "per_instance": per_instance,
-            "mean": mean,
-            "units": {m: units.get(m, "") for m in metrics},
+            "per_instance": {m: to_jsonable(v.double()) for m, v in metrics.items()},
+            "mean": {r["metric"]: r["mean"] for r in table},
+            "units": {m: spec.metrics.get(m, "") for m in metrics},
         }
         _write_json_file(Path(args.json), report, write_json)
         print(f"wrote {args.json}")
+    if args.out:
+        _write_designs(args.out, spec, {"file": design_file})
     return 0
 
 
-def _evaluate_compare(args: argparse.Namespace, problem: Any, w_file: Any,
-                      designers: dict[str, Any], units: dict[str, str]) -> int:
-    """Score the file's ``W`` (if any) and each designer's design on the file's problem."""
+def _describe(problem: Any) -> str:
+    """``B = 3 instance(s), K = 4 users, ...`` from the problem's ``num_*`` properties."""
+    parts = [f"B = {problem.batch_size} instance(s)"]
+    for name in sorted(dir(type(problem))):
+        if name.startswith("num_") and isinstance(getattr(type(problem), name), property):
+            parts.append(f"{name} = {getattr(problem, name)}")
+    return ", ".join(parts)
+
+
+def _finite_rows(x: Any) -> Any:
     import torch
 
-    from isaclearn.core.design import Design
+    t = torch.view_as_real(x) if x.is_complex() else x
+    return torch.isfinite(t).reshape(t.shape[0], -1).all(dim=1)
+
+
+def _evaluate_compare(args: argparse.Namespace, spec: Any, problem: Any, design_file: Any,
+                      designers: dict[str, Any]) -> int:
+    """Score the file's design (if any) and each designer's design on the file's problem."""
     from isaclearn.experiments.results import format_table, to_jsonable, write_json
-    from isaclearn.systems import temiz_unsup
 
     designs: dict[str, Any] = {}
-    if w_file is not None:
-        designs["file W"] = w_file
+    if design_file is not None:
+        designs["file"] = design_file
     for name, designer in designers.items():
-        out = designer.design(problem)
-        designs[name] = out.w if isinstance(out, Design) else out
+        designs[name] = designer.design(problem)
+    shown = spec.shown_metrics()
     rows, report = [], {}
-    for name, w in designs.items():
-        w = w.to(problem.h.dtype)
-        ok = torch.isfinite(torch.view_as_real(w)).reshape(w.shape[0], -1).all(dim=1)
-        metrics = temiz_unsup.evaluate(problem.subset(ok), w[ok]) if bool(ok.any()) else {}
-        mean = {m: float(metrics[m].double().mean()) for m in EVALUATE_METRICS if m in metrics}
+    for name, design in designs.items():
+        ok = _finite_rows(design.w)
+        for extra in design.extras.values():
+            ok = ok & _finite_rows(extra)
+        metrics: dict[str, Any] = {}
+        if bool(ok.any()):
+            sub = design if bool(ok.all()) else _subset_design(design, ok)
+            metrics = spec.evaluate(problem.subset(ok) if not bool(ok.all()) else problem, sub)
+        mean = {m: float(metrics[m].double().mean()) for m in spec.metrics
+                if m in metrics and metrics[m].dim() == 1}
         rows.append({"design": name, "valid": int(ok.sum()), **mean})
         report[name] = {"valid_instances": int(ok.sum()), "mean": mean,
                         "per_instance": {m: to_jsonable(v.double()) for m, v in metrics.items()}}
-    cols = ["design", "valid", "sum_rate", "min_rate", "sum_crb_db", "crb_fairness", "power"]
+    cols = ["design", "valid", *shown]
     print(format_table(rows, cols))
     print("means over the instances with a finite design (valid); units: "
-          + ", ".join(f"{c} {units.get(c, '')}".strip() for c in cols[2:]))
+          + ", ".join(f"{c} {spec.metrics.get(c, '')}".strip() for c in shown))
     if args.json:
-        _write_json_file(Path(args.json), {"file": str(args.file), "system": args.system,
+        _write_json_file(Path(args.json), {"file": str(args.file), "system": spec.name,
                                            "batch": problem.batch_size, "designs": report,
-                                           "units": units}, write_json)
+                                           "units": dict(spec.metrics)}, write_json)
         print(f"wrote {args.json}")
+    if args.out:
+        _write_designs(args.out, spec, designs)
     return 0
+
+
+def _subset_design(design: Any, ok: Any) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(design, w=design.w[ok],
+                               extras={k: v[ok] for k, v in design.extras.items()})
+
+
+def _write_designs(path: str, spec: Any, designs: dict[str, Any]) -> None:
+    from isaclearn.experiments.io import write_designs
+
+    written = write_designs(path, spec, designs)
+    print(f"wrote {written} ({', '.join(designs)})")
+
+
+def _check_out_file(path: str | None, flag: str) -> None:
+    """Refuse an output file whose folder is missing before any work is done."""
+    if not path:
+        return
+    parent = Path(path).parent
+    if not parent.is_dir():
+        raise ConfigError(f"{flag} {path}: folder {parent} does not exist")
 
 
 def _write_json_file(path: Path, obj: Any, writer: Any) -> None:
@@ -244,14 +340,12 @@ def _write_json_file(path: Path, obj: Any, writer: Any) -> None:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from isaclearn.experiments.bench import BENCH_SUITES
     from isaclearn.experiments.results import format_table, write_json
     from isaclearn.experiments.runner import check_device
 
-    suite = BENCH_SUITES[args.suite]
+    _, suite = _bench_suites()[args.suite]
     check_device(args.device)
-    if args.json and not Path(args.json).resolve().parent.exists():
-        raise ConfigError(f"--json {args.json}: folder {Path(args.json).parent} does not exist")
+    _check_out_file(args.json, "--json")
 
     def log(msg: str) -> None:
         print(f"[bench] {msg}", file=sys.stderr, flush=True)
@@ -268,14 +362,64 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- leaderboard
+
+
+def _cmd_leaderboard(args: argparse.Namespace) -> int:
+    from isaclearn.experiments.leaderboard import LEADERBOARD_COLUMNS, leaderboard
+    from isaclearn.experiments.results import format_table, rows_to_csv_text, write_json
+    spec = _system(args.system)
+    _check_out_file(args.json, "--json")
+    _check_out_file(args.csv, "--csv")
+
+    def log(msg: str) -> None:
+        print(f"[leaderboard] {msg}", file=sys.stderr, flush=True)
+
+    board = leaderboard(spec, args, log)
+    cols = [c for c in LEADERBOARD_COLUMNS[:2]] + [*spec.shown_metrics()] + [
+        c for c in LEADERBOARD_COLUMNS[2:]]
+    print(f"{spec.name}: ranked by {spec.primary_metric} ({spec.metrics[spec.primary_metric]}) "
+          f"on {board.batch} test instance(s), seed {args.seed}")
+    print(format_table(board.rows, cols))
+    for note in board.notes:
+        print(note)
+    if args.json:
+        _write_json_file(Path(args.json), {"system": spec.name, "batch": board.batch,
+                                           "seed": args.seed, "rows": board.rows,
+                                           "units": dict(spec.metrics)}, write_json)
+        print(f"wrote {args.json}")
+    if args.csv:
+        from isaclearn.experiments.results import atomic_write_text
+
+        try:
+            atomic_write_text(Path(args.csv), rows_to_csv_text(board.rows))
+        except OSError as exc:
+            raise ConfigError(f"--csv {args.csv}: cannot write ({exc.strerror or exc})") from None
+        print(f"wrote {args.csv}")
+    return 0
+
+
+def _add_system_options(p: argparse.ArgumentParser) -> None:
+    """The options of every system's trained networks (e.g. a trade-off weight)."""
+    from isaclearn.systems.base import systems
+
+    seen: set[str] = set()
+    for spec in systems().values():
+        for o in spec.cli_options:
+            if o.flag in seen:
+                continue
+            seen.add(o.flag)
+            p.add_argument(o.flag, type=o.type, default=o.default,
+                           help=f"{o.help} [{spec.name}]")
+
+
 # --------------------------------------------------------------------------- parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``isaclearn`` argument parser (bench suites and their plugins included)."""
-    from isaclearn.experiments.bench import BENCH_SUITES, load_bench_plugins
+    """The ``isaclearn`` argument parser (every system's bench suites and options included)."""
+    from isaclearn.systems import DEFAULT_SYSTEM
 
-    load_bench_plugins()
     parser = _Parser(prog=PROG, description="Design, train and compare ISAC beamformers.")
     from isaclearn import __version__
 
@@ -283,10 +427,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("list", help="systems, experiments, designers, bench suites")
+    p.add_argument("--system", default=None, help="details of one system: metrics, designers, "
+                                                  "file layout")
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("run", help="run an experiment into a folder")
-    p.add_argument("experiment", help="experiment name, e.g. temiz_unsup.baselines")
+    p.add_argument("experiment", help="experiment name <system>.<experiment> (see isaclearn list)")
     p.add_argument("--profile", default="quick", help="quick (default) or paper")
     p.add_argument("--set", action="append", nargs="+", metavar="KEY=VALUE",
                    help="override a config field (repeatable)")
@@ -305,31 +451,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_plot)
 
     p = sub.add_parser("evaluate", help="score a design stored in a .npz or .mat file, and/or "
-                                        "designers run on its channels")
-    p.add_argument("file", type=Path, help="file with H, W, theta, noise_var, radar_snr, "
-                                           "num_rx[, num_symbols]")
+                                        "designers run on its problem")
+    p.add_argument("file", type=Path, help="file with the problem (and design) arrays of the "
+                                           "system; see `isaclearn list --system NAME`")
+    p.add_argument("--system", default=DEFAULT_SYSTEM,
+                   help=f"system whose file layout and metrics apply (default {DEFAULT_SYSTEM})")
     p.add_argument("--json", default=None, metavar="OUT",
                    help="write per-instance and mean metrics to this JSON file")
-    p.add_argument("--system", default="temiz_unsup", help="system whose metrics to use")
+    p.add_argument("--out", default=None, metavar="DESIGNS",
+                   help="write the designs of this run to a .npz or MATLAB .mat file")
     p.add_argument("--designer", action="append", default=None, metavar="NAMES",
-                   help="also design with these baseline designers (comma-separated, e.g. "
-                        "mmse,wmmse) on the file's channels and score them; W is then optional")
+                   help="also design with these designers of the system (comma-separated) on "
+                        "the file's problem and score them; the design arrays are then optional")
     p.add_argument("--checkpoint", action="append", default=None, metavar="PATH",
-                   help="also design with this trained network (repeatable); W is then "
-                        "optional")
-    p.add_argument("--rho", type=float, default=None,
-                   help="trade-off weight fed to a rho-conditioned network")
+                   help="also design with this trained network (repeatable)")
+    _add_system_options(p)
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("bench", help="speed benchmarks, side by side")
     bsub = p.add_subparsers(dest="suite", metavar="SUITE", required=True)
-    for name, suite in BENCH_SUITES.items():
+    for name, (_, suite) in _bench_suites().items():
         bp = bsub.add_parser(name, help=suite.description, description=suite.description)
         suite.add_arguments(bp)
         bp.add_argument("--json", default=None, metavar="FILE",
                         help="write the rows as a JSON list to FILE")
         bp.add_argument("--device", default="cpu", help="cpu (default) or cuda")
         bp.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("leaderboard", help="every designer of a system on its test instances, "
+                                           "ranked by its primary metric")
+    p.add_argument("--system", default=DEFAULT_SYSTEM, help=f"system (default {DEFAULT_SYSTEM})")
+    p.add_argument("--batch", type=int, default=256, help="test instances (default 256)")
+    p.add_argument("--slow-batch", type=int, default=4,
+                   help="instances (the first ones) for designers that solve one program per "
+                        "instance (default 4; 0 leaves them out)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the test instances")
+    p.add_argument("--designers", default=None,
+                   help="comma-separated designers to rank (default: all)")
+    p.add_argument("--checkpoint", action="append", default=None, metavar="PATH",
+                   help="trained network to rank (repeatable)")
+    p.add_argument("--runs", default="runs", metavar="DIR",
+                   help="folder searched for trained networks of the system (default runs; "
+                        "'' searches nothing)")
+    p.add_argument("--json", default=None, metavar="FILE", help="write the table as JSON")
+    p.add_argument("--csv", default=None, metavar="FILE", help="write the table as CSV")
+    _add_system_options(p)
+    p.set_defaults(func=_cmd_leaderboard)
     return parser
 
 

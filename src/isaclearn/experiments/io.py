@@ -1,27 +1,17 @@
-"""Reading a user's design file (``isaclearn evaluate FILE``).
+"""Reading and writing a system's problems and designs (``isaclearn evaluate FILE``).
 
-File format (``.npz`` from NumPy, or MATLAB ``.mat`` up to v7; keys are case-sensitive, with a
-case-insensitive fallback when the exact key is absent):
+The layout of a file comes from the system's :class:`~isaclearn.systems.base.FileFormat`: named
+arrays with shape letters (``H`` ``[B, K, M]``, ...) and kinds (complex, real, positive, count,
+fraction, angle in radians); ``isaclearn list --system NAME`` prints it. Files are NumPy
+``.npz`` or MATLAB ``.mat`` up to v7; keys are case-sensitive, with a case-insensitive fallback
+when the exact key is absent. Scalars may be 0-d arrays, 1-element arrays or MATLAB 1×1
+matrices; a MATLAB row or column vector is accepted for a one-letter field; a field whose first
+letter is ``B`` may be given without it (one instance, or the same for every instance). Values
+are read in double precision (``complex128`` / ``float64``). MATLAB v7.3 files (HDF5) are not
+read: save with ``-v7``. Object arrays are refused without being unpickled.
 
-==============  ===================  ====================================================
-key             shape                meaning
-==============  ===================  ====================================================
-``H``           ``[B, K, M]``        true channels, user ``k``'s channel is row ``H[b, k, :]``
-                or ``[K, M]``        (then ``B = 1``); real or complex
-``W``           ``[B, M, K]``        precoders, user ``k``'s beam is column ``W[b, :, k]``
-                or ``[M, K]``        (optional for ``isaclearn evaluate --designer`` /
-                                     ``--checkpoint``, which design their own)
-``theta``       ``[T]`` or ``[B, T]``  target angles in radians, within ``[-π/2, π/2]``, real
-``noise_var``   scalar               user noise variance ``σ²`` (W), > 0
-``radar_snr``   scalar               radar SNR ``η`` (linear), > 0
-``num_rx``      scalar               radar receive antennas ``N``, integer ≥ 1
-``num_symbols`` scalar, optional     snapshots ``L``, integer ≥ 1 (default 1)
-``power``       scalar, optional     power budget ``P_t`` (W), > 0 (default 1; not used in scoring)
-==============  ===================  ====================================================
-
-Scalars may be 0-d arrays, 1-element arrays or MATLAB 1×1 matrices. A MATLAB row or column
-vector is accepted for ``theta`` ``[T]``. Values are evaluated in double precision
-(``complex128`` / ``float64``). MATLAB v7.3 files (HDF5) are not read: save with ``-v7``.
+Every problem is reported as an :class:`~isaclearn.core.errors.IsacError` whose one-line message
+names the file, the key and what was expected.
 """
 
 from __future__ import annotations
@@ -35,11 +25,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from isaclearn.channels.downlink import DownlinkProblem
-from isaclearn.core.errors import InputFileError, IsacError, ShapeError, ValueRangeError
+from isaclearn.core.errors import (
+    ConfigError,
+    InputFileError,
+    IsacError,
+    ShapeError,
+    ValueRangeError,
+)
+from isaclearn.systems.base import FileField, FileFormat, SystemSpec
 
-REQUIRED_KEYS = ("H", "W", "theta", "noise_var", "radar_snr", "num_rx")
-OPTIONAL_KEYS = {"num_symbols": 1, "power": 1.0}
+MAX_COUNT = 1_000_000
+"""Largest integer accepted for a count (antennas, snapshots): more is taken for a typo."""
 
 
 def _read_npz(path: Path) -> dict[str, Any]:
@@ -177,132 +173,266 @@ def _count(value: Any, key: str, path: Path) -> int:
         raise ValueRangeError(f"{path}: {key} must be an integer >= 1, got {v:g}")
     if v < 1:
         raise ValueRangeError(f"{path}: {key} must be an integer >= 1, got {int(v)}")
+    if v > MAX_COUNT:
+        raise ValueRangeError(f"{path}: {key} must be an integer >= 1 and at most {MAX_COUNT}, "
+                              f"got {v:g}")
     return int(v)
 
 
-def _matrix_batch(arr: np.ndarray, key: str, layout: str, path: Path) -> np.ndarray:
-    if arr.ndim == 2:
-        arr = arr[None]
-    if arr.ndim != 3:
-        raise ShapeError(f"{path}: {key} must have shape {layout} (or without B), got shape "
-                         f"{arr.shape}")
-    return arr.astype(np.complex128)
+def _fraction(value: Any, key: str, path: Path) -> float:
+    v = _scalar(value, key, path)
+    if not 0.0 <= v <= 1.0:
+        raise ValueRangeError(f"{path}: {key} must be in [0, 1], got {v:g}")
+    return v
 
 
-def _theta(arr: np.ndarray, batch: int, path: Path) -> np.ndarray:
-    theta = _real(arr, "theta", path)
-    if theta.ndim == 0:
-        theta = theta.reshape(1)
-    if theta.ndim == 2:
-        rows, cols = theta.shape
-        if rows == batch:
-            pass
-        elif rows == 1:
-            theta = theta[0]
-        elif cols == 1:  # a MATLAB column vector of T angles
-            theta = theta[:, 0]
-        else:
-            raise ShapeError(f"{path}: theta must have shape [T] or [B, T] with B = {batch} "
-                             f"(from H), got shape {theta.shape}")
-    if theta.ndim not in (1, 2):
-        raise ShapeError(f"{path}: theta must have shape [T] or [B, T], got shape "
-                         f"{theta.shape}")
+def _check_angles(arr: np.ndarray, key: str, path: Path) -> None:
     limit = math.pi / 2 + 1e-9
-    worst = float(np.abs(theta).max())
+    worst = float(np.abs(arr).max())
     if worst > limit:
         raise ValueRangeError(
-            f"{path}: theta must be in radians within [-pi/2, pi/2], got |theta| up to "
+            f"{path}: {key} must be in radians within [-pi/2, pi/2], got |{key}| up to "
             f"{worst:g} (degrees? convert with numpy.deg2rad)"
         )
-    return theta
 
 
-def load_design_file(path: Path | str) -> tuple[DownlinkProblem, torch.Tensor]:
-    """The downlink ISAC problem and the user's precoder stored in ``path`` (``W`` required).
+class _Dims:
+    """Sizes of the shape letters seen so far, and which field fixed each."""
 
-    See :func:`load_problem_file` for the parameters and errors.
-    """
-    problem, w = load_problem_file(path, require_w=True)
-    assert w is not None
-    return problem, w
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.size: dict[str, int] = {}
+        self.source: dict[str, tuple[str, tuple[int, ...], str]] = {}
+
+    def bind(self, f: FileField, shape: tuple[int, ...]) -> None:
+        for letter, n in zip(f.dims, shape):
+            if letter not in self.size:
+                self.size[letter] = n
+                self.source[letter] = (f.name, shape, f.layout)
+                continue
+            if self.size[letter] == n:
+                continue
+            src, src_shape, src_layout = self.source[letter]
+            if letter == "B":
+                raise ShapeError(
+                    f"{self.path}: {f.name} has B = {n} instance(s) but {src} has B = "
+                    f"{self.size[letter]} ({src} shape {src_shape} = {src_layout}, {f.name} "
+                    f"shape {shape} = {f.layout})")
+            want = tuple(self.size.get(d, s) for d, s in zip(f.dims, shape))
+            raise ShapeError(
+                f"{self.path}: {f.name} has shape {shape} but {src} {src_shape} = {src_layout} "
+                f"needs {f.name} of shape {f.layout} = {want}")
 
 
-def load_problem_file(
-    path: Path | str, *, require_w: bool = True
-) -> tuple[DownlinkProblem, torch.Tensor | None]:
-    """The downlink ISAC problem and, when present, the user's precoder stored in ``path``.
+def _array_field(f: FileField, raw: Any, path: Path, dims: _Dims) -> np.ndarray:
+    """A validated array field, batch dimension added, bound to the shape letters."""
+    arr = _numeric(raw, f.name, path)
+    if f.kind != "complex":
+        arr = _real(arr, f.name, path)
+    n = len(f.dims)
+    batched = f.dims[0] == "B"
+    if n == 1 and arr.ndim == 2 and 1 in arr.shape:  # a MATLAB row or column vector
+        arr = arr.reshape(-1)
+    if batched and arr.ndim == n - 1 and f.batch == "optional":
+        arr = arr[None]
+    elif batched and n == 2 and arr.ndim == 2 and f.batch == "broadcast" and "B" in dims.size:
+        rows, cols = arr.shape
+        if rows != dims.size["B"]:
+            if rows == 1:
+                arr = arr[0]
+            elif cols == 1:  # a MATLAB column vector of the per-instance letter
+                arr = arr[:, 0]
+    if batched and f.batch == "broadcast" and n == 2 and arr.ndim == 0:
+        arr = arr.reshape(1)
+    if batched and f.batch == "broadcast" and arr.ndim == n - 1:
+        dims.bind(FileField(f.name, f.dims[1:], f.kind, f.doc), tuple(arr.shape))
+        if "B" in dims.size:
+            arr = np.broadcast_to(arr, (dims.size["B"], *arr.shape)).copy()
+    else:
+        if arr.ndim != n:
+            alt = " (or without B)" if batched else ""
+            if f.batch == "broadcast" and batched:
+                alt = f" or [{', '.join(f.dims[1:])}]"
+            raise ShapeError(f"{path}: {f.name} must have shape {f.layout}{alt}, got shape "
+                             f"{arr.shape}")
+        dims.bind(f, tuple(arr.shape))
+    if f.kind == "positive" and not bool((arr > 0).all()):
+        raise ValueRangeError(f"{path}: {f.name} must be positive, got {float(arr.min()):g}")
+    if f.kind == "fraction" and not bool(((arr >= 0) & (arr <= 1)).all()):
+        raise ValueRangeError(f"{path}: {f.name} must be in [0, 1]")
+    if f.kind == "angle_rad":
+        _check_angles(arr, f.name, path)
+    return arr.astype(np.complex128 if f.kind == "complex" else np.float64)
 
-    Parameters
-    ----------
-    path : path
-        A ``.npz`` or ``.mat`` file with the keys of the table in this module's docstring.
-    require_w : bool
-        Whether a missing ``W`` is an error (else ``None`` is returned for it).
 
-    Returns
-    -------
-    problem : DownlinkProblem
-        ``B`` instances, channels ``complex128``, angles ``float64``.
-    w : torch.Tensor or None
-        Precoders ``[B, M, K]`` ``complex128``; ``None`` when absent and not required.
+def _scalar_field(f: FileField, raw: Any, path: Path) -> float | int:
+    if f.kind == "positive":
+        return _positive(raw, f.name, path)
+    if f.kind == "count":
+        return _count(raw, f.name, path)
+    if f.kind == "fraction":
+        return _fraction(raw, f.name, path)
+    if f.kind == "complex":
+        raise ConfigError(f"field {f.name}: a complex scalar is not supported")
+    v = _scalar(raw, f.name, path)
+    if f.kind == "angle_rad":
+        _check_angles(np.asarray([v]), f.name, path)
+    return v
+
+
+def read_fields(
+    path: Path, data: Mapping[str, Any], fields: tuple[FileField, ...], *,
+    required: bool = True, dims: _Dims | None = None,
+) -> dict[str, Any]:
+    """The validated values of ``fields`` in ``data`` (absent optional fields get their
+    default, or are left out when they have none).
 
     Raises
     ------
-    InputFileError
-        Missing or unreadable file, missing key, non-numeric value.
-    ShapeError
-        Wrong shape, or ``B``, ``K``, ``M`` inconsistent between ``H``, ``W`` and ``theta``.
-    ValueRangeError
-        NaN or Inf; non-positive ``noise_var`` / ``radar_snr`` / ``power``; ``num_rx`` or
-        ``num_symbols`` not an integer ≥ 1; complex ``theta``; angles outside ``[-π/2, π/2]``.
+    InputFileError, ShapeError, ValueRangeError
+        Missing key, non-numeric value, wrong shape, inconsistent sizes, value out of range.
     """
-    path = Path(path)
-    data = read_arrays(path)
-    missing = [k for k in REQUIRED_KEYS if _lookup(data, k) is None
-               and (require_w or k != "W")]
+    dims = dims or _Dims(path)
+    missing = [f.name for f in fields if f.required and required and _lookup(data, f.name) is None]
     if missing:
         have = ", ".join(sorted(data)) or "none"
         raise InputFileError(f"{path}: missing key {', '.join(missing)} (keys in the file: "
                              f"{have})")
-
-    h = _matrix_batch(_numeric(_lookup(data, "H"), "H", path), "H", "[B, K, M]", path)
-    b, k, m = h.shape
-    w: np.ndarray | None = None
-    if _lookup(data, "W") is not None:
-        w = _matrix_batch(_numeric(_lookup(data, "W"), "W", path), "W", "[B, M, K]", path)
-        if w.shape[0] != b:
-            raise ShapeError(f"{path}: W has B = {w.shape[0]} instance(s) but H has B = {b} "
-                             f"(H {h.shape} = [B, K, M], W {w.shape} = [B, M, K])")
-        if w.shape != (b, m, k):
-            raise ShapeError(f"{path}: W has shape {w.shape} but H {h.shape} = [B, K, M] "
-                             f"needs W of shape [B, M, K] = {(b, m, k)}")
-    theta = _theta(_numeric(_lookup(data, "theta"), "theta", path), b, path)
-    if theta.ndim == 2 and theta.shape[0] != b:
-        raise ShapeError(f"{path}: theta has shape {theta.shape} but H has B = {b} instances")
-
-    noise_var = _positive(_lookup(data, "noise_var"), "noise_var", path)
-    radar_snr = _positive(_lookup(data, "radar_snr"), "radar_snr", path)
-    num_rx = _count(_lookup(data, "num_rx"), "num_rx", path)
-    extra: dict[str, Any] = {}
-    for key, default in OPTIONAL_KEYS.items():
-        raw = _lookup(data, key)
+    out: dict[str, Any] = {}
+    # fields with the batch letter first, so that B is known to broadcast fields
+    order = sorted(fields, key=lambda f: (f.batch == "broadcast", not f.dims))
+    for f in order:
+        raw = _lookup(data, f.name)
         if raw is None:
-            extra[key] = default
-        elif key == "power":
-            extra[key] = _positive(raw, key, path)
-        else:
-            extra[key] = _count(raw, key, path)
+            if f.default is not None:
+                out[f.name] = f.default
+            continue
+        out[f.name] = _array_field(f, raw, path, dims) if f.dims else _scalar_field(f, raw, path)
+    return {f.name: out[f.name] for f in fields if f.name in out}
 
+
+def load_problem_file(
+    path: Path | str, system: SystemSpec, *, require_design: bool = True
+) -> tuple[Any, Any | None]:
+    """The problem and, when present, the design stored in ``path`` for ``system``.
+
+    Parameters
+    ----------
+    path : path
+        A ``.npz`` or ``.mat`` file laid out as the system's
+        :class:`~isaclearn.systems.base.FileFormat` says.
+    system : SystemSpec
+        The system whose file format, problem and design classes apply.
+    require_design : bool
+        Whether missing design fields are an error (else ``None`` is returned for the design).
+
+    Returns
+    -------
+    problem, design
+        The system's problem (double precision) and design (or ``None``).
+
+    Raises
+    ------
+    ConfigError
+        The system reads no files.
+    InputFileError, ShapeError, ValueRangeError
+        See :func:`read_fields`; inconsistent values rejected by the problem class.
+    """
+    fmt = _format(system)
+    path = Path(path)
+    data = read_arrays(path)
+    dims = _Dims(path)
+    design_present = any(_lookup(data, f.name) is not None for f in fmt.design_fields
+                         if f.required)
+    # bind the leading field first, as the reader reports its shape in messages
+    lead = fmt.problem_fields[:1]
+    missing_design = require_design and [f.name for f in fmt.design_fields
+                                          if f.required and _lookup(data, f.name) is None]
+    missing = [f.name for f in fmt.problem_fields if f.required and _lookup(data, f.name) is None]
+    if missing or missing_design:
+        have = ", ".join(sorted(data)) or "none"
+        names = [*missing, *(missing_design or [])]
+        order = [f.name for f in (*fmt.problem_fields, *fmt.design_fields) if f.name in names]
+        raise InputFileError(f"{path}: missing key {', '.join(order)} (keys in the file: "
+                             f"{have})")
+    arrays = read_fields(path, data, lead, dims=dims)
+    design_arrays: dict[str, Any] | None = None
+    if design_present or require_design:
+        design_arrays = read_fields(path, data, fmt.design_fields, dims=dims)
+    arrays.update(read_fields(path, data, fmt.problem_fields[1:], dims=dims))
     try:
-        problem = DownlinkProblem(
-            h=torch.from_numpy(np.ascontiguousarray(h)),
-            theta=torch.from_numpy(np.ascontiguousarray(theta)),
-            power=float(extra["power"]),
-            noise_var=noise_var,
-            radar_snr=radar_snr,
-            num_rx=num_rx,
-            num_symbols=int(extra["num_symbols"]),
-        )
+        problem = fmt.problem_from_arrays(arrays)
+        design = (None if design_arrays is None
+                  else fmt.design_from_arrays(design_arrays, problem))
     except IsacError as exc:
         raise type(exc)(f"{path}: {exc}") from None
-    return problem, (None if w is None else torch.from_numpy(np.ascontiguousarray(w)))
+    return problem, design
+
+
+def _format(system: SystemSpec) -> FileFormat:
+    if system.file_format is None:
+        raise ConfigError(f"system {system.name} does not read problem files")
+    return system.file_format
+
+
+def write_designs(path: Path | str, system: SystemSpec, designs: Mapping[str, Any]) -> Path:
+    """Write ``designs`` (name -> design) to a ``.npz`` or MATLAB ``.mat`` file.
+
+    Each design field ``F`` of design ``name`` is stored as ``F_<name>`` (the name with every
+    character that is not a letter, digit or ``_`` replaced by ``_``), and the names in the
+    array ``designs``; complex values as complex128. The file is written to a temporary name and
+    renamed, so an interrupted write leaves no half file.
+
+    Raises
+    ------
+    ConfigError
+        Unsupported suffix, missing folder, or the folder cannot be written.
+    """
+    import os
+    import re
+
+    fmt = _format(system)
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".npz", ".mat"):
+        raise ConfigError(f"--out {path}: unsupported file type {suffix or '(none)'!r}; use "
+                          f".npz or .mat")
+    if not path.parent.is_dir():
+        raise ConfigError(f"--out {path}: folder {path.parent} does not exist")
+    out: dict[str, Any] = {}
+    names = []
+    for name, design in designs.items():
+        safe = re.sub(r"\W", "_", name)
+        names.append(name)
+        for key, value in fmt.design_to_arrays(design).items():
+            arr = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
+            out[f"{key}_{safe}"] = np.asarray(arr)
+    out["designs"] = np.array(names)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        if suffix == ".npz":
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **out)
+        else:
+            import scipy.io
+
+            scipy.io.savemat(tmp, out)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"--out {path}: cannot write ({exc.strerror or exc})") from None
+    return path
+
+
+def load_design_file(path: Path | str, system: str | None = None) -> tuple[Any, torch.Tensor]:
+    """The problem and the design's main tensor ``w`` stored in ``path`` (the design required).
+
+    ``system`` defaults to :data:`isaclearn.systems.DEFAULT_SYSTEM`; see
+    :func:`load_problem_file` for the errors.
+    """
+    from isaclearn.systems import DEFAULT_SYSTEM
+    from isaclearn.systems.base import get_system
+
+    problem, design = load_problem_file(path, get_system(system or DEFAULT_SYSTEM))
+    assert design is not None
+    return problem, design.w

@@ -16,6 +16,10 @@ from __future__ import annotations
 import importlib
 
 SYSTEM_MODULES = ["temiz_unsup", "qi_uplink"]
+"""System packages imported by :func:`load_all` (each registers its SystemSpec)."""
+
+DEFAULT_SYSTEM = "temiz_unsup"
+"""The system of ``isaclearn evaluate`` and ``leaderboard`` when ``--system`` is not given."""
 
 
 def load_all() -> None:

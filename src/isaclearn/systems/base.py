@@ -9,15 +9,22 @@ An experiment function has the signature ``fn(config, ctx) -> dict`` where ``con
 instance of the experiment's config dataclass and the returned dict is the run's summary
 (JSON-serializable). Result rows are tidy dicts: one row per method × sweep point, with the
 column ``method`` naming the designer and one column per metric.
+
+A system declares itself once with a :class:`SystemSpec` (:func:`register_system`): its paper,
+scenario, problem and design classes, ``evaluate``, metrics and units, designers, the layout of
+its evaluate files, its bench suites and (by name prefix) its experiments. The command line,
+the leaderboard and file input dispatch on the registry, so that adding a system is a matter of
+writing its scenario, metrics, methods and experiments and registering them here.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from isaclearn.core.errors import ConfigError
 
@@ -245,3 +252,303 @@ def get_experiment(name: str) -> ExperimentSpec:
         known = ", ".join(exps) or "none"
         raise ConfigError(f"unknown experiment {name!r}; known: {known}")
     return exps[name]
+
+
+# --------------------------------------------------------------------------- systems
+
+FieldKind = Literal["complex", "real", "positive", "count", "fraction", "angle_rad"]
+
+
+@dataclass(frozen=True)
+class FileField:
+    """One named array of a system's evaluate file (``isaclearn evaluate FILE --system S``).
+
+    Attributes
+    ----------
+    name : str
+        Key in the ``.npz`` / ``.mat`` file (case-sensitive, with a case-insensitive fallback).
+    dims : tuple of str
+        Shape letters, e.g. ``("B", "K", "M")``; ``()`` for a scalar. The same letter must have
+        the same size in every field of the file.
+    kind : str
+        ``"complex"`` (real values accepted), ``"real"``, ``"positive"`` (real > 0),
+        ``"count"`` (integer ≥ 1), ``"fraction"`` (real in [0, 1]) or ``"angle_rad"``
+        (real within [−π/2, π/2]).
+    doc : str
+        Meaning and unit, shown by ``isaclearn list --system S``.
+    required : bool
+        Whether the key must be present (a design field is optional when the command designs its
+        own, e.g. ``--designer``).
+    default : float, int or None
+        Value of an absent optional scalar.
+    batch : {"optional", "broadcast"}
+        For fields whose first letter is ``B``: ``"optional"`` reads a field given without ``B``
+        as one instance; ``"broadcast"`` as the same value for every instance.
+    """
+
+    name: str
+    dims: tuple[str, ...]
+    kind: FieldKind
+    doc: str
+    required: bool = True
+    default: float | int | None = None
+    batch: Literal["optional", "broadcast"] = "optional"
+
+    @property
+    def layout(self) -> str:
+        """The shape as text, ``"[B, K, M]"`` (``"scalar"`` for a scalar)."""
+        return f"[{', '.join(self.dims)}]" if self.dims else "scalar"
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """How a system's problems and designs are stored in a file.
+
+    Attributes
+    ----------
+    problem_fields, design_fields : tuple of FileField
+        The arrays of the problem and of one design.
+    problem_from_arrays : callable
+        ``f(arrays) -> Problem`` from validated arrays (NumPy, complex128 / float64, batch first)
+        and Python scalars, keyed by field name; raises an ``IsacError`` naming the problem.
+    design_from_arrays : callable
+        ``f(arrays, problem) -> Design``.
+    design_to_arrays : callable
+        ``f(design) -> {field name: array}``, the inverse (for ``--out``).
+    """
+
+    problem_fields: tuple[FileField, ...]
+    design_fields: tuple[FileField, ...]
+    problem_from_arrays: Callable[[Mapping[str, Any]], Any]
+    design_from_arrays: Callable[[Mapping[str, Any], Any], Any]
+    design_to_arrays: Callable[[Any], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class DesignerEntry:
+    """A designer a system offers, by name.
+
+    Attributes
+    ----------
+    name : str
+        Name in tables and on the command line.
+    make : callable
+        ``make() -> designer`` (an object with ``design(problem) -> Design``); constructing one is
+        cheap, the work happens in ``design``.
+    kind : {"baseline", "bound", "learned"}
+        A classical designer, an upper bound or reference that is not a practical design (e.g.
+        the DPC capacity, an optimality reference), or a trained network.
+    slow : bool
+        Solves one program per instance (CVXPY): benchmarks and leaderboards give it a few
+        instances only.
+    description : str
+        One line for ``isaclearn list``.
+    """
+
+    name: str
+    make: Callable[[], Any]
+    kind: Literal["baseline", "bound", "learned"] = "baseline"
+    slow: bool = False
+    description: str = ""
+
+
+Options = argparse.Namespace
+Log = Callable[[str], None]
+
+
+@dataclass
+class BenchSuite:
+    """A speed benchmark run by ``isaclearn bench NAME``; owned by a system.
+
+    Attributes
+    ----------
+    name : str
+        Subcommand name.
+    description : str
+        One line for ``--help`` and ``isaclearn list``.
+    add_arguments : callable
+        ``add_arguments(parser)`` declares the suite's options (``--json`` and ``--device`` are
+        added by the command line for every suite).
+    run : callable
+        ``run(options, log) -> list of row dicts``; ``log`` reports progress lines.
+    columns : list of str
+        Row fields printed in the table.
+    """
+
+    name: str
+    description: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[Options, Log], list[dict[str, Any]]]
+    columns: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CliOption:
+    """A command-line option a system's learned designers read (e.g. a trade-off weight).
+
+    Added to ``isaclearn evaluate`` and ``isaclearn leaderboard``; ``load_learned`` receives the
+    parsed value as ``options.<dest>``.
+    """
+
+    flag: str
+    type: Callable[[str], Any]
+    help: str
+    default: Any = None
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+@dataclass
+class SystemSpec:
+    """Everything the platform needs to know about one published system.
+
+    Attributes
+    ----------
+    name : str
+        Short name (``temiz_unsup``); experiments are registered as ``"<name>.<experiment>"``.
+    paper : str
+        The paper: file in ``shared/papers/`` and short title.
+    description : str
+        One line for ``isaclearn list``.
+    make_scenario : callable
+        ``make_scenario(**overrides) -> scenario`` with the paper's defaults; the scenario has
+        ``sample(batch, *, generator) -> problem``.
+    problem_cls, design_cls : type
+        The classes of its problems and designs.
+    evaluate : callable
+        ``evaluate(problem, design) -> {metric: tensor}``, one value per instance for the
+        ``[B]`` metrics.
+    metrics : dict of str to str
+        Metric names and units, in display order; the first is the primary metric.
+    higher_is_better : dict of str to bool
+        Direction of each ranked metric (default: higher is better).
+    summary_metrics : list of str
+        The short list shown in comparison tables and the leaderboard (default: every metric).
+    designers : callable
+        ``designers() -> list of DesignerEntry``: baselines, bounds and untrained learned designers
+        it offers.
+    bounds : dict of str to callable
+        Bounds that are not designs, ``bound(problem) -> {metric: tensor [B]}`` (e.g. the DPC
+        sum capacity).
+    reference : str or None
+        The designer or bound whose primary metric is the reference of the leaderboard's gap
+        column.
+    file_format : FileFormat or None
+        Layout of ``isaclearn evaluate`` files (``None``: the system reads no files).
+    load_learned : callable or None
+        ``load_learned(paths, options) -> {name: designer}`` for trained networks given by path
+        (``--checkpoint``); ``options`` carries the parsed :attr:`cli_options`.
+    find_learned : callable or None
+        ``find_learned(folder) -> list of checkpoint paths`` of this system's trained networks
+        under a folder (the leaderboard looks under ``runs/``).
+    cli_options : list of CliOption
+        Options read by ``load_learned``.
+    leaderboard_scenario : callable or None
+        ``leaderboard_scenario(options) -> problem``: the system's default test instances (the
+        same for every designer); ``options`` has ``batch`` and ``seed``.
+    bench_suites : list of BenchSuite
+        Its ``isaclearn bench`` suites.
+    """
+
+    name: str
+    paper: str
+    description: str
+    make_scenario: Callable[..., Any]
+    problem_cls: type
+    design_cls: type
+    evaluate: Callable[[Any, Any], dict[str, Any]]
+    metrics: dict[str, str]
+    designers: Callable[[], list[DesignerEntry]]
+    higher_is_better: dict[str, bool] = field(default_factory=dict)
+    summary_metrics: list[str] = field(default_factory=list)
+    bounds: dict[str, Callable[[Any], dict[str, Any]]] = field(default_factory=dict)
+    reference: str | None = None
+    file_format: FileFormat | None = None
+    load_learned: Callable[[Sequence[str], Options], dict[str, Any]] | None = None
+    find_learned: Callable[[Path], list[Path]] | None = None
+    cli_options: list[CliOption] = field(default_factory=list)
+    leaderboard_scenario: Callable[[Options], Any] | None = None
+    bench_suites: list[BenchSuite] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.metrics:
+            raise ConfigError(f"system {self.name}: declare at least one metric")
+        unknown = [m for m in self.summary_metrics if m not in self.metrics]
+        if unknown:
+            raise ConfigError(f"system {self.name}: summary metrics {unknown} are not metrics")
+
+    @property
+    def primary_metric(self) -> str:
+        """The metric the leaderboard ranks by (the first of :attr:`metrics`)."""
+        return next(iter(self.metrics))
+
+    def shown_metrics(self) -> list[str]:
+        """:attr:`summary_metrics`, or every metric when none are chosen."""
+        return list(self.summary_metrics or self.metrics)
+
+    def designer_entries(self) -> dict[str, DesignerEntry]:
+        """The system's designers by name."""
+        return {d.name: d for d in self.designers()}
+
+    def experiments(self) -> dict[str, ExperimentSpec]:
+        """The system's registered experiments, by full name."""
+        return {n: e for n, e in experiments().items() if e.system == self.name}
+
+
+_SYSTEMS: dict[str, SystemSpec] = {}
+
+
+def register_system(spec: SystemSpec) -> SystemSpec:
+    """Add ``spec`` to the system registry (replacing one of the same name)."""
+    _SYSTEMS[spec.name] = spec
+    return spec
+
+
+def unregister_system(name: str) -> None:
+    """Remove a system (and its experiments) from the registries (no error if absent)."""
+    _SYSTEMS.pop(name, None)
+    for key in [k for k in _REGISTRY if k.split(".", 1)[0] == name]:
+        _REGISTRY.pop(key)
+
+
+def systems() -> dict[str, SystemSpec]:
+    """Every registered system, by name (importing every system module first)."""
+    from isaclearn.systems import load_all
+
+    load_all()
+    return dict(sorted(_SYSTEMS.items()))
+
+
+def get_system(name: str) -> SystemSpec:
+    """The system called ``name``.
+
+    Raises
+    ------
+    ConfigError
+        No such system (the message lists the known ones).
+    """
+    known = systems()
+    if name not in known:
+        raise ConfigError(f"unknown system {name!r}; known: {', '.join(known) or 'none'}")
+    return known[name]
+
+
+def bench_suites() -> dict[str, tuple[SystemSpec, BenchSuite]]:
+    """Every system's bench suites by command name.
+
+    A suite is listed under its own name and, for a system none of whose suites is named after
+    it, the system's first suite also under the system's name (``isaclearn bench temiz_unsup``).
+    """
+    out: dict[str, tuple[SystemSpec, BenchSuite]] = {}
+    for spec in systems().values():
+        for suite in spec.bench_suites:
+            if suite.name in out:
+                raise ConfigError(f"bench suite {suite.name!r} is declared by two systems "
+                                  f"({out[suite.name][0].name} and {spec.name})")
+            out[suite.name] = (spec, suite)
+    for spec in systems().values():
+        if spec.bench_suites and spec.name not in out:
+            out[spec.name] = (spec, spec.bench_suites[0])
+    return out

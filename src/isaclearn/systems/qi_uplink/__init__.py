@@ -226,6 +226,7 @@ from isaclearn.systems.qi_uplink.evaluation import (
     make_scenario,
     scalar_metrics,
 )
+from isaclearn.systems.qi_uplink.system import SYSTEM as SYSTEM  # registers the system
 
 __all__ = ["METRIC_UNITS", "bench_uplink", "evaluate", "experiments", "make_scenario",
            "scalar_metrics"]

@@ -27,6 +27,7 @@ from isaclearn.solvers.uplink import (
     TraditionalDesigner,
     ZfbfDesigner,
 )
+from isaclearn.systems.base import BenchSuite
 from isaclearn.systems.qi_uplink.evaluation import evaluate, make_scenario
 
 DEFAULT_DESIGNERS = ("isacnn", "average", "zfbf", "traditional", "traditional_cvxpy",
@@ -122,7 +123,7 @@ def bench_uplink(
 
 
 # ---------------------------------------------------------------------------------------------
-# command-line adapter (registered by isaclearn.experiments.bench as the ``uplink`` suite)
+# command-line adapter: the ``uplink`` suite of ``isaclearn bench``
 # ---------------------------------------------------------------------------------------------
 
 UPLINK_BENCH_COLUMNS = ["designer", "n", "seconds_per_instance", "ratio_vs_isacnn", "wsnr_mean"]
@@ -160,3 +161,13 @@ def run_uplink_bench(options: Any, log: Any = None) -> list[dict[str, Any]]:
                         num_tx=options.tx, num_rx=options.rx, num_users=options.users,
                         alpha=options.alpha, device=getattr(options, "device", None) or "cpu",
                         num_symbols=max(20, options.tx))
+
+
+UPLINK_SUITE = BenchSuite(
+    name="uplink",
+    description="qi_uplink: ISACNN vs Average/ZFBF/traditional (KKT, CVXPY)/reference, "
+                "time per instance and WSNR",
+    add_arguments=add_uplink_bench_arguments,
+    run=run_uplink_bench,
+    columns=UPLINK_BENCH_COLUMNS,
+)

@@ -64,3 +64,4 @@ __all__ = [
 
 from isaclearn.systems.temiz_unsup import baselines as _baselines  # noqa: E402,F401  (registers)
 from isaclearn.systems.temiz_unsup import experiments as _experiments  # noqa: E402,F401  (registers)
+from isaclearn.systems.temiz_unsup.system import SYSTEM  # noqa: E402,F401  (registers)

@@ -33,3 +33,14 @@ def baseline_designers(*, include_convex: bool = True, sdr_sinr_db: float = 0.0)
 
 
 CONVEX_DESIGNERS = frozenset({"sensing_only", "sdr"})
+
+
+DESIGNER_NOTES = {
+    "mrt": "maximum-ratio transmission",
+    "zf": "zero forcing",
+    "mmse": "regularized ZF (RZF / MMSE precoder)",
+    "wmmse": "WMMSE sum-rate maximization, best of MRT/ZF/RZF starts",
+    "sensing_only": "minimum sum CRB (CVXPY SDP per instance)",
+    "sdr": "minimum sum CRB s.t. SINR >= target (SDR, CVXPY per instance)",
+}
+"""One line per designer for ``isaclearn list``."""

@@ -19,6 +19,8 @@ METRIC_UNITS = {
     "sum_crb_approx": "rad^2",
     "crb_fairness": "",
     "power": "W",
+    "crb": "rad^2 (per target)",
+    "rates": "bit/s/Hz (per user)",
 }
 
 

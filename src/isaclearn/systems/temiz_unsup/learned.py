@@ -353,19 +353,7 @@ def design_in_chunks(designer: Any, problem: Any, chunk: int = 20_000) -> torch.
     return torch.cat(ws)
 
 
-# --------------------------------------------------------------------- bench integration
-
-
-def _bench_arguments(parser: Any) -> None:
-    parser.add_argument(
-        "--checkpoint", action="append", default=None, metavar="PATH",
-        help="trained temiz_unsup network (checkpoint stem, .safetensors or .json) to time "
-             "next to the baselines; repeatable",
-    )
-    parser.add_argument(
-        "--rho", type=float, default=None,
-        help="trade-off weight fed to a rho-conditioned network (default: the stored one)",
-    )
+# --------------------------------------------------------------------- trained networks
 
 
 def learned_designers(paths: Iterable[str | Path], *, rho: float | None = None
@@ -383,6 +371,8 @@ def learned_designers(paths: Iterable[str | Path], *, rho: float | None = None
     """
     from isaclearn.learn import load_trained
 
+    if rho is not None and not 0.0 <= float(rho) <= 1.0:
+        raise ConfigError(f"--rho must be in [0, 1], got {rho:g}")
     out: dict[str, Any] = {}
     for path in paths:
         designer = load_trained(path, rho=rho)
@@ -395,25 +385,30 @@ def learned_designers(paths: Iterable[str | Path], *, rho: float | None = None
     return out
 
 
-def _bench_factory(options: Any) -> dict[str, Any]:
-    return learned_designers(getattr(options, "checkpoint", None) or [],
-                             rho=getattr(options, "rho", None))
+def find_networks(folder: str | Path) -> list[Path]:
+    """Finished trained temiz_unsup networks under ``folder`` (searched recursively).
 
-
-def register_bench_factory() -> None:
-    """Let ``isaclearn bench precoders --checkpoint PATH`` time trained networks.
-
-    Called when this module is imported; the ``bench`` command sees it once
-    ``isaclearn.systems.temiz_unsup.learned`` is listed in
-    :data:`isaclearn.experiments.bench.BENCH_PLUGIN_MODULES` (or the system is imported before
-    the command line is parsed).
+    A network is a checkpoint sidecar (``*.json``) of kind ``precoder``, or a *finished*
+    ``training_state`` of :func:`~isaclearn.learn.train_precoder`, whose configuration holds a
+    precoder network. Unreadable or foreign JSON files are skipped. Returns the stems, sorted.
     """
-    try:
-        from isaclearn.experiments.bench import register_designer_factory
-    except ImportError:  # pragma: no cover - the experiments layer is always installed
-        return
-    register_designer_factory("temiz_unsup_learned", _bench_factory,
-                              add_arguments=_bench_arguments)
-
-
-register_bench_factory()
+    out = []
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    for meta in sorted(root.rglob("*.json")):
+        try:
+            side = json.loads(meta.read_text())
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue
+        if not isinstance(side, dict) or not str(side.get("format", "")).startswith(
+                "isaclearn-checkpoint/"):
+            continue
+        net = side.get("config", {}).get("net") if isinstance(side.get("config"), dict) else None
+        if not isinstance(net, dict) or net.get("kind") not in ("entrywise", "structured"):
+            continue
+        kind = side.get("kind")
+        finished = bool(side.get("state", {}).get("progress", {}).get("finished", False))
+        if kind == "precoder" or (kind == "training_state" and finished):
+            out.append(meta.with_suffix(""))
+    return out

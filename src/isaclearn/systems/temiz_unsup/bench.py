@@ -1,36 +1,10 @@
-"""Speed benchmarks, side by side in one process (``isaclearn bench SUITE``).
+"""``isaclearn bench precoders``: time per instance of every downlink precoder of temiz_unsup.
 
-Benchmarks report speed; they are never timed tests. Absolute times depend on the machine, so
-the tables also give ratios (time relative to WMMSE for ``precoders``), which are what compare
-across machines.
-
-Extending
----------
-*A new suite* (e.g. ``uplink``): build a :class:`BenchSuite` and call
-:func:`register_bench_suite`; ``isaclearn bench NAME`` then parses the suite's own options,
-calls its ``run`` and prints ``columns`` of the rows it returns (``--json FILE`` writes them).
-
-*Extra designers in* ``bench precoders`` (e.g. a trained network): call
-:func:`register_designer_factory` with a function ``factory(options) -> {name: designer}`` and,
-optionally, ``add_arguments(parser)`` declaring the options the factory reads (such as
-``--checkpoint PATH``). The factory returns an empty dict when its options are not given. Each
-designer must have ``design(problem) -> Design`` for a
-:class:`~isaclearn.channels.downlink.DownlinkProblem`::
-
-    from isaclearn.experiments.bench import register_designer_factory
-
-    def _add(parser):
-        parser.add_argument("--checkpoint", help="trained temiz_unsup network to time")
-
-    def _factory(options):
-        if not options.checkpoint:
-            return {}
-        return {"dnn": load_designer(options.checkpoint)}
-
-    register_designer_factory("temiz_unsup_dnn", _factory, add_arguments=_add)
-
-Modules that register suites or factories are imported before the command line is parsed when
-they are listed in :data:`BENCH_PLUGIN_MODULES`.
+Side by side in one process on one sample of the temiz_unsup scenario: the baseline designers
+(MRT, ZF, MMSE, WMMSE; the CVXPY designers on a few instances), the DPC sum-capacity bound and
+any trained network given with ``--checkpoint``. Absolute times depend on the machine, so the
+table also gives ratios to WMMSE, which are what compare across machines. Benchmarks report
+speed; they are never timed tests.
 """
 
 from __future__ import annotations
@@ -40,8 +14,7 @@ import importlib
 import math
 import statistics
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -49,103 +22,10 @@ import torch
 
 from isaclearn.core.design import Design
 from isaclearn.core.errors import ConfigError, IsacError
+from isaclearn.systems.base import BenchSuite
 
 Options = argparse.Namespace
 Log = Callable[[str], None]
-DesignerFactory = Callable[[Options], Mapping[str, Any]]
-"""``factory(options) -> {name: designer}``; ``options`` are the parsed ``bench precoders``
-options (including those added by the factory's ``add_arguments``)."""
-
-
-@dataclass
-class BenchSuite:
-    """A benchmark run by ``isaclearn bench NAME``.
-
-    Attributes
-    ----------
-    name : str
-        Subcommand name.
-    description : str
-        One line for ``--help`` and ``isaclearn list``.
-    add_arguments : callable
-        ``add_arguments(parser)`` declares the suite's options (``--json`` and ``--device`` are
-        added by the command line for every suite).
-    run : callable
-        ``run(options, log) -> list of row dicts``; ``log`` reports progress lines.
-    columns : list of str
-        Row fields printed in the table.
-    """
-
-    name: str
-    description: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[Options, Log], list[dict[str, Any]]]
-    columns: list[str] = field(default_factory=list)
-
-
-BENCH_SUITES: dict[str, BenchSuite] = {}
-"""Registered suites by name."""
-
-BENCH_PLUGIN_MODULES: list[str] = ["isaclearn.systems.temiz_unsup.learned"]
-"""Modules imported by :func:`load_bench_plugins` (they register suites or designer
-factories at import time). A listed module that does not exist yet is skipped."""
-
-
-@dataclass
-class _FactoryEntry:
-    factory: DesignerFactory
-    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
-
-
-_DESIGNER_FACTORIES: dict[str, _FactoryEntry] = {}
-
-
-def register_bench_suite(suite: BenchSuite) -> BenchSuite:
-    """Add ``suite`` to :data:`BENCH_SUITES` (replacing one of the same name)."""
-    BENCH_SUITES[suite.name] = suite
-    return suite
-
-
-def register_designer_factory(
-    name: str,
-    factory: DesignerFactory,
-    *,
-    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
-) -> None:
-    """Let ``bench precoders`` time extra designers (e.g. a trained network).
-
-    Parameters
-    ----------
-    name : str
-        Name of the factory (shown by ``isaclearn list``).
-    factory : callable
-        ``factory(options) -> {designer_name: designer}``. Called once per benchmark with the
-        parsed options; returns an empty dict when it has nothing to add (e.g. no
-        ``--checkpoint`` given). Designer names must not clash with the baseline designers.
-    add_arguments : callable, optional
-        ``add_arguments(parser)`` adds the options the factory reads to ``bench precoders``.
-    """
-    _DESIGNER_FACTORIES[name] = _FactoryEntry(factory, add_arguments)
-
-
-def unregister_designer_factory(name: str) -> None:
-    """Remove a factory added by :func:`register_designer_factory` (no error if absent)."""
-    _DESIGNER_FACTORIES.pop(name, None)
-
-
-def designer_factories() -> list[str]:
-    """Names of the registered designer factories."""
-    return sorted(_DESIGNER_FACTORIES)
-
-
-def load_bench_plugins() -> None:
-    """Import every module of :data:`BENCH_PLUGIN_MODULES` (missing ones are skipped)."""
-    for mod in BENCH_PLUGIN_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
 
 
 # --------------------------------------------------------------------------- timing
@@ -207,28 +87,27 @@ def _add_precoder_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--single-start-wmmse", action="store_true",
                    help="also time wmmse_rzf: WMMSE from the RZF start alone (100 iterations "
                         "or converged), next to the reference wmmse (best of MRT/ZF/RZF starts)")
-    for entry in _DESIGNER_FACTORIES.values():
-        if entry.add_arguments is not None:
-            entry.add_arguments(p)
+    p.add_argument("--checkpoint", action="append", default=None, metavar="PATH",
+                   help="trained temiz_unsup network (checkpoint stem, .safetensors or .json) to "
+                        "time next to the baselines; repeatable")
+    p.add_argument("--rho", type=float, default=None,
+                   help="trade-off weight fed to a rho-conditioned network (default: the stored "
+                        "one)")
 
 
 def precoder_designers(options: Options) -> dict[str, Any]:
     """Designers timed by ``bench precoders``: the temiz_unsup baselines (convex ones only
-    when ``options.convex_batch > 0``) and those of the registered factories."""
-    from isaclearn.systems import temiz_unsup
+    when ``options.convex_batch > 0``) and the trained networks of ``--checkpoint``."""
+    from isaclearn.systems.temiz_unsup.designers import baseline_designers
+    from isaclearn.systems.temiz_unsup.learned import learned_designers
 
-    out = dict(temiz_unsup.baseline_designers(include_convex=options.convex_batch > 0))
+    out = dict(baseline_designers(include_convex=options.convex_batch > 0))
     if getattr(options, "single_start_wmmse", False):
         from isaclearn.solvers import WMMSE
 
         out["wmmse_rzf"] = WMMSE(init="rzf")
-    for fname, entry in _DESIGNER_FACTORIES.items():
-        extra = entry.factory(options)
-        for dname, designer in extra.items():
-            if dname in out:
-                raise ConfigError(f"designer factory {fname!r} adds {dname!r}, which is "
-                                  f"already a designer")
-            out[dname] = designer
+    out.update(learned_designers(getattr(options, "checkpoint", None) or [],
+                                 rho=getattr(options, "rho", None)))
     return out
 
 
@@ -258,7 +137,9 @@ def run_precoders(options: Options, log: Log) -> list[dict[str, Any]]:
     instances with NaN).
     """
     from isaclearn.core.random import make_generator
-    from isaclearn.systems import temiz_unsup
+    from isaclearn.systems.temiz_unsup.designers import CONVEX_DESIGNERS
+    from isaclearn.systems.temiz_unsup.evaluation import evaluate
+    from isaclearn.systems.temiz_unsup.scenario import make_scenario
 
     for name in ("batch", "antennas", "users", "repeat"):
         if getattr(options, name) < 1:
@@ -266,7 +147,7 @@ def run_precoders(options: Options, log: Log) -> list[dict[str, Any]]:
     if options.convex_batch < 0:
         raise ConfigError(f"--convex-batch must be >= 0, got {options.convex_batch}")
     device = torch.device(options.device)
-    scenario = temiz_unsup.make_scenario(options.antennas, options.users,
+    scenario = make_scenario(options.antennas, options.users,
                                          snr_db=options.snr_db)
     problem = scenario.sample(options.batch, generator=make_generator(options.seed, device),
                               device=device)
@@ -276,7 +157,7 @@ def run_precoders(options: Options, log: Log) -> list[dict[str, Any]]:
 
     designers = precoder_designers(options)
     names = _select([*designers, "dpc_bound"], options.designers)
-    convex = set(temiz_unsup.CONVEX_DESIGNERS)
+    convex = set(CONVEX_DESIGNERS)
     rows: list[dict[str, Any]] = []
     for name in names:
         row: dict[str, Any] = {"designer": name, "device": str(device),
@@ -309,7 +190,7 @@ def run_precoders(options: Options, log: Log) -> list[dict[str, Any]]:
                 row.update(batch=prob.batch_size, valid_instances=int(ok.sum()),
                            convex=is_convex)
                 if bool(ok.any()):
-                    metrics = temiz_unsup.evaluate(prob.subset(ok), w[ok])
+                    metrics = evaluate(prob.subset(ok), w[ok])
                     row.update(sum_rate_mean=_finite_mean(metrics["sum_rate"]),
                                sum_crb_db_mean=_finite_mean(metrics["sum_crb_db"]))
                 else:
@@ -331,31 +212,11 @@ def run_precoders(options: Options, log: Log) -> list[dict[str, Any]]:
     return rows
 
 
-register_bench_suite(BenchSuite(
+PRECODERS_SUITE = BenchSuite(
     name="precoders",
     description="time per instance of every downlink precoder (temiz_unsup scenario), "
                 "ratios to WMMSE, DPC bound",
     add_arguments=_add_precoder_arguments,
     run=run_precoders,
     columns=PRECODER_COLUMNS,
-))
-
-
-def _register_uplink() -> None:
-    from isaclearn.systems.qi_uplink.bench import (
-        UPLINK_BENCH_COLUMNS,
-        add_uplink_bench_arguments,
-        run_uplink_bench,
-    )
-
-    register_bench_suite(BenchSuite(
-        name="uplink",
-        description="qi_uplink: ISACNN vs Average/ZFBF/traditional (KKT, CVXPY)/reference, "
-                    "time per instance and WSNR",
-        add_arguments=add_uplink_bench_arguments,
-        run=run_uplink_bench,
-        columns=UPLINK_BENCH_COLUMNS,
-    ))
-
-
-_register_uplink()
+)

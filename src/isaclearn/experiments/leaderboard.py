@@ -1,0 +1,204 @@
+"""``isaclearn leaderboard``: every designer of a system on the same test instances, ranked.
+
+For a registered system (:class:`~isaclearn.systems.base.SystemSpec`) the leaderboard samples
+the system's default test instances once (``leaderboard_scenario``, seeded), runs every
+designer it declares, every bound, and the trained networks it is given (``--checkpoint``) or
+finds under a folder (``--runs``, default ``runs/``), scores each with the system's
+``evaluate`` and ranks the designs by the primary metric (the first of ``metrics``). Each row
+has the means of the summary metrics over the instances where the design is finite
+(``instances``), the time per instance (best of ``repeat`` timed calls after one untimed
+warm-up call on one instance) and the gap to the system's reference (a bound or a reference
+designer), in percent of the reference's primary metric on the *same* instances. Designers
+that solve one program per instance (``slow``) run on the first ``--slow-batch`` instances only.
+New systems appear in the leaderboard by registering.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from isaclearn.core.design import Design
+from isaclearn.core.errors import ConfigError, IsacError
+from isaclearn.systems.base import Options, SystemSpec
+
+LEADERBOARD_COLUMNS = ["rank", "method", "kind", "instances", "gap_pct", "seconds_per_instance"]
+"""Columns around the system's summary metrics (which come after ``method``)."""
+
+
+@dataclass
+class Leaderboard:
+    """The ranked rows, the number of test instances and notes for the reader."""
+
+    rows: list[dict[str, Any]]
+    batch: int
+    notes: list[str] = field(default_factory=list)
+
+
+def _finite(x: torch.Tensor) -> torch.Tensor:
+    t = torch.view_as_real(x) if x.is_complex() else x
+    return torch.isfinite(t).reshape(t.shape[0], -1).all(dim=1)
+
+
+def _mean(x: torch.Tensor) -> float:
+    x = x.detach().double().reshape(-1)
+    x = x[torch.isfinite(x)]
+    return float(x.mean()) if x.numel() else math.nan
+
+
+def _timed(fn: Callable[[Any], Any], problem: Any, warm: Any, repeat: int) -> tuple[Any, float]:
+    fn(warm)
+    best, out = math.inf, None
+    for _ in range(max(1, repeat)):
+        start = time.perf_counter()
+        out = fn(problem)
+        best = min(best, time.perf_counter() - start)
+    return out, best / problem.batch_size
+
+
+def _score(spec: SystemSpec, problem: Any, design: Design) -> tuple[dict[str, float], int]:
+    ok = _finite(design.w)
+    for extra in design.extras.values():
+        ok = ok & _finite(extra)
+    if not bool(ok.any()):
+        return {}, 0
+    if not bool(ok.all()):
+        problem = problem.subset(ok)
+        design = Design(w=design.w[ok], extras={k: v[ok] for k, v in design.extras.items()},
+                        info=design.info)
+    metrics = spec.evaluate(problem, design)
+    return ({m: _mean(v) for m, v in metrics.items() if m in spec.metrics and v.dim() == 1},
+            int(ok.sum()))
+
+
+def _learned(spec: SystemSpec, options: Options, notes: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if spec.load_learned is None:
+        if getattr(options, "checkpoint", None):
+            raise ConfigError(f"--checkpoint: system {spec.name} has no trained networks")
+        return out
+    if getattr(options, "checkpoint", None):
+        out.update(spec.load_learned(options.checkpoint, options))
+    runs = getattr(options, "runs", "")
+    if runs and spec.find_learned is not None:
+        found = spec.find_learned(Path(runs))
+        for path in found:
+            try:
+                out.update(spec.load_learned([str(path)], options))
+            except IsacError as exc:
+                notes.append(f"skipped {path}: {exc}")
+        if found:
+            notes.append(f"{len(found)} trained network(s) found under {runs}/")
+    return out
+
+
+def leaderboard(spec: SystemSpec, options: Options, log: Callable[[str], None]) -> Leaderboard:
+    """Run, score and rank every designer of ``spec``; see the module docstring.
+
+    ``options`` carries ``batch``, ``slow_batch``, ``seed``, ``designers`` (comma-separated
+    names or ``None``), ``checkpoint`` (paths or ``None``), ``runs`` (folder or ``""``),
+    ``repeat`` (optional, default 1) and the system's ``cli_options``.
+
+    Raises
+    ------
+    ConfigError
+        A system without test instances, a bad count, an unknown designer name.
+    """
+    if spec.leaderboard_scenario is None:
+        raise ConfigError(f"system {spec.name} declares no leaderboard test instances")
+    if options.batch < 1:
+        raise ConfigError(f"--batch must be >= 1, got {options.batch}")
+    if options.slow_batch < 0:
+        raise ConfigError(f"--slow-batch must be >= 0, got {options.slow_batch}")
+    repeat = int(getattr(options, "repeat", 1) or 1)
+    notes: list[str] = []
+    problem = spec.leaderboard_scenario(options)
+    small = problem.subset(slice(0, max(1, min(options.slow_batch, problem.batch_size))))
+    one = problem.subset(slice(0, 1))
+    entries = spec.designer_entries()
+    designers: dict[str, tuple[str, bool, Any]] = {
+        n: (e.kind, e.slow, e.make) for n, e in entries.items()}
+    for name, designer in _learned(spec, options, notes).items():
+        designers[name] = ("learned", False, (lambda d=designer: d))
+    names = [*designers, *spec.bounds]
+    if options.designers:
+        wanted = [s.strip() for s in options.designers.split(",") if s.strip()]
+        unknown = [s for s in wanted if s not in names]
+        if unknown:
+            raise ConfigError(f"--designers: unknown designer {', '.join(unknown)}; available: "
+                              f"{', '.join(names)}")
+        if spec.reference and spec.reference not in wanted:
+            wanted.append(spec.reference)
+        names = wanted
+    rows: list[dict[str, Any]] = []
+    primary = spec.primary_metric
+    ref_by_batch: dict[int, float] = {}
+    for name in names:
+        if name in spec.bounds:
+            kind, slow = "bound", False
+        else:
+            kind, slow, _ = designers[name]
+        if slow and options.slow_batch == 0:
+            continue
+        prob = small if slow else problem
+        log(f"{name} on {prob.batch_size} instance(s)")
+        row: dict[str, Any] = {"method": name, "kind": kind}
+        try:
+            if name in spec.bounds:
+                bound = spec.bounds[name]
+                values, sec = _timed(bound, prob, one, repeat)
+                means = {m: _mean(v) for m, v in values.items()}
+                n_ok = int(torch.isfinite(values[next(iter(values))]).sum())
+            else:
+                designer = designers[name][2]()
+                design, sec = _timed(designer.design, prob, one, repeat)
+                means, n_ok = _score(spec, prob, design)
+        except IsacError as exc:
+            notes.append(f"{name} failed: {exc}")
+            continue
+        row.update(instances=n_ok, seconds_per_instance=sec, **means)
+        if name == spec.reference:
+            ref_by_batch[prob.batch_size] = means.get(primary, math.nan)
+        row["_batch"] = prob.batch_size
+        rows.append(row)
+    if spec.reference is not None:
+        for b in {r["_batch"] for r in rows} - set(ref_by_batch):
+            ref_prob = problem.subset(slice(0, b))
+            if spec.reference in spec.bounds:
+                ref_by_batch[b] = _mean(spec.bounds[spec.reference](ref_prob)[primary])
+            else:
+                ref_by_batch[b] = _score(spec, ref_prob,
+                                         designers[spec.reference][2]().design(ref_prob))[0].get(
+                    primary, math.nan)
+    higher = spec.higher_is_better.get(primary, True)
+    for r in rows:
+        ref = ref_by_batch.get(r.pop("_batch"))
+        v = r.get(primary)
+        if ref is not None and v is not None and math.isfinite(ref) and ref != 0:
+            r["gap_pct"] = 100.0 * ((ref - v) if higher else (v - ref)) / abs(ref)
+    sign = -1.0 if higher else 1.0
+    rows.sort(key=lambda r: (r["kind"] == "bound",
+                             sign * r[primary] if math.isfinite(r.get(primary, math.nan))
+                             else math.inf))
+    rank = 0
+    for r in rows:
+        if r["kind"] == "bound":
+            r["rank"] = "-"
+        else:
+            rank += 1
+            r["rank"] = rank
+    if spec.reference:
+        notes.append(f"gap_pct: shortfall of {primary} from {spec.reference} on the same "
+                     f"instances, in % of {spec.reference}")
+    slow = [r["method"] for r in rows if r["instances"] < problem.batch_size
+            and r["kind"] != "bound"]
+    if slow:
+        notes.append(f"{', '.join(slow)}: fewer instances (slow designers run on the first "
+                     f"{small.batch_size}, and infeasible instances are left out)")
+    return Leaderboard(rows=rows, batch=problem.batch_size, notes=notes)
