@@ -196,9 +196,9 @@ def leaderboard(spec: SystemSpec, options: Options, log: Callable[[str], None]) 
     if spec.reference:
         notes.append(f"gap_pct: shortfall of {primary} from {spec.reference} on the same "
                      f"instances, in % of {spec.reference}")
-    slow = [r["method"] for r in rows if r["instances"] < problem.batch_size
-            and r["kind"] != "bound"]
-    if slow:
-        notes.append(f"{', '.join(slow)}: fewer instances (slow designers run on the first "
+    fewer = [r["method"] for r in rows if r["instances"] < problem.batch_size
+             and r["kind"] != "bound"]
+    if fewer:
+        notes.append(f"{', '.join(fewer)}: fewer instances (slow designers run on the first "
                      f"{small.batch_size}, and infeasible instances are left out)")
     return Leaderboard(rows=rows, batch=problem.batch_size, notes=notes)

@@ -122,7 +122,7 @@ def _find_learned(folder: Path) -> list[Path]:
     spec)."""
     import json
 
-    out = []
+    out: list[Path] = []
     if not Path(folder).is_dir():
         return out
     for side in sorted(Path(folder).rglob("*.safetensors.json")):

@@ -20,7 +20,7 @@ key             shape                meaning
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +84,13 @@ def _designers() -> list[DesignerEntry]:
     from isaclearn.systems.temiz_unsup.designers import DESIGNER_NOTES
 
     made = baseline_designers(include_convex=True)
-    return [DesignerEntry(name, (lambda d=d: d), kind="baseline", slow=name in CONVEX_DESIGNERS,
+    return [DesignerEntry(name, _constant(d), kind="baseline", slow=name in CONVEX_DESIGNERS,
                           description=DESIGNER_NOTES.get(name, ""))
             for name, d in made.items()]
+
+
+def _constant(designer: Any) -> Callable[[], Any]:
+    return lambda: designer
 
 
 def _dpc_bound(problem: DownlinkProblem) -> dict[str, torch.Tensor]:
