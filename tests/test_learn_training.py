@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import shutil
+from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -17,6 +20,7 @@ from isaclearn.learn import (
     load_trained,
     train_many,
     train_precoder,
+    weights_digest,
 )
 from isaclearn.systems.temiz_unsup import make_scenario
 
@@ -259,3 +263,122 @@ def test_train_many_ray_matches_sequential(tmp_path) -> None:
         a = load_trained(tmp_path / f"s{rho}").net.state_dict()
         b = load_trained(tmp_path / f"p{rho}").net.state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+# --------------------------------------------------------------------------------------------
+# regression anchors: the loop before it became isaclearn.learn.loop.fit
+# --------------------------------------------------------------------------------------------
+
+PRE_REFACTOR = Path(__file__).resolve().parent / "data" / "pre_refactor"
+"""Checkpoints written by ``train_precoder`` at commit 868883a (before the common loop):
+``temiz_rho0.5_finished`` (NET, CFG, rho = 0.5, finished) and ``temiz_rho0.3_epoch2`` (NET, CFG,
+rho = 0.3, interrupted after epoch 2)."""
+
+SAME_BUILD = torch.__version__ == "2.13.0+cpu"
+"""The anchors were recorded with torch 2.13.0+cpu on x86-64 with one thread; other builds may
+round differently, so there they are compared to 1e-4 and weight digests are not compared."""
+
+ANCHORS: dict[str, dict[str, Any]] = {
+    # NET, CFG, rho = 0.5
+    "per_rho": dict(
+        digest="955ec73663eff1f596124a8cc3ce7f7ea240b1dfde6b4661362580cdafc0844e",
+        epochs=4, best_epoch=4, stop="max_epochs", lr=[1e-3] * 4,
+        val_total=[0.5782715320587158, 0.47786998748779297, 0.3553497314453125,
+                   0.21998243331909179],
+        train_total=[0.6358768463134765, 0.5496006815057052, 0.44374983185216,
+                     0.3135658816287392]),
+    # early stopping with a relative min_delta and plateau steps (the scheduler test's config)
+    "early_stop": dict(
+        digest="a9815c489e2bb0688b33da135cc6802da3a8a978a49460a466ee2530b7b0ebdb",
+        epochs=4, best_epoch=1, stop="early_stopping", lr=[1e-07, 1e-07, 5e-08, 5e-08],
+        val_total=[0.7065134048461914, 0.7065086841583252, 0.7065038204193115,
+                   0.706501579284668],
+        train_total=[0.6954391981426038, 0.697521992733604, 0.6989543814408151,
+                     0.6956496188515111]),
+    # rho-conditioned network: rho drawn from the shuffle generator after the permutation
+    "conditioned": dict(
+        digest="e4f13e6420f70c9818502c7d5001c64b22aef9b7e490863caccbc35909ed3b95",
+        epochs=2, best_epoch=2, stop="max_epochs", lr=[1e-3] * 2,
+        val_total=[0.3305703639984131, 0.2939246892929077],
+        train_total=[0.28881294852808903, 0.26321475380345394]),
+    # warm start from the per_rho network, trained at rho = 0.3 for 2 epochs
+    "warm": dict(
+        digest="d8e6f347b779fdefefdaedacfa88278feba02201e54822166a37e78112eabb97",
+        epochs=2, best_epoch=2, stop="max_epochs", lr=[1e-3] * 2,
+        val_total=[0.10733309984207154, 0.0785284698009491],
+        train_total=[0.20672471146834523, 0.1292979409820155]),
+    # structured network (subnormals flushed), min_delta 0, batches of 64 (last one short)
+    "structured": dict(
+        digest="f880c3ed10e3e91a9ea764e3877364dc5390003219737b11f7f410eb12ea491d",
+        epochs=3, best_epoch=3, stop="max_epochs", lr=[1e-3] * 3,
+        val_total=[-0.14567330678304036, -0.1558990001678467, -0.16141351064046225],
+        train_total=[-0.14205414119519685, -0.150724626842298, -0.158066137213456]),
+    # NET, CFG, rho = 0.3: where the interrupted pre-refactor checkpoint must end
+    "rho0.3": dict(
+        digest="2891818ea82ee5ef5a4767b16a56624df3695642340d362c83f126b0f80b13c1",
+        epochs=4, best_epoch=4, stop="max_epochs", lr=[1e-3] * 4,
+        val_total=[0.586365795135498, 0.48554182052612305, 0.3624251842498779,
+                   0.2264024257659912],
+        train_total=[0.644325452101858, 0.5575452930048892, 0.4509875146966231,
+                     0.32006889142488176]),
+}
+
+
+def _check_anchor(net: torch.nn.Module, res: Any, name: str) -> None:
+    want = ANCHORS[name]
+    assert (res.epochs, res.best_epoch, res.stop_reason) == (
+        want["epochs"], want["best_epoch"], want["stop"])
+    assert [h["lr"] for h in res.history] == pytest.approx(want["lr"], rel=1e-12)
+    for key in ("val_total", "train_total"):
+        got = [h[key] for h in res.history]
+        if SAME_BUILD:
+            assert got == want[key], key
+        else:
+            assert got == pytest.approx(want[key], rel=1e-4), key
+    assert res.best_val_loss == res.history[want["best_epoch"] - 1]["val_total"]
+    if SAME_BUILD:
+        assert weights_digest(net.state_dict()) == want["digest"]
+
+
+def test_reproduces_the_pre_refactor_loop(tmp_path) -> None:
+    """Histories and final weights equal those of ``train_precoder`` at commit 868883a (the loop
+    before :func:`isaclearn.learn.loop.fit`), recorded with the same seeds: same shuffling,
+    ``ρ`` draws, dropout, relative ``min_delta``, plateau steps, early stopping, warm start and
+    subnormal flushing."""
+    net, res = train_precoder(NET, SC, LOSS, CFG, rho=0.5)
+    _check_anchor(net, res, "per_rho")
+    cfg = TrainConfig(num_train=200, batch_size=50, max_epochs=50, patience=3, lr=1e-7,
+                      lr_patience=1, min_delta=0.5, min_lr=0.0, seed=0)
+    net, res = train_precoder(NET, SC, LOSS, cfg, rho=0.5)
+    _check_anchor(net, res, "early_stop")
+    net_c = NetConfig(num_antennas=4, num_users=2, hidden=(16,), rho_conditioned=True)
+    cfg = TrainConfig(num_train=200, batch_size=50, max_epochs=2, seed=0, rho_grid=(0.0, 1.0))
+    net, res = train_precoder(net_c, SC, LOSS, cfg)
+    _check_anchor(net, res, "conditioned")
+    net, res = train_precoder(NET, SC, LOSS, TrainConfig(**{**CFG.to_dict(), "max_epochs": 2}),
+                              rho=0.3, init_from=PRE_REFACTOR / "temiz_rho0.5_finished")
+    _check_anchor(net, res, "warm")
+    net_s = NetConfig(kind="structured", num_antennas=4, num_users=2, d_model=16, num_layers=1,
+                      num_heads=2)
+    loss_s = LossConfig(beta=0.1, gamma=2e-3, score_on="scaled")
+    cfg = TrainConfig(num_train=300, batch_size=64, max_epochs=3, patience=10, seed=0,
+                      min_delta=0.0, lr_factor=0.3)
+    net, res = train_precoder(net_s, SC, loss_s, cfg, rho=1.0)
+    _check_anchor(net, res, "structured")
+
+
+def test_pre_refactor_checkpoints_load_and_resume(tmp_path) -> None:
+    """A finished training state of the former loop loads as a designer, and an interrupted one
+    resumes on the new loop to the weights of the former loop's uninterrupted run."""
+    designer = load_trained(PRE_REFACTOR / "temiz_rho0.5_finished")
+    assert designer.rho == 0.5
+    if SAME_BUILD:
+        assert weights_digest(designer.net.state_dict()) == ANCHORS["per_rho"]["digest"]
+    fresh, _ = train_precoder(NET, SC, LOSS, CFG, rho=0.5)
+    assert _equal(_state(designer.net), _state(fresh))
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(PRE_REFACTOR / f"temiz_rho0.3_epoch2{suffix}", tmp_path / f"run{suffix}")
+    net, res = train_precoder(NET, SC, LOSS, CFG, rho=0.3, checkpoint=tmp_path / "run",
+                              resume=True)
+    _check_anchor(net, res, "rho0.3")
+    assert "lr_used" not in res.history[0] and res.history[2]["lr_used"] == 1e-3

@@ -1,10 +1,13 @@
 """isaclearn.learn"""
 
-# Neural precoders of temiz_unsup: networks, loss, training, checkpoints, compression, export.
+# Networks, losses, the one training loop (loop.fit with a TrainTask and one TrainConfig), the
+# one checkpoint format (checkpoint), compression and export.
 from isaclearn.learn.checkpoint import (
     Checkpoint,
     load_checkpoint,
+    load_model,
     save_checkpoint,
+    save_model,
     weights_digest,
 )
 from isaclearn.learn.compression import (
@@ -21,6 +24,14 @@ from isaclearn.learn.designer import (
     load_trained,
     save_precoder,
     trained_weights,
+)
+from isaclearn.learn.loop import (
+    RHO_GRID,
+    BatchLoss,
+    TrainConfig,
+    TrainResult,
+    TrainTask,
+    fit,
 )
 from isaclearn.learn.losses import (
     LOSS_TERMS,
@@ -41,10 +52,8 @@ from isaclearn.learn.precoder_nets import (
     structured_precoder,
 )
 from isaclearn.learn.training import (
-    RHO_GRID,
-    TrainConfig,
+    PrecoderTask,
     TrainJob,
-    TrainResult,
     generate_dataset,
     train_many,
     train_precoder,
@@ -53,6 +62,7 @@ from isaclearn.learn.training import (
 __all__ = [
     "LOSS_TERMS",
     "RHO_GRID",
+    "BatchLoss",
     "Checkpoint",
     "CompressionReport",
     "EntrywisePrecoderNet",
@@ -60,17 +70,21 @@ __all__ = [
     "LossConfig",
     "NetConfig",
     "PrecoderNet",
+    "PrecoderTask",
     "StructuredPrecoderNet",
     "TrainConfig",
     "TrainJob",
     "TrainResult",
+    "TrainTask",
     "build_network",
     "compress",
     "compute_beta",
     "compute_gamma",
+    "fit",
     "generate_dataset",
     "isac_loss_terms",
     "load_checkpoint",
+    "load_model",
     "trained_weights",
     "weights_digest",
     "load_precoder",
@@ -82,6 +96,7 @@ __all__ = [
     "quantize_tensor",
     "remove_dead_neurons",
     "save_checkpoint",
+    "save_model",
     "save_precoder",
     "encoder_inference",
     "structured_precoder",

@@ -16,6 +16,12 @@ configuration equals it (the differing keys are named). Every failure raises
 Writes go to temporary files that are renamed into place, tensors first and sidecar last. A
 save interrupted between the two renames leaves a tensor file that no longer matches the sidecar;
 the hash check then refuses it instead of loading mismatched weights.
+
+Every trained network is stored in this one format: :func:`save_model` writes a network's
+weights as a checkpoint of its ``kind`` (``"precoder"``, ``"uplink_net"``, ...) with the
+configuration that rebuilds it, and :func:`load_model` rebuilds and fills it from either that
+checkpoint or the finished ``"training_state"`` of :func:`isaclearn.learn.loop.fit` (whose best
+weights it takes).
 """
 
 from __future__ import annotations
@@ -23,14 +29,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from isaclearn import __version__
-from isaclearn.core.errors import CheckpointError
+from isaclearn.core.errors import CheckpointError, ConfigError
 
 FORMAT = "isaclearn-checkpoint/1"
 
@@ -134,12 +142,13 @@ def weights_digest(tensors: dict[str, torch.Tensor]) -> str:
     """SHA-256 of a set of tensors: names, dtypes, shapes and bytes, in sorted name order.
 
     Identifies a network's weights independently of the file that holds them (a training-state
-    checkpoint is rewritten with other entries around the same weights)."""
+    checkpoint is rewritten with other entries around the same weights). Zero-dimensional
+    tensors (batch norm's ``num_batches_tracked``) are hashed like one-element ones."""
     h = hashlib.sha256()
     for name in sorted(tensors):
         t = tensors[name].detach().to("cpu").contiguous()
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
 
 
@@ -240,3 +249,87 @@ def unprefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch
     """The tensors whose names start with ``prefix + "."``, with the prefix removed."""
     p = prefix + "."
     return {k[len(p):]: v for k, v in tensors.items() if k.startswith(p)}
+
+
+def model_weights(ck: Checkpoint, stem: str | Path, *, kind: str,
+                  description: str | None = None) -> dict[str, torch.Tensor]:
+    """The trained weights held by a loaded checkpoint.
+
+    A checkpoint of ``kind`` gives its tensors; a *finished* ``"training_state"`` (written by
+    :func:`isaclearn.learn.loop.fit`) gives its best weights (``best.*``).
+
+    Raises
+    ------
+    CheckpointError
+        An unfinished training state, or another kind of checkpoint (named as ``description``,
+        default ``kind``).
+    """
+    if ck.kind == kind:
+        return ck.tensors
+    if ck.kind == "training_state":
+        if not ck.state.get("progress", {}).get("finished", False):
+            raise CheckpointError(f"training checkpoint {stem} is not finished; resume it first")
+        return unprefixed(ck.tensors, "best")
+    raise CheckpointError(f"checkpoint {stem} holds a {ck.kind!r}, not a "
+                          f"{description or repr(kind)}")
+
+
+def load_weights(model: nn.Module, tensors: dict[str, torch.Tensor], stem: str | Path) -> None:
+    """``model.load_state_dict(tensors, strict=True)``; a mismatch raises
+    :class:`CheckpointError` naming ``stem``."""
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint {stem} does not fit its network: {exc}") from None
+
+
+def save_model(stem: str | Path, model: nn.Module, *, kind: str, config: dict[str, Any],
+               metrics: dict[str, Any] | None = None) -> Path:
+    """Write ``model``'s weights (``state_dict``) as a checkpoint of ``kind``; ``config`` must
+    let :func:`load_model`'s ``build`` rebuild the network. Returns the tensor file's path."""
+    return save_checkpoint(stem, dict(model.state_dict()), kind=kind, config=config,
+                           metrics=metrics or {})
+
+
+def load_model(
+    stem: str | Path,
+    build: Callable[[dict[str, Any]], nn.Module],
+    *,
+    kind: str,
+    description: str | None = None,
+) -> tuple[nn.Module, Checkpoint]:
+    """Rebuild a network stored by :func:`save_model` (or a finished training state).
+
+    Parameters
+    ----------
+    stem : str or Path
+        Checkpoint stem (or either file's path).
+    build : callable
+        ``build(config) -> nn.Module`` from the stored configuration; a ``KeyError``,
+        ``TypeError``, ``ValueError`` or ``ConfigError`` it raises becomes a
+        :class:`CheckpointError`.
+    kind : str
+        Kind of a model checkpoint (a finished ``"training_state"`` is accepted too).
+    description : str, optional
+        Name of the kind in error messages.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        In eval mode.
+    checkpoint : Checkpoint
+
+    Raises
+    ------
+    CheckpointError
+        Missing, corrupted or foreign files, an invalid configuration, weights that do not fit.
+    """
+    ck = load_checkpoint(stem)
+    tensors = model_weights(ck, stem, kind=kind, description=description)
+    try:
+        model = build(ck.config)
+    except (KeyError, TypeError, ValueError, ConfigError) as exc:
+        raise CheckpointError(f"checkpoint {stem} has an invalid configuration: {exc}") from None
+    load_weights(model, tensors, stem)
+    model.eval()
+    return model, ck

@@ -21,8 +21,9 @@ from isaclearn.core.errors import CheckpointError, ConfigError, ShapeError
 from isaclearn.learn.checkpoint import (
     Checkpoint,
     load_checkpoint,
-    save_checkpoint,
-    unprefixed,
+    load_weights,
+    model_weights,
+    save_model,
 )
 from isaclearn.learn.precoder_nets import NetConfig, PrecoderNet, build_network
 
@@ -87,12 +88,10 @@ def save_precoder(
     stem: str | Path, designer: LearnedPrecoder, *, metrics: dict[str, Any] | None = None
 ) -> Path:
     """Write ``designer``'s network as a ``kind="precoder"`` checkpoint; returns the tensor path."""
-    return save_checkpoint(
-        stem,
-        dict(designer.net.state_dict()),
-        kind="precoder",
+    return save_model(
+        stem, designer.net, kind="precoder",
         config={"net": designer.net.config.to_dict(), "rho": designer.rho, "name": designer.name},
-        metrics=metrics or {},
+        metrics=metrics,
     )
 
 
@@ -123,14 +122,7 @@ def trained_weights(
         an invalid network config or one other than ``expected_net``.
     """
     ck = load_checkpoint(stem)
-    if ck.kind == "precoder":
-        tensors = ck.tensors
-    elif ck.kind == "training_state":
-        if not ck.state.get("progress", {}).get("finished", False):
-            raise CheckpointError(f"training checkpoint {stem} is not finished; resume it first")
-        tensors = unprefixed(ck.tensors, "best")
-    else:
-        raise CheckpointError(f"checkpoint {stem} holds a {ck.kind!r}, not a precoder network")
+    tensors = model_weights(ck, stem, kind="precoder", description="precoder network")
     try:
         net_cfg = NetConfig.from_dict(ck.config["net"])
     except (KeyError, TypeError, ConfigError) as exc:
@@ -158,10 +150,7 @@ def load_trained(
     stored_rho = ck.config.get("rho")
     stored_name = ck.config.get("name", "dnn") if ck.kind == "precoder" else "dnn"
     net: PrecoderNet = build_network(net_cfg)
-    try:
-        net.load_state_dict(tensors, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(f"checkpoint {stem} does not fit its network: {exc}") from None
+    load_weights(net, tensors, stem)
     net.eval()
     use_rho = rho if rho is not None else stored_rho
     return LearnedPrecoder(net=net, rho=use_rho, name=name or stored_name,

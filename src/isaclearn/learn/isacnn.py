@@ -30,10 +30,13 @@ Pipeline (Fig. 4): pre-processing (eq. 29) → network → Lambda layer → reco
 * **Training** (section V): unsupervised, loss = −mean WSNR (eq. 30) with the optimal (MMSE)
   communication rate on the *true* channel, Adam (1e-3), mini-batch 256, up to 500 epochs,
   early stopping with patience 20 on the validation loss (best weights restored),
-  ``ReduceLROnPlateau`` (factor 0.33, patience 10).
-* **Channel augmentation** (not in the paper; ``TrainConfig.augment``, default on, ``False``
-  is the paper's recipe): every training mini-batch sees its channels transformed by a random
-  symmetry of problem (28), :math:`\hat{\mathbf H}\to\mathbf Q\hat{\mathbf H}\mathbf D
+  ``ReduceLROnPlateau`` (factor 0.33, patience 10): :data:`UPLINK_TRAIN_CONFIG` on the common
+  loop :func:`isaclearn.learn.loop.fit` (:func:`train_uplink`, task :class:`UplinkTask`).
+  Trained networks are ``kind="uplink_net"`` checkpoints (:func:`save_uplink_net`,
+  :func:`load_uplink_net`).
+* **Channel augmentation** (not in the paper; ``train_uplink(augment=True)``, the default;
+  ``False`` is the paper's recipe): every training mini-batch sees its channels transformed by a
+  random symmetry of problem (28), :math:`\hat{\mathbf H}\to\mathbf Q\hat{\mathbf H}\mathbf D
   \boldsymbol\Pi` (Haar unitary, user phases, user permutation;
   :func:`augment_channel_features`), with the loss unchanged. Why: 2 N_r K = 160 of the 176
   inputs are channel entries, and the flattened 1344 features feed the heads' linear layers
@@ -48,11 +51,12 @@ Pipeline (Fig. 4): pre-processing (eq. 29) → network → Lambda layer → reco
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import json
 import math
+import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,6 +67,9 @@ from isaclearn.channels.uplink import UplinkProblem
 from isaclearn.core.design import Design
 from isaclearn.core.dtypes import real_dtype
 from isaclearn.core.errors import CheckpointError, ConfigError, ShapeError
+from isaclearn.learn.checkpoint import load_model, save_model, weights_digest
+from isaclearn.learn.checkpoint import paths as checkpoint_paths
+from isaclearn.learn.loop import BatchLoss, TrainConfig, TrainResult, TrainTask, fit
 from isaclearn.metrics.uplink import ReducedUplink, reduce_problem, rt_eig
 from isaclearn.solvers.uplink import recover_design
 
@@ -262,54 +269,14 @@ def make_net(spec: NetSpec) -> UplinkNet:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class TrainConfig:
-    """Training hyperparameters (section V).
-
-    Attributes
-    ----------
-    lr : float
-        Initial Adam learning rate (1e-3).
-    batch_size : int
-        Mini-batch size (256).
-    max_epochs : int
-        Epoch limit (500).
-    patience : int
-        Early-stopping patience in epochs on the validation loss (20).
-    lr_factor : float
-        ``ReduceLROnPlateau`` factor (0.33).
-    lr_patience : int
-        ``ReduceLROnPlateau`` patience (10).
-    seed : int
-        Seed of the mini-batch shuffling (and of the augmentation).
-    augment : bool
-        Channel augmentation of every training mini-batch (:func:`augment_channel_features`);
-        not in the paper.
-    weight_decay : float
-        Adam's L2 weight decay (0, as in the paper).
-    """
-
-    lr: float = 1e-3
-    batch_size: int = 256
-    max_epochs: int = 500
-    patience: int = 20
-    lr_factor: float = 0.33
-    lr_patience: int = 10
-    seed: int = 0
-    augment: bool = True
-    weight_decay: float = 0.0
-
-
-@dataclass
-class TrainHistory:
-    """Per-epoch training record."""
-
-    train_loss: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    best_epoch: int = -1
-    best_val_loss: float = math.inf
-    stopped_early: bool = False
+UPLINK_TRAIN_CONFIG = TrainConfig(
+    lr=1e-3, batch_size=256, max_epochs=500, patience=20, min_delta=0.0, lr_factor=0.33,
+    lr_patience=10, min_lr=0.0, seed=0,
+)
+"""Training settings of section V: Adam 1e-3, mini-batch 256, up to 500 epochs, early stopping
+with patience 20 on any strict decrease of the validation loss, ``ReduceLROnPlateau`` (factor
+0.33, patience 10, no floor). ``seed`` seeds the mini-batch shuffling (``seed``) and the channel
+augmentation (``seed + 1``). Change fields with :func:`dataclasses.replace`."""
 
 
 def unsupervised_loss(red: ReducedUplink, x: torch.Tensor) -> torch.Tensor:
@@ -375,16 +342,76 @@ def _prepare(problem: UplinkProblem, alpha: float | None) -> tuple[torch.Tensor,
     return feats, red
 
 
-def train_uplink_net(
+class UplinkTask(TrainTask):
+    """ISACNN / FC-NN training on eq. (30) as a :class:`~isaclearn.learn.loop.TrainTask`.
+
+    Every training mini-batch (at least two instances: batch norm) is optionally augmented
+    (:func:`augment_channel_features`, generator ``"augment"`` seeded ``seed + 1``; shuffling
+    uses ``"shuffle"`` seeded ``seed``); the validation loss is one pass over the whole set.
+
+    Parameters
+    ----------
+    model : IsacNN or FcNN
+        The network.
+    train, val : UplinkProblem
+        Training and validation instances; features from ``csi``, loss from the true channel.
+    alpha : float
+        Sensing weight.
+    augment : bool
+        Channel augmentation of every training mini-batch.
+    seed : int
+        Seed of the shuffling and the augmentation.
+    """
+
+    min_batch_size = 2
+
+    def __init__(self, model: UplinkNet, train: UplinkProblem, val: UplinkProblem, *,
+                 alpha: float, augment: bool, seed: int) -> None:
+        self.model: UplinkNet = model
+        self.augment = augment
+        self.x_tr, self.red_tr = _prepare(train, alpha)
+        self.x_va, self.red_va = _prepare(val, alpha)
+        self.num_train, self.num_val = self.x_tr.shape[0], self.x_va.shape[0]
+        self.generator_seeds = {"shuffle": seed, "augment": seed + 1}
+
+    def train_batch(self, idx: torch.Tensor,
+                    generators: dict[str, torch.Generator]) -> BatchLoss:
+        idx = idx.to(self.x_tr.device)
+        xb = self.x_tr[idx]
+        if self.augment:
+            spec = self.model.spec
+            xb = augment_channel_features(xb, spec.num_rx, spec.num_users,
+                                          generator=generators["augment"])
+        loss = unsupervised_loss(self.red_tr.subset(idx), self.model(xb))
+        return BatchLoss(loss, {"total": float(loss.detach()) * idx.numel()})
+
+    def validate(self) -> dict[str, float]:
+        return {"total": float(unsupervised_loss(self.red_va, self.model(self.x_va)))}
+
+
+def _data_digest(problem: UplinkProblem) -> str:
+    tensors = {f.name: getattr(problem, f.name) for f in dataclasses.fields(problem)
+               if isinstance(getattr(problem, f.name), torch.Tensor)}
+    return weights_digest(tensors)
+
+
+def train_uplink(
     model: UplinkNet,
     train: UplinkProblem,
     val: UplinkProblem,
     config: TrainConfig | None = None,
     *,
     alpha: float | None = None,
-    on_epoch: Callable[[int, float, float, float], None] | None = None,
-) -> TrainHistory:
-    r"""Train ``model`` unsupervised on the negative WSNR (eq. 30); restores the best weights.
+    augment: bool = True,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
+    log_dir: str | Path | None = None,
+    log: Callable[[str], None] | None = None,
+    stop_after_epochs: int | None = None,
+    time_budget_s: float | None = None,
+) -> TrainResult:
+    r"""Train ``model`` unsupervised on the negative WSNR (eq. 30) with
+    :func:`~isaclearn.learn.loop.fit`; a finished run restores the best weights.
 
     Parameters
     ----------
@@ -393,76 +420,36 @@ def train_uplink_net(
     train, val : UplinkProblem
         Training and validation instances; features from ``csi``, loss from the true channel.
     config : TrainConfig or None
-        Hyperparameters (defaults of section V).
+        Settings (default :data:`UPLINK_TRAIN_CONFIG`); ``num_train``, ``val_fraction`` and
+        ``rho_grid`` are not used (the data are given).
     alpha : float or None
         Sensing weight (default: ``train.alpha``).
-    on_epoch : callable or None
-        Called as ``on_epoch(epoch, train_loss, val_loss, lr)`` after every epoch.
+    augment : bool
+        Channel augmentation of every training mini-batch (module docstring; ``False`` is the
+        paper's recipe).
+    checkpoint, resume, log_dir, log, stop_after_epochs, time_budget_s
+        As in :func:`~isaclearn.learn.loop.fit`. The training checkpoint is tied to the network
+        spec, the settings, ``alpha``, ``augment`` and a digest of the two data sets.
 
     Returns
     -------
-    TrainHistory
-        Mean training loss per epoch (over its mini-batches, in training mode) and validation
-        loss (evaluation mode).
+    TrainResult
+        ``history`` rows hold ``train_total`` (mean training loss over the stepped mini-batches,
+        in training mode) and ``val_total`` (evaluation mode); ``result.train_loss``,
+        ``result.val_loss`` and ``result.lr`` list them per epoch; ``best_epoch`` is 1-based.
     """
-    cfg = config or TrainConfig()
+    cfg = config or UPLINK_TRAIN_CONFIG
     if alpha is None:
         alpha = float(train.alpha)
-    x_tr, red_tr = _prepare(train, alpha)
-    x_va, red_va = _prepare(val, alpha)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=cfg.lr_factor,
-                                                       patience=cfg.lr_patience)
-    gen = torch.Generator(device="cpu")
-    gen.manual_seed(cfg.seed)
-    aug_gen = torch.Generator(device="cpu")
-    aug_gen.manual_seed(cfg.seed + 1)
-    hist = TrainHistory()
-    best_state = copy.deepcopy(model.state_dict())
-    n = x_tr.shape[0]
-    since_best = 0
-    for epoch in range(cfg.max_epochs):
-        model.train()
-        perm = torch.randperm(n, generator=gen).to(x_tr.device)
-        total, count = 0.0, 0
-        for start in range(0, n, cfg.batch_size):
-            idx = perm[start:start + cfg.batch_size]
-            if idx.numel() < 2:  # batch norm needs two samples
-                continue
-            opt.zero_grad()
-            xb = x_tr[idx]
-            if cfg.augment:
-                xb = augment_channel_features(xb, model.spec.num_rx, model.spec.num_users,
-                                              generator=aug_gen)
-            loss = unsupervised_loss(red_tr.subset(idx), model(xb))
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * idx.numel()
-            count += idx.numel()
-        model.eval()
-        with torch.no_grad():
-            val_loss = float(unsupervised_loss(red_va, model(x_va)))
-        train_loss = total / max(count, 1)
-        lr = float(opt.param_groups[0]["lr"])
-        hist.train_loss.append(train_loss)
-        hist.val_loss.append(val_loss)
-        hist.lr.append(lr)
-        if on_epoch is not None:
-            on_epoch(epoch, train_loss, val_loss, lr)
-        sched.step(val_loss)
-        if val_loss < hist.best_val_loss:
-            hist.best_val_loss = val_loss
-            hist.best_epoch = epoch
-            best_state = copy.deepcopy(model.state_dict())
-            since_best = 0
-        else:
-            since_best += 1
-            if since_best >= cfg.patience:
-                hist.stopped_early = True
-                break
-    model.load_state_dict(best_state)
-    model.eval()
-    return hist
+    task = UplinkTask(model, train, val, alpha=float(alpha), augment=augment, seed=cfg.seed)
+    ck_cfg = None
+    if checkpoint is not None:
+        ck_cfg = {"net": dataclasses.asdict(model.spec), "train": cfg.to_dict(),
+                  "alpha": float(alpha), "augment": augment,
+                  "data": {"train": _data_digest(train), "val": _data_digest(val)}}
+    return fit(task, cfg, checkpoint=checkpoint, checkpoint_config=ck_cfg, resume=resume,
+               log_dir=log_dir, log=log, stop_after_epochs=stop_after_epochs,
+               time_budget_s=time_budget_s)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -503,32 +490,75 @@ class LearnedUplinkDesigner:
         return recover_design(problem, sigma_s, u_t=u_t, sigma_t=sigma_t)
 
 
-def save_net(model: UplinkNet, path: str | Path, *, meta: dict[str, Any] | None = None) -> None:
-    """Save weights as safetensors (``path``) with a JSON sidecar (``path`` + ``.json``)."""
-    from safetensors.torch import save_file
-
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(p))
-    side = {"spec": asdict(model.spec), "meta": meta or {}}
-    p.with_suffix(p.suffix + ".json").write_text(json.dumps(side, indent=2))
+UPLINK_NET_KIND = "uplink_net"
+"""Checkpoint kind of a trained ISACNN / FC-NN."""
 
 
-def load_net(path: str | Path) -> UplinkNet:
-    """Load a network saved by :func:`save_net` (never unpickles)."""
+def save_uplink_net(stem: str | Path, model: UplinkNet, *,
+                    metrics: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` as a ``kind="uplink_net"`` checkpoint (``<stem>.safetensors`` +
+    ``<stem>.json``, SHA-256, atomic; :func:`isaclearn.learn.checkpoint.save_model`) whose
+    configuration is ``{"net": <NetSpec fields>}``. Returns the tensor file's path."""
+    return save_model(stem, model, kind=UPLINK_NET_KIND,
+                      config={"net": dataclasses.asdict(model.spec)}, metrics=metrics)
+
+
+def _build_uplink(config: dict[str, Any]) -> UplinkNet:
+    return make_net(NetSpec(**config["net"]))
+
+
+_RETRAIN = "retrain it (rerun the `isaclearn run` experiment that wrote it)"
+
+
+def _load_legacy(t_path: Path, side_path: Path) -> UplinkNet:
+    """A network written by the former ``save_net``: ``X.safetensors`` + ``X.safetensors.json``
+    holding ``{"spec": ..., "meta": ...}`` and no hash."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    p = Path(path)
-    side_path = p.with_suffix(p.suffix + ".json")
-    if not p.exists() or not side_path.exists():
-        raise CheckpointError(f"checkpoint {p} or its sidecar {side_path} is missing")
     try:
         side = json.loads(side_path.read_text())
         spec = NetSpec(**side["spec"])
         model = make_net(spec)
-        model.load_state_dict(load_file(str(p)))
-    except (KeyError, TypeError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(f"checkpoint {p} does not match its sidecar: {exc}") from exc
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, ConfigError) as exc:
+        raise CheckpointError(f"old-format network {t_path} has an unreadable sidecar ({exc}); "
+                              f"{_RETRAIN}") from None
+    try:
+        tensors = load_file(str(t_path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"old-format network {t_path} cannot be read ({exc}); "
+                              f"{_RETRAIN}") from None
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError:
+        raise CheckpointError(f"old-format network {t_path} does not fit the network its "
+                              f"sidecar describes; {_RETRAIN}") from None
+    warnings.warn(f"{t_path} is an old-format network without a SHA-256 (not verified against "
+                  f"corruption); re-save it with save_uplink_net or {_RETRAIN}", stacklevel=3)
     model.eval()
     return model
+
+
+def load_uplink_net(path: str | Path) -> UplinkNet:
+    """Load an ISACNN / FC-NN (never unpickles).
+
+    ``path`` is a checkpoint stem or either file's path. Accepted: a ``kind="uplink_net"``
+    checkpoint of :func:`save_uplink_net`, a finished training state of :func:`train_uplink`
+    (its best weights), or a file of the former format (``X.safetensors`` with the sidecar
+    ``X.safetensors.json``). The former format has no SHA-256, so only its structure is
+    checked (the sidecar's spec builds and the weights fit it exactly) and a
+    :class:`UserWarning` says so.
+
+    Raises
+    ------
+    CheckpointError
+        Missing, corrupted or foreign files, or weights that do not fit (one line; for a file
+        of the former format it says how to retrain).
+    """
+    t_path, j_path = checkpoint_paths(path)
+    legacy_side = t_path.with_name(t_path.name + ".json")
+    if not j_path.is_file() and t_path.is_file() and legacy_side.is_file():
+        return _load_legacy(t_path, legacy_side)
+    model, _ = load_model(path, _build_uplink, kind=UPLINK_NET_KIND,
+                          description="ISACNN / FC-NN network")
+    return model  # type: ignore[return-value]

@@ -8,6 +8,7 @@ absolute times, are meant to be compared across machines.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -15,11 +16,11 @@ import torch
 
 from isaclearn.core.random import make_generator
 from isaclearn.learn.isacnn import (
+    UPLINK_TRAIN_CONFIG,
     LearnedUplinkDesigner,
     NetSpec,
-    TrainConfig,
     make_net,
-    train_uplink_net,
+    train_uplink,
 )
 from isaclearn.solvers.uplink import (
     AverageDesigner,
@@ -84,7 +85,8 @@ def bench_uplink(
         va = sc.sample(max(train_samples // 4, 2), generator=make_generator(1000 * seed + 2))
         model = make_net(NetSpec(num_tx=sc.num_tx, num_rx=sc.num_rx, num_users=sc.num_users,
                                  seed=seed))
-        train_uplink_net(model, tr, va, TrainConfig(max_epochs=train_epochs, seed=seed))
+        train_uplink(model, tr, va, dataclasses.replace(UPLINK_TRAIN_CONFIG,
+                                                        max_epochs=train_epochs, seed=seed))
     if model is not None:
         model = model.to(device)
     table: dict[str, Any] = {
@@ -142,16 +144,17 @@ def add_uplink_bench_arguments(parser: Any) -> None:
     parser.add_argument("--train-epochs", type=int, default=20,
                         help="epochs of the quick ISACNN training before timing (default 20)")
     parser.add_argument("--checkpoint", default=None,
-                        help="trained ISACNN (.safetensors) to time instead of a quick one")
+                        help="trained ISACNN (checkpoint stem or its .safetensors) to time "
+                             "instead of a quick one")
     parser.add_argument("--repeat", type=int, default=3, help="timing repetitions (default 3)")
 
 
 def run_uplink_bench(options: Any, log: Any = None) -> list[dict[str, Any]]:
     """``run(options, log)`` of the ``uplink`` bench suite: :func:`bench_uplink` with the
     parsed options of :func:`add_uplink_bench_arguments`."""
-    from isaclearn.learn.isacnn import load_net
+    from isaclearn.learn.isacnn import load_uplink_net
 
-    model = load_net(options.checkpoint) if getattr(options, "checkpoint", None) else None
+    model = load_uplink_net(options.checkpoint) if getattr(options, "checkpoint", None) else None
     if log is not None:
         log(f"uplink bench: batch {options.batch}, N_t={options.tx}, N_r={options.rx}, "
             f"K={options.users}, alpha={options.alpha}"

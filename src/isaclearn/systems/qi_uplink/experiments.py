@@ -19,14 +19,14 @@ import torch
 from isaclearn.channels.uplink import UplinkProblem, UplinkScenario
 from isaclearn.core.design import Design
 from isaclearn.core.random import make_generator
+from isaclearn.learn import TrainResult
 from isaclearn.learn.isacnn import (
+    UPLINK_TRAIN_CONFIG,
     LearnedUplinkDesigner,
     NetSpec,
-    TrainConfig,
-    TrainHistory,
     make_net,
-    save_net,
-    train_uplink_net,
+    save_uplink_net,
+    train_uplink,
 )
 from isaclearn.solvers.uplink import (
     AverageDesigner,
@@ -125,20 +125,23 @@ def _data(sc: UplinkScenario, cfg: UplinkCommon) -> tuple[UplinkProblem, UplinkP
 
 
 def _train(cfg: UplinkCommon, ctx: RunContext, tr: UplinkProblem, va: UplinkProblem,
-           alpha: float, tag: str, kind: str = "isacnn") -> tuple[Any, TrainHistory]:
+           alpha: float, tag: str, kind: str = "isacnn") -> tuple[Any, TrainResult]:
     spec = NetSpec(kind=kind, num_tx=tr.num_tx, num_rx=tr.num_rx, num_users=tr.num_users,
                    theta_norm=cfg.theta_norm, sort_output=cfg.sort_output, seed=cfg.seed)
     model = make_net(spec)
-    tcfg = TrainConfig(lr=cfg.lr, batch_size=cfg.batch_size, max_epochs=cfg.max_epochs,
-                       patience=cfg.patience, lr_factor=cfg.lr_factor,
-                       lr_patience=cfg.lr_patience, seed=cfg.seed, augment=cfg.augment)
-    hist = train_uplink_net(model, tr, va, tcfg, alpha=alpha)
-    ctx.log(f"{tag}: {kind} trained {len(hist.val_loss)} epochs, best val loss "
+    tcfg = dataclasses.replace(UPLINK_TRAIN_CONFIG, lr=cfg.lr, batch_size=cfg.batch_size,
+                               max_epochs=cfg.max_epochs, patience=cfg.patience,
+                               lr_factor=cfg.lr_factor, lr_patience=cfg.lr_patience,
+                               seed=cfg.seed)
+    hist = train_uplink(model, tr, va, tcfg, alpha=alpha, augment=cfg.augment)
+    ctx.log(f"{tag}: {kind} trained {hist.epochs} epochs, best val loss "
             f"{hist.best_val_loss:.5f} at epoch {hist.best_epoch}")
     if ctx.out_dir is not None:
         safe = tag.replace("=", "").replace(",", "_").replace(" ", "")
-        save_net(model, ctx.out_dir / "checkpoints" / f"{kind}_{safe}.safetensors",
-                 meta={"tag": tag, "alpha": alpha, "epochs": len(hist.val_loss)})
+        save_uplink_net(ctx.out_dir / "checkpoints" / f"{kind}_{safe}", model,
+                        metrics={"tag": tag, "alpha": alpha, "epochs": hist.epochs,
+                                 "best_epoch": hist.best_epoch,
+                                 "best_val_loss": hist.best_val_loss})
     return model, hist
 
 
