@@ -294,7 +294,7 @@ def run_training(cfg: TrainingConfig, ctx: RunContext) -> dict[str, Any]:
             continue
         _, hist = _train(cfg, ctx, tr.subset(slice(0, n)), va, cfg.alpha, key, kind=m)
         rows = [{"method": m, "train_num": n, "epoch": e + 1, "train_loss": tl, "val_loss": vl,
-                 "lr": lr, "best_epoch": hist.best_epoch + 1}
+                 "lr": lr, "best_epoch": hist.best_epoch}
                 for e, (tl, vl, lr) in enumerate(zip(hist.train_loss, hist.val_loss, hist.lr))]
         ctx.record(key, rows)
     s: dict[str, Any] = {}

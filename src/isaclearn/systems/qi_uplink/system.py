@@ -108,29 +108,32 @@ def _designers() -> list[DesignerEntry]:
 
 
 def _load_learned(paths: Sequence[str], options: Options) -> dict[str, Any]:
-    from isaclearn.learn.isacnn import LearnedUplinkDesigner, load_net
+    from isaclearn.learn.isacnn import LearnedUplinkDesigner, load_uplink_net
 
     out: dict[str, Any] = {}
     for path in paths:
         stem = Path(path).name.removesuffix(".json").removesuffix(".safetensors")
-        out[f"learned:{stem}"] = LearnedUplinkDesigner(load_net(path), name=f"learned:{stem}")
+        out[f"learned:{stem}"] = LearnedUplinkDesigner(load_uplink_net(path),
+                                                       name=f"learned:{stem}")
     return out
 
 
 def _find_learned(folder: Path) -> list[Path]:
-    """Trained ISACNN / FC-NN files under ``folder`` (their JSON sidecars name a network
-    spec)."""
+    """Trained ISACNN / FC-NN networks under ``folder``: checkpoint sidecars (``*.json``) of
+    kind ``uplink_net`` (unreadable or foreign JSON files are skipped)."""
     import json
+
+    from isaclearn.learn.isacnn import UPLINK_NET_KIND
 
     out: list[Path] = []
     if not Path(folder).is_dir():
         return out
-    for side in sorted(Path(folder).rglob("*.safetensors.json")):
+    for side in sorted(Path(folder).rglob("*.json")):
         try:
             meta = json.loads(side.read_text())
         except (OSError, UnicodeDecodeError, ValueError):
             continue
-        if isinstance(meta, dict) and isinstance(meta.get("spec"), dict):
+        if isinstance(meta, dict) and meta.get("kind") == UPLINK_NET_KIND:
             out.append(side.with_suffix(""))
     return out
 
