@@ -63,8 +63,9 @@ from isaclearn.channels.uplink import UplinkProblem
 from isaclearn.core.design import Design
 from isaclearn.core.dtypes import real_dtype
 from isaclearn.core.errors import CheckpointError, ConfigError, ShapeError
-from isaclearn.metrics.uplink import ReducedUplink, reduce_problem, rt_eig
+from isaclearn.metrics.uplink import rt_eig
 from isaclearn.solvers.uplink import recover_design
+from isaclearn.solvers.uplink_reduced import ReducedUplink, reduce_problem
 
 ThetaNorm = Literal["l1", "l2"]
 

@@ -13,7 +13,6 @@ from isaclearn.core.errors import ShapeError
 from isaclearn.metrics.uplink import (
     comm_rate,
     max_comm_rate,
-    max_sensing_rate,
     mmse_sinr,
     rt_eig,
     sensing_gains,
@@ -21,6 +20,7 @@ from isaclearn.metrics.uplink import (
     sensing_rate,
     wsnr,
 )
+from isaclearn.solvers.uplink_reduced import max_sensing_rate
 
 METRIC_UNITS = {
     "wsnr": "1",
