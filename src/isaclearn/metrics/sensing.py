@@ -216,7 +216,6 @@ def _fisher_traces(
     return t_dd, t_da, t_aa
 
 
-
 def crb_from_covariance(
     r_x: torch.Tensor,
     theta: torch.Tensor | float,

@@ -67,7 +67,7 @@ def water_filling(gain: torch.Tensor, budget: torch.Tensor | float) -> torch.Ten
     idx = (valid.to(torch.int64) * torch.arange(g.shape[-1], device=g.device)).amax(-1,
                                                                                      keepdim=True)
     level = torch.gather(mu, -1, idx)
-    return torch.where(finite & (inv < level), level - inv, torch.zeros_like(g))
+    return torch.where(torch.isfinite(inv) & (inv < level), level - inv, torch.zeros_like(g))
 
 
 def solve_sensing_kkt(

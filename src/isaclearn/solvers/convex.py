@@ -188,7 +188,6 @@ def sensing_only_covariance(
             crb.reshape(batch).to(device=t_in.device, dtype=real_dtype(cdt)))
 
 
-
 def _top_factor(r: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Factor ``W`` ``[B, M, k]`` of the ``k`` strongest eigen-directions of ``r`` ``[B, M, M]``.
 
@@ -205,7 +204,6 @@ def _top_factor(r: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, to
     total = lam.sum(-1).clamp_min(torch.finfo(lam.dtype).tiny)
     rank = (lam > 1e-6 * lam[..., :1]).sum(-1)
     return w, rank, lam[..., keep:].sum(-1) / total
-
 
 
 @dataclass

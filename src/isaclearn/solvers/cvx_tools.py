@@ -43,11 +43,11 @@ __all__ = [
 ]
 
 DEFAULT_SOLVERS = ("CLARABEL", "SCS")
-
+"""Solvers tried in order when the caller names none."""
 SOLVED = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
-
+"""CVXPY statuses that count as solved."""
 INFEASIBLE = (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE)
-
+"""CVXPY statuses that count as a conclusive infeasibility verdict."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -67,7 +67,6 @@ def functional(q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat([qr, qi], dim=-1), torch.cat([qi, -qr], dim=-1)
 
 
-
 @dataclass
 class SensingData:
     """Scaled sensing data of a batch: rows ``[f̃, Re c̃, Im c̃, ã]`` per target, and weights."""
@@ -75,7 +74,6 @@ class SensingData:
     coef: np.ndarray  # [B, 4T, 2M²] float64
     weight: np.ndarray  # [B, T] float64, sums to 1 over T
     crb_scale: np.ndarray  # [B] float64: sum CRB = crb_scale * Σ_t weight_t / ũ_t
-
 
 
 def sensing_data(
@@ -89,7 +87,8 @@ def sensing_data(
     reference: str,
     spacing: float,
 ) -> SensingData:
-    """Scaled Fisher functionals for ``theta`` ``[B, T]`` (float64), see the module Notes."""
+    """Scaled Fisher functionals for ``theta`` ``[B, T]`` (float64), see the Scaling notes of
+    :mod:`isaclearn.solvers.convex`."""
     m = num_antennas
     kw: dict[str, Any] = {"reference": reference, "spacing": spacing}
     a, da = ula(m, theta, **kw), ula_derivative(m, theta, **kw)  # [B, T, M] complex128
@@ -115,14 +114,12 @@ def sensing_data(
     w = 1.0 / (2.0 * radar_snr * num_symbols * power[:, None] * s_f)  # [B, T]
     scale = w.sum(-1)
     return SensingData(coef=coef.cpu().numpy(), weight=(w / scale[:, None]).cpu().numpy(),
-                        crb_scale=scale.cpu().numpy())
-
+                       crb_scale=scale.cpu().numpy())
 
 
 def hermitian_vec(r: cp.Variable) -> cp.Expression:
     """``[vec(Re R), vec(Im R)]`` (column-major) of a Hermitian CVXPY variable, ``[2 M²]``."""
     return cp.hstack([cp.vec(cp.real(r), order="F"), cp.vec(cp.imag(r), order="F")])
-
 
 
 def sensing_part(
@@ -151,6 +148,14 @@ def sensing_part(
 
 
 def solver_names(solver: str | Sequence[str] | None) -> tuple[str, ...]:
+    """The CVXPY solver names to try, upper-cased: ``solver`` (a name or a sequence of names),
+    or :data:`DEFAULT_SOLVERS` for ``None``.
+
+    Raises
+    ------
+    ConfigError
+        An empty sequence or a solver that is not installed.
+    """
     if solver is None:
         return DEFAULT_SOLVERS
     names = (solver,) if isinstance(solver, str) else tuple(solver)
@@ -165,14 +170,13 @@ def solver_names(solver: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(n.upper() for n in names)
 
 
-
-# Clarabel runs single-threaded: these programs are small (its threads cost more than they
-# save) and the batch loop is what one parallelizes.
 SOLVER_OPTIONS: dict[str, dict[str, Any]] = {
     "CLARABEL": {"max_threads": 1},
     "SCS": {"eps_abs": 1e-7, "eps_rel": 1e-7, "max_iters": 50_000},
 }
-
+"""Options passed to each solver by :func:`solve`. Clarabel runs single-threaded: these
+programs are small (its threads cost more than they save) and the batch loop is what one
+parallelizes."""
 
 
 def solve(problem: cp.Problem, solvers: tuple[str, ...]) -> tuple[str, str, float]:
@@ -211,8 +215,15 @@ def psd_part(r: torch.Tensor) -> torch.Tensor:
     return (vec * lam.clamp_min(0.0).to(vec.dtype).unsqueeze(-2)) @ vec.conj().transpose(-2, -1)
 
 
-
 def batch_theta(theta: torch.Tensor | float) -> torch.Tensor:
+    """Target angles ``theta`` (radians) as a real tensor of at least one dimension (a scalar
+    becomes ``[1]``), dtype and device kept.
+
+    Raises
+    ------
+    ValueRangeError
+        Complex, NaN or Inf angles.
+    """
     t = torch.as_tensor(theta)
     if t.is_complex():
         raise ValueRangeError("theta must be real (radians)")
@@ -223,8 +234,17 @@ def batch_theta(theta: torch.Tensor | float) -> torch.Tensor:
     return t
 
 
-
 def power_vector(power: torch.Tensor | float, batch: tuple[int, ...]) -> torch.Tensor:
+    """Power budgets ``power`` (a scalar or broadcasting to ``batch``), flattened to
+    ``[prod(batch)]`` float64 on the CPU (one per conic program).
+
+    Raises
+    ------
+    ValueRangeError
+        A complex, non-finite or non-positive power.
+    ShapeError
+        ``power`` does not broadcast to ``batch``.
+    """
     p = torch.as_tensor(power, dtype=torch.float64).cpu()
     if p.is_complex() or not bool(torch.isfinite(p).all()) or not bool((p > 0).all()):
         raise ValueRangeError("power must be finite and positive")
