@@ -17,7 +17,9 @@ The CRB on :math:`\theta_t` with :math:`\alpha_t` unknown (eq. 5) is
    - |\operatorname{tr}(\dot{\mathbf A}^H\mathbf A\mathbf R_X)|^2\big)},
 
 with :math:`\eta_t = |\alpha_t|^2/\sigma_r^2`. With :math:`\mathbf R_X = \mathbf W\mathbf W^H`
-the traces are inner products of ``A W`` and ``Ȧ W``, which is how they are computed here.
+the traces are inner products of ``A W`` and ``Ȧ W``, which is how :func:`crb_angle` computes
+them; :func:`crb_from_covariance` evaluates the same CRB for a general :math:`\mathbf R_X`
+(a covariance with no ``M × K`` factor, e.g. a semidefinite-relaxation solution).
 The approximation of eq. (22) is :math:`\tilde\psi = 1/(2\eta L\,\mathbf a^H\mathbf R_X\mathbf a)`.
 
 Notes

@@ -67,7 +67,6 @@ from isaclearn.core.errors import ShapeError
 from isaclearn.core.linalg import abs_sq, batched_kron, herm
 
 __all__ = [
-    "batched_kron",
     "comm_covariance",
     "comm_rate",
     "comm_rate_mmse",
