@@ -20,9 +20,9 @@ from isaclearn.core import (
     fro_norm_sq,
     make_generator,
 )
-from isaclearn.metrics import crb_angle, sinr
+from isaclearn.metrics import crb_angle, crb_from_covariance, sinr
 from isaclearn.solvers import convex_sdr
-from isaclearn.solvers.convex import SensingOnly, crb_from_covariance, sensing_only_covariance
+from isaclearn.solvers.convex import SensingOnly, sensing_only_covariance
 from isaclearn.solvers.convex_sdr import SdrTradeoff, sdr_boundary, sdr_tradeoff
 
 ETA = 100.0  # radar SNR

@@ -30,8 +30,9 @@ from isaclearn.learn.isacnn import (
     train_uplink,
     uplink_features,
 )
-from isaclearn.metrics.uplink import reduce_problem, rt_eig
+from isaclearn.metrics.uplink import rt_eig
 from isaclearn.solvers.uplink import ReferenceDesigner
+from isaclearn.solvers.uplink_reduced import reduce_problem
 
 
 @pytest.fixture(autouse=True, scope="module")

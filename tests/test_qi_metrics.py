@@ -14,6 +14,8 @@ import torch
 from isaclearn.channels.uplink import UplinkScenario, random_unitary
 from isaclearn.core import ShapeError, make_generator
 from isaclearn.metrics import uplink as m
+from isaclearn.solvers import allocation as al
+from isaclearn.solvers import uplink_reduced as ur
 from isaclearn.solvers.uplink import waveform_from_powers
 
 C128 = torch.complex128
@@ -126,7 +128,7 @@ def test_shape_errors() -> None:
     with pytest.raises(ShapeError, match="w and h"):
         m.comm_sinr(torch.zeros(2, 4, 3, dtype=C128), pr.h, pr.p, pr.noise_var, 0.0)
     with pytest.raises(ShapeError, match="K <= N_r"):
-        m.zf_beams(torch.zeros(2, 2, 3, dtype=C128))
+        ur.zf_beams(torch.zeros(2, 2, 3, dtype=C128))
 
 
 # --------------------------------------------------------------------------- communication
@@ -175,7 +177,7 @@ def test_mmse_sinr_is_the_bruteforce_maximum(seed: int) -> None:
 def test_mmse_beams_reach_their_sinr_and_constraint() -> None:
     pr = _problem(b=3, seed=4)
     c = torch.full((3,), 2.0 * pr.noise_var, dtype=torch.float64)
-    w = m.mmse_beams(pr.h, pr.p, c)
+    w = ur.mmse_beams(pr.h, pr.p, c)
     # eq. (20b): sqrt(p_k) h_k^T w_k = 1
     hw = torch.diagonal(pr.h.transpose(-2, -1) @ w, dim1=-2, dim2=-1) * pr.p.sqrt()
     torch.testing.assert_close(hw, torch.ones_like(hw))
@@ -185,14 +187,14 @@ def test_mmse_beams_reach_their_sinr_and_constraint() -> None:
 
 def test_zf_beams_null_interference() -> None:
     pr = _problem(b=2, nr=6, k=3)
-    w = m.zf_beams(pr.h)
+    w = ur.zf_beams(pr.h)
     g = pr.h.transpose(-2, -1) @ w
     torch.testing.assert_close(g, torch.eye(3, dtype=C128).expand(2, 3, 3))
 
 
 def test_mmse_spectrum_matches_direct_form() -> None:
     pr = _problem(b=4, seed=6)
-    d, q = m.mmse_spectrum(pr.h, pr.p, pr.noise_var)
+    d, q = ur.mmse_spectrum(pr.h, pr.p, pr.noise_var)
     for c_tilde in (1.0, 3.5):
         fast = (q / (d + c_tilde)).sum(-1)
         direct = m.mmse_sinr(pr.h, pr.p, c_tilde * pr.noise_var)
@@ -201,7 +203,7 @@ def test_mmse_spectrum_matches_direct_form() -> None:
 
 def test_comm_rate_eq8_average_over_users() -> None:
     pr = _problem(b=2)
-    w = m.zf_beams(pr.h)
+    w = ur.zf_beams(pr.h)
     g = m.comm_sinr(w, pr.h, pr.p, pr.noise_var, 0.0)
     # ZF: no inter-user interference, γ_k = p_k / (σ² ||w_k||²)
     torch.testing.assert_close(g, pr.p / (pr.noise_var * (w.abs() ** 2).sum(-2)))
@@ -224,7 +226,7 @@ def test_max_comm_rate_is_rate_without_sensing() -> None:
 
 def test_water_filling_closed_form_and_active_set() -> None:
     g = torch.tensor([[4.0, 2.0, 1.5], [10.0, 0.1, 0.0], [4.0, 2.0, 1.0]], dtype=torch.float64)
-    x = m.water_filling(g, 2.0)
+    x = al.water_filling(g, 2.0)
     # all active in row 0: mu = (P + sum 1/g) / N_t (the paper's eq. 38)
     mu = (2 + 0.25 + 0.5 + 1 / 1.5) / 3
     torch.testing.assert_close(x[0], mu - 1 / g[0])
@@ -232,7 +234,7 @@ def test_water_filling_closed_form_and_active_set() -> None:
     torch.testing.assert_close(x[1], torch.tensor([2.0, 0.0, 0.0], dtype=torch.float64))
     # row 2: eq. 38's level (2 + 1.75) / 3 = 1.25 > 1/g_3 = 1: all active again
     torch.testing.assert_close(x[2], 1.25 - 1 / g[2])
-    x1 = m.water_filling(g[2:], 1.0)  # level (1 + .75)/2 = .875 < 1: two active
+    x1 = al.water_filling(g[2:], 1.0)  # level (1 + .75)/2 = .875 < 1: two active
     torch.testing.assert_close(x1[0], torch.tensor([0.625, 0.375, 0.0], dtype=torch.float64))
 
 
@@ -254,7 +256,7 @@ def test_kkt_solver_matches_cvxpy_and_kkt_conditions(pen_scale: float) -> None:
     v = torch.rand(3, 4, dtype=torch.float64, generator=gen) + 0.05
     w = 0.3
     pen = pen_scale * torch.rand(3, 5, dtype=torch.float64, generator=gen)
-    x = m.solve_sensing_kkt(g, v, w, pen, 1.0)
+    x = al.solve_sensing_kkt(g, v, w, pen, 1.0)
     assert bool((x >= 0).all()) and bool((x.sum(-1) <= 1 + 1e-12).all())
     for i in range(3):
         a = np.outer(g[i].numpy(), v[i].numpy())
@@ -276,8 +278,8 @@ def test_max_sensing_rate_modes() -> None:
     pr = _problem(b=5, seed=8)
     sigma_t, _ = m.rt_eig(pr.r_t)
     sigma_h = m.sensing_gains(pr.h, pr.p, pr.noise_var)
-    free = m.max_sensing_rate(sigma_t, pr.power_s, pr.noise_var, pr.num_rx, 6)
-    inter = m.max_sensing_rate(sigma_t, pr.power_s, pr.noise_var, pr.num_rx, 6,
+    free = ur.max_sensing_rate(sigma_t, pr.power_s, pr.noise_var, pr.num_rx, 6)
+    inter = ur.max_sensing_rate(sigma_t, pr.power_s, pr.noise_var, pr.num_rx, 6,
                                sigma_h=sigma_h)
     assert bool((inter < free).all())
     # no allocation in the budget beats either maximum (random search)
@@ -293,7 +295,7 @@ def test_max_sensing_rate_modes() -> None:
 
 def test_reduced_problem_matches_full_metrics() -> None:
     pr = _problem(b=4, seed=2, alpha=0.3)
-    red = m.reduce_problem(pr)
+    red = ur.reduce_problem(pr)
     sigma_t, _ = m.rt_eig(pr.r_t)
     x = torch.rand(4, 4, dtype=torch.float64, generator=make_generator(0))
     x = x / x.sum(-1, keepdim=True) * 0.8
@@ -302,7 +304,7 @@ def test_reduced_problem_matches_full_metrics() -> None:
     r_c = m.comm_rate_mmse(sig, sigma_t, pr.h, pr.p, pr.noise_var, 6)
     torch.testing.assert_close(red.sensing_rate(x), r_s)
     torch.testing.assert_close(red.comm_rate(x), r_c)
-    m_s = m.max_sensing_rate(sigma_t, pr.power_s, pr.noise_var, pr.num_rx, 6)
+    m_s = ur.max_sensing_rate(sigma_t, pr.power_s, pr.noise_var, pr.num_rx, 6)
     m_c = m.max_comm_rate(pr.h, pr.p, pr.noise_var)
     torch.testing.assert_close(red.wsnr(x), m.wsnr(r_s, r_c, m_s, m_c, 0.3))
 
@@ -310,7 +312,7 @@ def test_reduced_problem_matches_full_metrics() -> None:
 def test_project_capped_simplex() -> None:
     gen = make_generator(4)
     x = 2 * torch.randn(200, 5, dtype=torch.float64, generator=gen)
-    y = m.project_capped_simplex(x)
+    y = al.project_capped_simplex(x)
     assert bool((y >= 0).all()) and bool((y.sum(-1) <= 1 + 1e-12).all())
     # optimality: <x - y, z - y> <= 0 for random feasible z
     e = -torch.log(torch.rand(200, 5, dtype=torch.float64, generator=gen))
@@ -324,7 +326,7 @@ def test_project_capped_simplex() -> None:
 def test_gradcheck_loss_metrics() -> None:
     """The functions in the training loss (eqs. 14, 26, 28) and eqs. (5), (8) for any S, w."""
     pr = _problem(b=2, nt=3, nr=4, k=2, l=4, seed=7)
-    red = m.reduce_problem(pr, alpha=0.4)
+    red = ur.reduce_problem(pr, alpha=0.4)
     x = torch.tensor([[0.3, 0.2, 0.1], [0.5, 0.05, 0.25]], dtype=torch.float64,
                      requires_grad=True)
     assert torch.autograd.gradcheck(red.wsnr, (x,))
@@ -346,6 +348,6 @@ def test_gradcheck_loss_metrics() -> None:
     s0 = s0 + 0.1 * torch.randn(s0.shape, dtype=C128, generator=make_generator(2))
     assert torch.autograd.gradcheck(
         lambda s: m.sensing_rate(s, rt_n, h_n, one, 1.0), (s0.clone().requires_grad_(True),))
-    w0 = m.mmse_beams(h_n, one, 1.5) + 0.05
+    w0 = ur.mmse_beams(h_n, one, 1.5) + 0.05
     assert torch.autograd.gradcheck(
         lambda w: m.comm_rate(w, h_n, one, 1.0, 0.5), (w0.clone().requires_grad_(True),))

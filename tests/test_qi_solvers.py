@@ -11,6 +11,8 @@ import torch
 from isaclearn.channels.uplink import UplinkScenario
 from isaclearn.core import Designer, make_generator
 from isaclearn.metrics import uplink as m
+from isaclearn.solvers import allocation as al
+from isaclearn.solvers import uplink_reduced as ur
 from isaclearn.solvers.uplink import (
     AverageDesigner,
     ReferenceDesigner,
@@ -76,7 +78,7 @@ def test_designers_use_only_the_estimate(designer: Designer) -> None:
 @pytest.mark.parametrize("alpha", [0.0, 0.3, 0.7, 1.0])
 def test_reference_is_best_and_traditional_is_monotone(alpha: float) -> None:
     pr = _problem(b=16, alpha=alpha, seed=1)
-    red = m.reduce_problem(pr)
+    red = ur.reduce_problem(pr)
     f = {d.name: red.wsnr(_x(pr, d.design(pr))) for d in
          (AverageDesigner(), ReferenceDesigner(), ZfbfDesigner())}
     trad = TraditionalDesigner().design(pr)
@@ -92,7 +94,7 @@ def test_reference_is_best_and_traditional_is_monotone(alpha: float) -> None:
 
 def test_reference_beats_multistart_gradient_ascent() -> None:
     pr = _problem(b=12, alpha=0.2, seed=2)
-    red = m.reduce_problem(pr)
+    red = ur.reduce_problem(pr)
     x_f = frontier_maximize(red)
     x_p = pga_maximize(red, num_starts=12, iters=250, generator=make_generator(0))
     assert bool((red.wsnr(x_p) <= red.wsnr(x_f) + 1e-7).all())
@@ -104,7 +106,7 @@ def test_reference_beats_multistart_gradient_ascent() -> None:
 def test_reference_matches_bruteforce_grid_two_directions(alpha: float) -> None:
     """N_t = 2: exhaustive search on a fine grid of the capped simplex."""
     pr = _problem(b=6, nt=2, nr=3, k=2, l=4, alpha=alpha, seed=3)
-    red = m.reduce_problem(pr)
+    red = ur.reduce_problem(pr)
     x_f = frontier_maximize(red)
     n = 301
     t = torch.linspace(0, 1, n, dtype=torch.float64)
@@ -120,7 +122,7 @@ def test_reference_matches_bruteforce_grid_two_directions(alpha: float) -> None:
 
 def test_reference_reaches_sensing_maximum_at_alpha_one() -> None:
     pr = _problem(b=6, alpha=1.0, seed=4, ms_mode="with_interference")
-    red = m.reduce_problem(pr)
+    red = ur.reduce_problem(pr)
     f = red.wsnr(_x(pr, ReferenceDesigner().design(pr)))
     torch.testing.assert_close(f, torch.ones_like(f), rtol=1e-9, atol=1e-9)
 
@@ -135,14 +137,14 @@ def test_zfbf_sic_residual() -> None:
                                atol=1e-9 * pr.power_s)
     # κ = 0: perfect SIC, the interference-free water-filling (reaches M_s)
     sigma_t, _ = m.rt_eig(pr.r_t)
-    wf = m.water_filling(sigma_t * pr.power_s / pr.noise_var, 1.0) * pr.power_s
+    wf = al.water_filling(sigma_t * pr.power_s / pr.noise_var, 1.0) * pr.power_s
     torch.testing.assert_close(d0.extras["sigma_s"], wf, rtol=1e-6, atol=1e-9 * pr.power_s)
     assert float(d0.extras["sic_residual"].max()) == 0.0
 
 
 def test_traditional_backends_agree() -> None:
     pr = _problem(b=2, nt=3, nr=4, k=2, l=4, alpha=0.4, seed=6)
-    red = m.reduce_problem(pr)
+    red = ur.reduce_problem(pr)
     f_kkt = red.wsnr(_x(pr, TraditionalDesigner(max_ao_iters=5).design(pr)))
     f_cvx = red.wsnr(_x(pr, TraditionalDesigner(backend="cvxpy", max_ao_iters=5).design(pr)))
     torch.testing.assert_close(f_cvx, f_kkt, rtol=1e-6, atol=1e-6)

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from isaclearn.core import ShapeError, make_generator
-from isaclearn.metrics.uplink import reduce_problem
 from isaclearn.solvers.uplink import AverageDesigner, ReferenceDesigner, ZfbfDesigner
+from isaclearn.solvers.uplink_reduced import reduce_problem
 from isaclearn.systems.base import MemoryContext, experiments
 from isaclearn.systems.qi_uplink import bench_uplink, evaluate, make_scenario, scalar_metrics
 from isaclearn.systems.qi_uplink.bench import (

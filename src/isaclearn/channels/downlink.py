@@ -7,18 +7,24 @@ scalars needed to score it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import torch
 
 from isaclearn.channels.rician import RicianChannel, csi_error
 from isaclearn.core.checks import check_finite, check_last_dims, check_positive
 from isaclearn.core.errors import ConfigError, ShapeError, ValueRangeError
+from isaclearn.core.problem import BATCHED, BatchedProblem
+from isaclearn.core.units import db_to_lin
 
 
 @dataclass
-class DownlinkProblem:
+class DownlinkProblem(BatchedProblem):
     """A batch of downlink ISAC instances.
+
+    ``batch_size``, ``subset``, ``to`` and ``cat`` come from
+    :class:`~isaclearn.core.problem.BatchedProblem` (batched fields: ``h``, ``theta``,
+    ``h_est``).
 
     Attributes
     ----------
@@ -41,14 +47,14 @@ class DownlinkProblem:
         Channel estimate ``[B, K, M]`` seen by the designer; ``None`` means perfect CSI.
     """
 
-    h: torch.Tensor
-    theta: torch.Tensor
+    h: torch.Tensor = field(metadata=BATCHED)
+    theta: torch.Tensor = field(metadata=BATCHED)
     power: float = 1.0
     noise_var: float = 1e-2
     radar_snr: float = 1.0
     num_rx: int = 10
     num_symbols: int = 1
-    h_est: torch.Tensor | None = None
+    h_est: torch.Tensor | None = field(default=None, metadata=BATCHED)
 
     def __post_init__(self) -> None:
         check_last_dims(self.h, (None, None, None), "h", "[B, K, M]")
@@ -88,10 +94,6 @@ class DownlinkProblem:
         return self.h if self.h_est is None else self.h_est
 
     @property
-    def batch_size(self) -> int:
-        return int(self.h.shape[0])
-
-    @property
     def num_users(self) -> int:
         return int(self.h.shape[1])
 
@@ -102,24 +104,6 @@ class DownlinkProblem:
     @property
     def num_targets(self) -> int:
         return int(self.theta.shape[1])
-
-    def subset(self, index: slice | torch.Tensor) -> DownlinkProblem:
-        """The instances selected by ``index`` along the batch dimension."""
-        return replace(
-            self,
-            h=self.h[index],
-            theta=self.theta[index],
-            h_est=None if self.h_est is None else self.h_est[index],
-        )
-
-    def to(self, device: torch.device | str) -> DownlinkProblem:
-        """A copy with every tensor on ``device``."""
-        return replace(
-            self,
-            h=self.h.to(device),
-            theta=self.theta.to(device),
-            h_est=None if self.h_est is None else self.h_est.to(device),
-        )
 
 
 @dataclass
@@ -186,14 +170,14 @@ class DownlinkIsacScenario:
     @property
     def noise_var(self) -> float:
         """User noise variance ``σ² = P_t / 10^(SNR/10)``."""
-        return self.power / 10.0 ** (self.snr_db / 10.0)
+        return self.power / db_to_lin(self.snr_db)
 
     @property
     def radar_snr(self) -> float:
         """Radar SNR ``η`` (linear): ``10^(radar_snr_db/10)``, or ``1/σ²`` when unset."""
         if self.radar_snr_db is None:
             return 1.0 / self.noise_var
-        return 10.0 ** (self.radar_snr_db / 10.0)
+        return db_to_lin(self.radar_snr_db)
 
     def sample(
         self,

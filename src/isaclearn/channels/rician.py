@@ -51,6 +51,7 @@ import torch
 from isaclearn.core.dtypes import real_dtype
 from isaclearn.core.errors import ConfigError
 from isaclearn.core.random import complex_normal
+from isaclearn.core.units import db_to_lin
 
 SPEED_OF_LIGHT = 299_792_458.0
 
@@ -214,7 +215,7 @@ class RicianChannel:
         shadow_db = self.shadowing_db * torch.randn((b, k), generator=generator, dtype=rdt,
                                                     device=device)
         pl_db = self.pathloss_db(dist) + shadow_db
-        gain = torch.pow(10.0, -pl_db / 10.0)
+        gain = db_to_lin(-pl_db)
         if self.gain_normalization == "instance_mean":
             gain = gain / gain.mean(dim=-1, keepdim=True)
         elif self.gain_normalization == "cell_mean":

@@ -54,7 +54,7 @@ Choices where the paper is unclear (all parameters of :class:`UplinkScenario`):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -62,7 +62,9 @@ import torch
 from isaclearn.core.checks import check_finite, check_positive
 from isaclearn.core.dtypes import real_dtype
 from isaclearn.core.errors import ConfigError, ShapeError, ValueRangeError
+from isaclearn.core.problem import BATCHED, BatchedProblem
 from isaclearn.core.random import complex_normal
+from isaclearn.core.units import db_to_lin
 
 CommSnrMode = Literal["per_user", "cell_edge"]
 MsMode = Literal["interference_free", "with_interference"]
@@ -90,7 +92,7 @@ def path_gain(distance_m: torch.Tensor | float) -> torch.Tensor:
     if not d.is_floating_point():
         d = d.to(torch.float64)
     check_positive(d, "distance_m")
-    return torch.pow(10.0, -(128.1 + 37.6 * torch.log10(d / 1000.0)) / 10.0)
+    return db_to_lin(-(128.1 + 37.6 * torch.log10(d / 1000.0)))
 
 
 def random_unitary(
@@ -111,8 +113,13 @@ def random_unitary(
 
 
 @dataclass
-class UplinkProblem:
+class UplinkProblem(BatchedProblem):
     """A batch of uplink ISAC instances (qi_uplink section II).
+
+    ``batch_size``, ``subset``, ``to`` (e.g. ``to(dtype=torch.complex128)``: complex fields to
+    complex128, real ones to float64) and ``cat`` come from
+    :class:`~isaclearn.core.problem.BatchedProblem` (batched fields: ``h``, ``r_t``, ``p``,
+    ``h_est``, ``distance_m``).
 
     Attributes
     ----------
@@ -144,15 +151,15 @@ class UplinkProblem:
         read it from here.
     """
 
-    h: torch.Tensor
-    r_t: torch.Tensor
-    p: torch.Tensor
+    h: torch.Tensor = field(metadata=BATCHED)
+    r_t: torch.Tensor = field(metadata=BATCHED)
+    p: torch.Tensor = field(metadata=BATCHED)
     power_s: float
     noise_var: float
     num_symbols: int
     alpha: float = 0.5
-    h_est: torch.Tensor | None = None
-    distance_m: torch.Tensor | None = None
+    h_est: torch.Tensor | None = field(default=None, metadata=BATCHED)
+    distance_m: torch.Tensor | None = field(default=None, metadata=BATCHED)
     ms_mode: MsMode = "interference_free"
 
     def __post_init__(self) -> None:
@@ -191,10 +198,6 @@ class UplinkProblem:
         return self.h if self.h_est is None else self.h_est
 
     @property
-    def batch_size(self) -> int:
-        return int(self.h.shape[0])
-
-    @property
     def num_rx(self) -> int:
         return int(self.h.shape[1])
 
@@ -205,35 +208,6 @@ class UplinkProblem:
     @property
     def num_tx(self) -> int:
         return int(self.r_t.shape[-1])
-
-    def subset(self, index: slice | torch.Tensor) -> UplinkProblem:
-        """The instances selected by ``index`` along the batch dimension."""
-        return replace(
-            self,
-            h=self.h[index],
-            r_t=self.r_t[index],
-            p=self.p[index],
-            h_est=None if self.h_est is None else self.h_est[index],
-            distance_m=None if self.distance_m is None else self.distance_m[index],
-        )
-
-    def to(self, device: torch.device | str | None = None,
-           dtype: torch.dtype | None = None) -> UplinkProblem:
-        """A copy with every tensor on ``device`` and, if given, complex ``dtype``."""
-        cdt = dtype
-        rdt = None if dtype is None else real_dtype(dtype)
-
-        def c(x: torch.Tensor | None) -> torch.Tensor | None:
-            return None if x is None else x.to(device=device, dtype=cdt)
-
-        def r(x: torch.Tensor | None) -> torch.Tensor | None:
-            return None if x is None else x.to(device=device, dtype=rdt)
-
-        h = c(self.h)
-        r_t = c(self.r_t)
-        p = r(self.p)
-        assert h is not None and r_t is not None and p is not None
-        return replace(self, h=h, r_t=r_t, p=p, h_est=c(self.h_est), distance_m=r(self.distance_m))
 
 
 @dataclass
@@ -321,7 +295,7 @@ class UplinkScenario:
     @property
     def noise_var(self) -> float:
         """:math:`\\sigma_n^2` in watts."""
-        return 10.0 ** ((self.noise_power_dbm - 30.0) / 10.0)
+        return db_to_lin(self.noise_power_dbm - 30.0)
 
     @property
     def xi0(self) -> float:
@@ -331,7 +305,7 @@ class UplinkScenario:
     @property
     def power_s(self) -> float:
         """Sensing budget :math:`P_s=\\mathrm{SNR}_s\\,\\sigma_n^2/\\xi_0` in watts."""
-        return 10.0 ** (self.snr_s_db / 10.0) * self.noise_var / self.xi0
+        return db_to_lin(self.snr_s_db) * self.noise_var / self.xi0
 
     def sample(
         self,
@@ -371,7 +345,7 @@ class UplinkScenario:
         dist = torch.sqrt((f0 * d0) ** 2 + u * ((f1 * d0) ** 2 - (f0 * d0) ** 2))
         xi = path_gain(dist)
         sigma2 = self.noise_var
-        snr_c = 10.0 ** (self.snr_c_db / 10.0)
+        snr_c = db_to_lin(self.snr_c_db)
         if self.comm_snr_mode == "per_user":
             p = snr_c * sigma2 / xi
         else:

@@ -1,6 +1,16 @@
 """Core utilities: dtype/device policy, seeding, dB helpers, errors, batched linear algebra."""
 
-from isaclearn.core.checks import check_finite, check_last_dims, check_positive
+from isaclearn.core.checks import (
+    as_batch_param,
+    as_per_instance,
+    as_positive_per_item,
+    as_real,
+    check_complex_matrices,
+    check_count,
+    check_finite,
+    check_last_dims,
+    check_positive,
+)
 from isaclearn.core.design import Design, Designer
 from isaclearn.core.dtypes import DEFAULT_COMPLEX, as_real_tensor, complex_dtype, real_dtype
 from isaclearn.core.errors import (
@@ -12,12 +22,15 @@ from isaclearn.core.errors import (
     SolverError,
     ValueRangeError,
 )
-from isaclearn.core.linalg import abs_sq, eye_like, fro_norm_sq, herm, scale_to_power
+from isaclearn.core.linalg import abs_sq, batched_kron, eye_like, fro_norm_sq, herm, scale_to_power
+from isaclearn.core.problem import BATCHED, BatchedProblem
 from isaclearn.core.random import complex_normal, make_generator, seed_everything
 from isaclearn.core.units import db_to_lin, lin_to_db
 
 __all__ = [
+    "BATCHED",
     "DEFAULT_COMPLEX",
+    "BatchedProblem",
     "CheckpointError",
     "ConfigError",
     "Design",
@@ -28,7 +41,14 @@ __all__ = [
     "SolverError",
     "ValueRangeError",
     "abs_sq",
+    "as_batch_param",
+    "as_per_instance",
+    "as_positive_per_item",
+    "as_real",
     "as_real_tensor",
+    "batched_kron",
+    "check_complex_matrices",
+    "check_count",
     "check_finite",
     "check_last_dims",
     "check_positive",

@@ -37,3 +37,12 @@ def scale_to_power(w: torch.Tensor, power: torch.Tensor | float) -> torch.Tensor
 def eye_like(x: torch.Tensor, n: int) -> torch.Tensor:
     """Identity ``[n, n]`` with ``x``'s dtype and device."""
     return torch.eye(n, dtype=x.dtype, device=x.device)
+
+
+def batched_kron(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Kronecker product of the last two dimensions, batched: ``[..., m, n] ⊗ [..., p, q]`` →
+    ``[..., m p, n q]`` (leading dimensions broadcast)."""
+    m, n = a.shape[-2:]
+    p, q = b.shape[-2:]
+    out = a[..., :, None, :, None] * b[..., None, :, None, :]
+    return out.reshape(*out.shape[:-4], m * p, n * q)

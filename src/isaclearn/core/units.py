@@ -1,10 +1,19 @@
-"""Decibel helpers."""
+"""Decibel helpers for power ratios (a Python float gives a float, a tensor a tensor)."""
 
 from __future__ import annotations
 
 import math
+from typing import overload
 
 import torch
+
+
+@overload
+def db_to_lin(x_db: torch.Tensor) -> torch.Tensor: ...
+
+
+@overload
+def db_to_lin(x_db: float) -> float: ...
 
 
 def db_to_lin(x_db: torch.Tensor | float) -> torch.Tensor | float:
@@ -12,6 +21,14 @@ def db_to_lin(x_db: torch.Tensor | float) -> torch.Tensor | float:
     if isinstance(x_db, torch.Tensor):
         return torch.pow(10.0, x_db / 10.0)
     return 10.0 ** (float(x_db) / 10.0)
+
+
+@overload
+def lin_to_db(x: torch.Tensor) -> torch.Tensor: ...
+
+
+@overload
+def lin_to_db(x: float) -> float: ...
 
 
 def lin_to_db(x: torch.Tensor | float) -> torch.Tensor | float:

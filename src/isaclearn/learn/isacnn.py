@@ -70,8 +70,9 @@ from isaclearn.core.errors import CheckpointError, ConfigError, ShapeError
 from isaclearn.learn.checkpoint import load_model, save_model, weights_digest
 from isaclearn.learn.checkpoint import paths as checkpoint_paths
 from isaclearn.learn.loop import BatchLoss, TrainConfig, TrainResult, TrainTask, fit
-from isaclearn.metrics.uplink import ReducedUplink, reduce_problem, rt_eig
+from isaclearn.metrics.uplink import rt_eig
 from isaclearn.solvers.uplink import recover_design
+from isaclearn.solvers.uplink_reduced import ReducedUplink, reduce_problem
 
 ThetaNorm = Literal["l1", "l2"]
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -77,13 +77,7 @@ def generate_dataset(
         n = min(chunk, left)
         parts.append(scenario.sample(n, generator=gen))
         left -= n
-    first = parts[0]
-    data = replace(
-        first,
-        h=torch.cat([p.h for p in parts]),
-        theta=torch.cat([p.theta for p in parts]),
-        h_est=None if first.h_est is None else torch.cat([p.h_est for p in parts]),  # type: ignore[misc]
-    )
+    data = DownlinkProblem.cat(parts)
     _DATA_CACHE.clear()
     _DATA_CACHE[key] = data
     return data

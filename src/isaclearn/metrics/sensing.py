@@ -17,7 +17,9 @@ The CRB on :math:`\theta_t` with :math:`\alpha_t` unknown (eq. 5) is
    - |\operatorname{tr}(\dot{\mathbf A}^H\mathbf A\mathbf R_X)|^2\big)},
 
 with :math:`\eta_t = |\alpha_t|^2/\sigma_r^2`. With :math:`\mathbf R_X = \mathbf W\mathbf W^H`
-the traces are inner products of ``A W`` and ``Ȧ W``, which is how they are computed here.
+the traces are inner products of ``A W`` and ``Ȧ W``, which is how :func:`crb_angle` computes
+them; :func:`crb_from_covariance` evaluates the same CRB for a general :math:`\mathbf R_X`
+(a covariance with no ``M × K`` factor, e.g. a semidefinite-relaxation solution).
 The approximation of eq. (22) is :math:`\tilde\psi = 1/(2\eta L\,\mathbf a^H\mathbf R_X\mathbf a)`.
 
 Notes
@@ -28,14 +30,14 @@ transmit covariance; the transmit power enters through ``w``.
 
 from __future__ import annotations
 
-import operator
+from typing import Any
 
 import torch
 
 from isaclearn.arrays import Reference, ula, ula_derivative
-from isaclearn.core.checks import check_last_dims
+from isaclearn.core.checks import as_positive_per_item, check_count, check_last_dims
 from isaclearn.core.dtypes import as_real_tensor, complex_dtype, real_dtype
-from isaclearn.core.errors import ConfigError, ShapeError, ValueRangeError
+from isaclearn.core.errors import ShapeError, ValueRangeError
 from isaclearn.core.linalg import abs_sq, herm
 
 
@@ -75,15 +77,6 @@ def _snr(radar_snr: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:
             f"values of shape {tuple(like.shape)}"
         ) from None
     return eta
-
-
-def _check_count(value: int, name: str) -> None:
-    try:
-        ok = not isinstance(value, bool) and operator.index(value) >= 1
-    except TypeError:
-        ok = False
-    if not ok:
-        raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
 
 
 def _check_batch(w: torch.Tensor, t: torch.Tensor) -> None:
@@ -146,8 +139,8 @@ def crb_angle(
         If ``num_rx`` or ``num_symbols`` is not a positive integer.
     """
     check_last_dims(w, (None, None), "w", "[..., M, K]")
-    _check_count(num_rx, "num_rx")
-    _check_count(num_symbols, "num_symbols")
+    check_count(num_rx, "num_rx")
+    check_count(num_symbols, "num_symbols")
     w = _as_complex(w)
     m = w.shape[-2]
     t = _angles(theta, w)
@@ -190,7 +183,7 @@ def crb_angle_approx(
     Parameters as in :func:`crb_angle` (no receive array). Returns ``[..., T]`` real.
     """
     check_last_dims(w, (None, None), "w", "[..., M, K]")
-    _check_count(num_symbols, "num_symbols")
+    check_count(num_symbols, "num_symbols")
     w = _as_complex(w)
     m = w.shape[-2]
     t = _angles(theta, w)
@@ -199,6 +192,110 @@ def crb_angle_approx(
     gain = abs_sq(a.conj().unsqueeze(-2) @ w.unsqueeze(-3)).sum(dim=(-2, -1))  # [..., T]
     eta = _snr(radar_snr, gain)
     return 1.0 / (2.0 * eta * num_symbols * gain)
+
+
+def _fisher_traces(
+    r_x: torch.Tensor, a: torch.Tensor, da: torch.Tensor, b: torch.Tensor, db: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""``tr(Ȧ^H Ȧ R)``, ``tr(Ȧ^H A R)``, ``tr(A^H A R)`` for ``A = b a^H``, each ``[..., T]``.
+
+    With :math:`\dot{\mathbf A} = \dot{\mathbf b}\mathbf a^H + \mathbf b\dot{\mathbf a}^H`:
+    ``tr(A^H A R) = ||b||² a^H R a``,
+    ``tr(Ȧ^H Ȧ R) = ||ḃ||² a^H R a + ||b||² ȧ^H R ȧ + 2 Re{(ḃ^H b)(ȧ^H R a)}`` and
+    ``tr(Ȧ^H A R) = (ḃ^H b) a^H R a + ||b||² a^H R ȧ``.
+    """
+    ra = (r_x.unsqueeze(-3) @ a.unsqueeze(-1)).squeeze(-1)  # R a: [..., T, M]
+    rda = (r_x.unsqueeze(-3) @ da.unsqueeze(-1)).squeeze(-1)  # R ȧ
+    q_aa = (a.conj() * ra).sum(-1).real  # a^H R a
+    q_dd = (da.conj() * rda).sum(-1).real  # ȧ^H R ȧ
+    q_da = (da.conj() * ra).sum(-1)  # ȧ^H R a
+    bb = (b.conj() * b).sum(-1).real
+    dbdb = (db.conj() * db).sum(-1).real
+    dbb = (db.conj() * b).sum(-1)  # ḃ^H b
+    t_aa = bb * q_aa
+    t_dd = dbdb * q_aa + bb * q_dd + 2.0 * (dbb * q_da).real
+    t_da = dbb * q_aa + bb * q_da.conj()
+    return t_dd, t_da, t_aa
+
+
+def crb_from_covariance(
+    r_x: torch.Tensor,
+    theta: torch.Tensor | float,
+    *,
+    num_rx: int,
+    radar_snr: torch.Tensor | float,
+    num_symbols: int,
+    reference: str = "center",
+    spacing: float = 0.5,
+) -> torch.Tensor:
+    r"""Exact CRB of each target angle for a general transmit covariance, eq. (5) of temiz_unsup.
+
+    .. math::
+       \mathrm{CRB}_t = \frac{\operatorname{tr}(\mathbf A_t^H\mathbf A_t\mathbf R_X)}
+       {2\eta_t L\big(\operatorname{tr}(\dot{\mathbf A}_t^H\dot{\mathbf A}_t\mathbf R_X)
+       \operatorname{tr}(\mathbf A_t^H\mathbf A_t\mathbf R_X)
+       - |\operatorname{tr}(\dot{\mathbf A}_t^H\mathbf A_t\mathbf R_X)|^2\big)}
+
+    It equals :func:`isaclearn.metrics.crb_angle` ``(w, ...)`` when ``r_x = w w^H``, and is
+    needed for covariances that have no ``M × K`` factor (semidefinite-relaxation solutions).
+
+    Parameters
+    ----------
+    r_x : torch.Tensor
+        Transmit covariance ``[..., M, M]`` complex, Hermitian positive semidefinite (watts).
+        Only its Hermitian part is used.
+    theta : torch.Tensor or float
+        Target angles ``[T]`` or ``[..., T]`` in radians.
+    num_rx : int
+        Radar receive antennas ``N``.
+    radar_snr : float or torch.Tensor
+        :math:`\eta` (linear): scalar, ``[...]`` per instance or ``[..., T]`` per target.
+    num_symbols : int
+        Snapshots ``L``.
+    reference, spacing
+        Array convention of both ULAs (see :func:`isaclearn.arrays.ula`).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., T]`` real (rad²), in the real dtype of ``r_x``.
+
+    Raises
+    ------
+    ShapeError
+        If ``r_x`` is not square ``[..., M, M]`` or ``theta``/``radar_snr`` do not broadcast.
+    ConfigError
+        If ``num_rx`` or ``num_symbols`` is not a positive integer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> r = torch.eye(4, dtype=torch.complex128) / 4
+    >>> crb_from_covariance(r, torch.tensor([0.0, 0.3]), num_rx=4, radar_snr=10.0,
+    ...                     num_symbols=1).shape
+    torch.Size([2])
+    """
+    check_last_dims(r_x, (None, None), "r_x", "[..., M, M]")
+    if r_x.shape[-1] != r_x.shape[-2]:
+        raise ShapeError(f"r_x must be square [..., M, M], got shape {tuple(r_x.shape)}")
+    check_count(num_rx, "num_rx")
+    check_count(num_symbols, "num_symbols")
+    r = r_x if r_x.is_complex() else r_x.to(complex_dtype(r_x.dtype))
+    r = 0.5 * (r + r.conj().transpose(-2, -1))
+    t = torch.as_tensor(theta, device=r.device)
+    if t.is_complex():
+        raise ValueRangeError("theta must be real (radians)")
+    if t.dim() == 0:
+        t = t[None]
+    t = t.to(real_dtype(r.dtype))
+    kw: dict[str, Any] = {"reference": reference, "spacing": spacing}
+    m, n = r.shape[-1], int(num_rx)
+    a, da = ula(m, t, **kw).to(r.dtype), ula_derivative(m, t, **kw).to(r.dtype)  # [..., T, M]
+    b, db = ula(n, t, **kw).to(r.dtype), ula_derivative(n, t, **kw).to(r.dtype)  # [..., T, N]
+    t_dd, t_da, t_aa = _fisher_traces(r, a, da, b, db)
+    eta = as_positive_per_item(radar_snr, t_aa, "radar_snr")
+    t_da_sq = t_da.real.square() + t_da.imag.square()
+    return t_aa / (2.0 * eta * num_symbols * (t_dd * t_aa - t_da_sq))
 
 
 def beampattern(

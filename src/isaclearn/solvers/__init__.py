@@ -2,12 +2,14 @@
 
 Every precoder function takes ``(h, power, noise_var, ...)`` with ``h`` ``[..., K, M]`` and
 returns ``w`` ``[..., M, K]`` with ``||w||_F^2 = power``; every designer class wraps one with
-``design(problem) -> Design``.
+``design(problem) -> Design``. :mod:`isaclearn.solvers.allocation` holds the power-allocation
+routines (water-filling and relatives) the designers share.
 """
 
 # Each solver module adds its public names below (one import block per module).
 
-from isaclearn.solvers.convex import SensingOnly, crb_from_covariance, sensing_only_covariance
+from isaclearn.solvers.allocation import project_capped_simplex, solve_sensing_kkt, water_filling
+from isaclearn.solvers.convex import SensingOnly, sensing_only_covariance
 from isaclearn.solvers.convex_sdr import SdrResult, SdrTradeoff, sdr_boundary, sdr_tradeoff
 from isaclearn.solvers.designers import MMSE, MRT, WMMSE, ZF
 from isaclearn.solvers.dpc import dpc_sum_capacity
@@ -17,4 +19,6 @@ from isaclearn.solvers.wmmse import WmmseInfo, wmmse
 __all__ = [*globals().get("__all__", []), "MMSE", "MRT", "WMMSE", "ZF", "WmmseInfo",
            "dpc_sum_capacity", "mmse", "mrt", "wmmse", "zf"]
 __all__ = [*globals().get("__all__", []), "SdrResult", "SdrTradeoff", "SensingOnly",
-           "crb_from_covariance", "sdr_boundary", "sdr_tradeoff", "sensing_only_covariance"]
+           "sdr_boundary", "sdr_tradeoff", "sensing_only_covariance"]
+__all__ = [*globals().get("__all__", []), "project_capped_simplex", "solve_sensing_kkt",
+           "water_filling"]

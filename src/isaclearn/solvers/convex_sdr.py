@@ -12,7 +12,8 @@ With ``R_k = w_k w_k^H`` this is exactly the design of an ``M × K`` precoder ``
 sensing streams: ``R_X = W W^H``, eq. 12) under per-user SINR targets; dropping
 ``rank(R_k) = 1`` makes it convex, so its optimum (``relaxation_sum_crb``) is a lower bound on
 the sum CRB of every precoder that meets the targets. The CRB part is the exact
-Schur-complement form of :mod:`isaclearn.solvers.convex`, with the same scaling; each SINR
+Schur-complement form of :mod:`isaclearn.solvers.convex`, with the same scaling (both built
+from :mod:`isaclearn.solvers.cvx_tools`); each SINR
 constraint is written as ``ĥ_k R̃_k ĥ_k^H − Γ_k Σ_{i≠k} ĥ_k R̃_i ĥ_k^H ≥ Γ_k σ_k² / (P ||h_k||²)``
 with ``ĥ_k = h_k/||h_k||``, ``R̃ = R/P`` and both sides divided by ``max(1, Γ_k)``.
 
@@ -70,25 +71,24 @@ import cvxpy as cp
 import numpy as np
 import torch
 
-from isaclearn.core.checks import check_last_dims
+from isaclearn.core.checks import as_positive_per_item, check_count, check_last_dims
 from isaclearn.core.design import Design
 from isaclearn.core.errors import ShapeError, ValueRangeError
+from isaclearn.core.units import db_to_lin
 from isaclearn.metrics.comm import sinr as _sinr
 from isaclearn.metrics.comm import sum_rate as _sum_rate
-from isaclearn.solvers.convex import (
-    _SOLVED,
-    _batch_theta,
-    _check_counts,
-    _eta,
-    _functional,
-    _hermitian_vec,
-    _power_vector,
-    _psd_part,
-    _sensing_data,
-    _sensing_part,
-    _solve,
-    _solver_names,
-    crb_from_covariance,
+from isaclearn.metrics.sensing import crb_from_covariance
+from isaclearn.solvers.cvx_tools import (
+    SOLVED,
+    batch_theta,
+    functional,
+    hermitian_vec,
+    power_vector,
+    psd_part,
+    sensing_data,
+    sensing_part,
+    solve,
+    solver_names,
 )
 
 __all__ = ["SdrResult", "SdrTradeoff", "sdr_boundary", "sdr_tradeoff"]
@@ -217,8 +217,8 @@ class _SdrProgram:
 
     def __init__(self, m: int, k: int, t: int, gamma: np.ndarray) -> None:
         self.r = [cp.Variable((m, m), hermitian=True, name=f"r{i}") for i in range(k)]
-        rs = cp.vstack([_hermitian_vec(r) for r in self.r])  # [K, 2M²]
-        objective, cons, self.coef, self.weight = _sensing_part(cp.sum(rs, axis=0), m, t)
+        rs = cp.vstack([hermitian_vec(r) for r in self.r])  # [K, 2M²]
+        objective, cons, self.coef, self.weight = sensing_part(cp.sum(rs, axis=0), m, t)
         self.hcoef = cp.Parameter((k, 2 * m * m), name="channel_coef")
         self.rhs = cp.Parameter(k, nonneg=True, name="sinr_rhs")
         # mix[i, j] / max(1, Γ_j): row j of mix.T @ rs is (r_j − Γ_j Σ_{i≠j} r_i) / max(1, Γ_j).
@@ -392,11 +392,12 @@ def sdr_tradeoff(
         raise ShapeError("h must be complex")
     if not bool(torch.isfinite(h).all()):
         raise ValueRangeError("h contains NaN or Inf")
-    _check_counts(num_rx=num_rx, num_symbols=num_symbols)
+    check_count(num_rx, "num_rx")
+    check_count(num_symbols, "num_symbols")
     if not tight_tol > 0:
         raise ValueRangeError(f"tight_tol must be positive, got {tight_tol}")
     batch, k, m = tuple(h.shape[:-2]), int(h.shape[-2]), int(h.shape[-1])
-    t_in = _batch_theta(theta).detach().to("cpu", torch.float64)
+    t_in = batch_theta(theta).detach().to("cpu", torch.float64)
     try:
         th = t_in.expand(*batch, t_in.shape[-1])
     except RuntimeError:
@@ -409,19 +410,20 @@ def sdr_tradeoff(
     b = th.shape[0]
     hh = h.detach().to("cpu", torch.complex128).reshape(b, k, m)
     gamma = _sinr_targets(sinr_min, k)
-    p = _power_vector(power, batch)
+    p = power_vector(power, batch)
     noise = _noise_matrix(noise_var, batch, k)
-    eta = _eta(radar_snr, th.reshape(*batch, t_count)).to(torch.float64)
+    eta = as_positive_per_item(radar_snr, th.reshape(*batch, t_count),
+                               "radar_snr").to(torch.float64)
     eta = eta.expand(*batch, t_count).reshape(b, t_count)
-    solvers = _solver_names(solver)
-    sens = _sensing_data(th, m, p, num_rx=int(num_rx), radar_snr=eta,
+    solvers = solver_names(solver)
+    sens = sensing_data(th, m, p, num_rx=int(num_rx), radar_snr=eta,
                          num_symbols=int(num_symbols), reference=reference, spacing=spacing)
 
     # Channel data, scaled: ĥ_k = h_k/||h_k||, rhs_k = Γ_k σ_k² / (P ||h_k||² max(1, Γ_k)).
     g_t = torch.from_numpy(gamma)
     hn2 = (hh.real.square() + hh.imag.square()).sum(-1)  # [B, K]
     hhat = hh / hn2.sqrt().clamp_min(torch.finfo(torch.float64).tiny)[..., None]
-    hcoef, _ = _functional(hhat.conj().unsqueeze(-1) * hhat.unsqueeze(-2))  # ĥ^H ĥ: [B,K,2M²]
+    hcoef, _ = functional(hhat.conj().unsqueeze(-1) * hhat.unsqueeze(-2))  # ĥ^H ĥ: [B,K,2M²]
     rhs = torch.where(g_t > 0, g_t * noise / (p[:, None] * hn2 * g_t.clamp_min(1.0)),
                       torch.zeros_like(noise))
     rhs = torch.nan_to_num(rhs, nan=math.inf)  # h_k = 0 with Γ_k > 0: certified infeasible
@@ -439,17 +441,17 @@ def sdr_tradeoff(
             continue
         program.coef.value, program.weight.value = sens.coef[i], sens.weight[i]
         program.hcoef.value, program.rhs.value = hcoef[i].numpy(), rhs[i].numpy()
-        status[i], used[i], seconds[i] = _solve(program.problem, solvers)
-        if status[i] in _SOLVED and all(r.value is not None for r in program.r):
+        status[i], used[i], seconds[i] = solve(program.problem, solvers)
+        if status[i] in SOLVED and all(r.value is not None for r in program.r):
             r_out[i] = torch.from_numpy(np.stack([np.asarray(r.value) for r in program.r]))
             objective[i] = float(program.problem.value) * float(sens.crb_scale[i])
-    solved = torch.tensor([s in _SOLVED for s in status], dtype=torch.bool)
+    solved = torch.tensor([s in SOLVED for s in status], dtype=torch.bool)
     infeasible = cert_bad | torch.tensor([s.startswith("infeasible") for s in status])
 
     # Post-process: Hermitian PSD parts, Σ_k tr R_k = P (the power constraint is active).
     r_k = torch.full_like(r_out, math.nan)
     if bool(solved.any()):
-        rs = _psd_part(r_out[solved]) * p[solved, None, None, None].to(torch.complex128)
+        rs = psd_part(r_out[solved]) * p[solved, None, None, None].to(torch.complex128)
         tr = torch.diagonal(rs, dim1=-2, dim2=-1).real.sum(dim=(-2, -1))
         r_k[solved] = rs * (p[solved] / tr)[:, None, None, None].to(rs.dtype)
     r_tot = r_k.sum(1)
@@ -511,7 +513,7 @@ def _lin(sinr_min_db: float | Sequence[float]) -> torch.Tensor:
     g = torch.as_tensor(sinr_min_db, dtype=torch.float64)
     if bool(torch.isnan(g).any()) or bool((g == math.inf).any()):
         raise ValueRangeError(f"sinr_min_db must be finite or -inf, got {sinr_min_db}")
-    return torch.pow(10.0, g / 10.0)  # -inf dB -> 0
+    return db_to_lin(g)  # -inf dB -> 0
 
 
 @dataclass

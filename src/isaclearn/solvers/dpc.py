@@ -50,27 +50,13 @@ from typing import Literal, overload
 
 import torch
 
+from isaclearn.core.checks import as_batch_param, check_complex_matrices
 from isaclearn.core.dtypes import real_dtype
 from isaclearn.core.errors import ConfigError
 from isaclearn.core.linalg import abs_sq, eye_like, herm
-from isaclearn.solvers.linear import _batch_param, _check_h
+from isaclearn.solvers.allocation import water_filling
 
 __all__ = ["dpc_sum_capacity"]
-
-
-def _water_fill(inv_gain: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
-    r"""Powers :math:`q_k = (\nu - c_k)^+` with :math:`\sum_k q_k = P`, batched.
-
-    ``inv_gain`` :math:`c` ``[..., K]`` finite and non-negative; ``total`` broadcasts to ``[...]``.
-    """
-    k = inv_gain.shape[-1]
-    c_sorted, _ = torch.sort(inv_gain, dim=-1)
-    n = torch.arange(1, k + 1, dtype=inv_gain.dtype, device=inv_gain.device)
-    level = (total[..., None] + torch.cumsum(c_sorted, dim=-1)) / n  # water level with n active
-    # The active set is the largest n whose level lies above the n-th smallest c.
-    n_active = (level > c_sorted).sum(dim=-1, keepdim=True).clamp_min(1)
-    nu = torch.take_along_dim(level, n_active - 1, dim=-1)
-    return (nu - inv_gain).clamp_min(0.0)
 
 
 def _dual_mac_terms(a: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -163,7 +149,7 @@ def dpc_sum_capacity(
     >>> dpc_sum_capacity(h, 1.0, 1.0)
     tensor([4.7004])
     """
-    _check_h(h)
+    check_complex_matrices(h, "h", "[..., K, M]")
     if int(max_iter) != max_iter or max_iter < 1:
         raise ConfigError(f"max_iter must be a positive integer, got {max_iter}")
     if not tol >= 0:
@@ -171,8 +157,8 @@ def dpc_sum_capacity(
     out_dtype = real_dtype(h.dtype)
     # Computed in float64 whatever the input precision (see Notes); returned in h's precision.
     h64 = h.to(torch.complex128)
-    p = _batch_param(power, h64, "power")
-    sigma2 = _batch_param(noise_var, h64, "noise_var")
+    p = as_batch_param(power, h64, "power")
+    sigma2 = as_batch_param(noise_var, h64, "noise_var")
     rtol = max(float(tol), 32.0 * torch.finfo(p.dtype).eps)
     k = h.shape[-2]
     a = h64 / torch.sqrt(sigma2).to(h64.dtype)[..., None, None]
@@ -180,16 +166,15 @@ def dpc_sum_capacity(
     total = p.expand(batch)
     q = (total / k)[..., None].expand(*batch, k).clone()
     tiny = torch.finfo(p.dtype).tiny
-    big = torch.finfo(p.dtype).max / (4.0 * k)  # keeps the water-filling sums finite
     for _ in range(int(max_iter)):
         logdet, g = _dual_mac_terms(a, q)
         gap = total * g.amax(dim=-1) - (q * g).sum(dim=-1)
         if bool((gap <= rtol * logdet).all()):
             break
-        # Effective gain of user k with the others as noise, then joint water-filling.
+        # Effective gain of user k with the others as noise, then joint water-filling
+        # (floors 1/gamma_k, capped by water_filling so that their sums stay finite).
         gamma = g / (1.0 - q * g).clamp_min(tiny)
-        inv_gain = (1.0 / gamma.clamp_min(tiny)).clamp_max(big)
-        q_wf = _water_fill(inv_gain, total)
+        q_wf = water_filling(gamma.clamp_min(tiny), total)
         q = q + (q_wf - q) / k
     else:
         logdet, g = _dual_mac_terms(a, q)

@@ -28,45 +28,11 @@ from __future__ import annotations
 
 import torch
 
-from isaclearn.core.checks import check_finite, check_positive
-from isaclearn.core.dtypes import real_dtype
+from isaclearn.core.checks import as_batch_param, check_complex_matrices
 from isaclearn.core.errors import ShapeError, ValueRangeError
 from isaclearn.core.linalg import eye_like, herm, scale_to_power
 
 __all__ = ["mmse", "mrt", "zf"]
-
-
-def _check_h(h: torch.Tensor) -> None:
-    """Raise unless ``h`` is a finite complex ``[..., K, M]`` tensor."""
-    if not isinstance(h, torch.Tensor):
-        raise TypeError(f"h must be a torch.Tensor of shape [..., K, M], got {type(h).__name__}")
-    if h.dim() < 2:
-        raise ShapeError(f"h must have shape [..., K, M], got shape {tuple(h.shape)}")
-    if not h.is_complex():
-        raise ShapeError(f"h must be complex (complex64 or complex128), got {h.dtype}")
-    if h.shape[-1] < 1 or h.shape[-2] < 1:
-        raise ShapeError(f"h must have K >= 1 and M >= 1, got shape {tuple(h.shape)}")
-    check_finite(h, "h")
-
-
-def _batch_param(
-    x: torch.Tensor | float, h: torch.Tensor, name: str, *, allow_zero: bool = False
-) -> torch.Tensor:
-    """``x`` (a scalar or a ``[...]`` tensor broadcasting against ``h.shape[:-2]``) as a
-    positive real tensor with ``h``'s real dtype and device."""
-    check_positive(x, name, allow_zero=allow_zero)
-    t = torch.as_tensor(x, dtype=real_dtype(h.dtype), device=h.device)
-    batch = h.shape[:-2]
-    try:
-        ok = torch.broadcast_shapes(t.shape, batch) == batch
-    except RuntimeError:
-        ok = False
-    if not ok:
-        raise ShapeError(
-            f"{name} must be a scalar or a tensor broadcasting to the batch shape "
-            f"{tuple(batch)} of h [..., K, M], got shape {tuple(t.shape)}"
-        )
-    return t
 
 
 def _regularized_zf(h: torch.Tensor, reg: torch.Tensor | None) -> torch.Tensor:
@@ -114,8 +80,8 @@ def mrt(
     tensor([[[1.-1.j],
              [0.+0.j]]])
     """
-    _check_h(h)
-    p = _batch_param(power, h, "power")
+    check_complex_matrices(h, "h", "[..., K, M]")
+    p = as_batch_param(power, h, "power")
     return scale_to_power(herm(h), p)
 
 
@@ -154,7 +120,7 @@ def zf(
     :math:`\mathbf h_k\mathbf w_k = \sqrt{P/\mathrm{tr}((\mathbf H\mathbf H^H)^{-1})}` equal;
     with an ill-conditioned channel this gain, and ZF's rate, collapse.
     """
-    _check_h(h)
+    check_complex_matrices(h, "h", "[..., K, M]")
     k, m = h.shape[-2], h.shape[-1]
     if k > m:
         raise ShapeError(
@@ -162,7 +128,7 @@ def zf(
             f"{tuple(h.shape)} with K={k} users and M={m} antennas; use mmse (regularized ZF) "
             "or wmmse instead"
         )
-    p = _batch_param(power, h, "power")
+    p = as_batch_param(power, h, "power")
     return scale_to_power(_regularized_zf(h, None), p)
 
 
@@ -202,11 +168,11 @@ def mmse(
     tensor([[[1.+0.j, 0.+0.j],
              [0.+0.j, 1.+0.j]]], dtype=torch.complex128)
     """
-    _check_h(h)
-    p = _batch_param(power, h, "power")
+    check_complex_matrices(h, "h", "[..., K, M]")
+    p = as_batch_param(power, h, "power")
     if reg is None:
-        n = _batch_param(noise_var, h, "noise_var")
+        n = as_batch_param(noise_var, h, "noise_var")
         alpha = h.shape[-2] * n / p
     else:
-        alpha = _batch_param(reg, h, "reg", allow_zero=True)
+        alpha = as_batch_param(reg, h, "reg", allow_zero=True)
     return scale_to_power(_regularized_zf(h, alpha), p)

@@ -20,7 +20,7 @@ Designers (all batched over instances unless stated):
 * :class:`TraditionalDesigner` — "traditional scheme": alternating optimization (AO) of the
   beams (eq. 25) and the waveform, the waveform step by successive convex approximation (SCA)
   of the communication rate. Each SCA subproblem is concave; ``backend="kkt"`` solves it
-  exactly and batched (:func:`~isaclearn.metrics.uplink.solve_sensing_kkt`),
+  exactly and batched (:func:`~isaclearn.solvers.allocation.solve_sensing_kkt`),
   ``backend="cvxpy"`` with CVXPY/Clarabel, one instance at a time (a Python loop over samples,
   forced by CVXPY).
 * :class:`ReferenceDesigner` — optimality reference for problem (28), beyond the paper.
@@ -52,14 +52,13 @@ from isaclearn.channels.uplink import UplinkProblem
 from isaclearn.core.design import Design
 from isaclearn.core.dtypes import real_dtype
 from isaclearn.core.errors import ConfigError
-from isaclearn.metrics.uplink import (
+from isaclearn.metrics.uplink import rt_eig
+from isaclearn.solvers.allocation import project_capped_simplex, solve_sensing_kkt
+from isaclearn.solvers.uplink_reduced import (
     ReducedUplink,
     fixed_beam_spectrum,
     mmse_beams,
-    project_capped_simplex,
     reduce_problem,
-    rt_eig,
-    solve_sensing_kkt,
     zf_beams,
 )
 

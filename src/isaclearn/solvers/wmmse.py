@@ -64,10 +64,11 @@ from typing import Literal, overload
 
 import torch
 
+from isaclearn.core.checks import as_batch_param, check_complex_matrices
 from isaclearn.core.dtypes import real_dtype
 from isaclearn.core.errors import ConfigError, ShapeError, ValueRangeError
 from isaclearn.core.linalg import abs_sq, fro_norm_sq, herm, scale_to_power
-from isaclearn.solvers.linear import _batch_param, _check_h, mmse, mrt, zf
+from isaclearn.solvers.linear import mmse, mrt, zf
 
 __all__ = ["WmmseInfo", "wmmse"]
 
@@ -349,13 +350,13 @@ def wmmse(
     >>> w.shape, bool((info.objective.diff(dim=-1) >= -1e-4).all())
     (torch.Size([4, 5, 3]), True)
     """
-    _check_h(h)
+    check_complex_matrices(h, "h", "[..., K, M]")
     if int(max_iter) != max_iter or max_iter < 0:
         raise ConfigError(f"max_iter must be a non-negative integer, got {max_iter}")
     if not tol >= 0:
         raise ConfigError(f"tol must be non-negative, got {tol}")
-    p = _batch_param(power, h, "power")
-    n = _batch_param(noise_var, h, "noise_var")
+    p = as_batch_param(power, h, "power")
+    n = as_batch_param(noise_var, h, "noise_var")
     alpha = _weights(weights, h)
     names, w = _initial_precoders(h, p, n, init)  # [I, ..., M, K]
 

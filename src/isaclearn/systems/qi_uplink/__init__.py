@@ -9,10 +9,12 @@ and communication rate (eqs. 7–8), eq. (9); the paper reduces it to problem (2
 waveform powers :math:`\boldsymbol\sigma_s` with MMSE receive beams (eq. 25).
 
 Pieces: scenario and problem :mod:`isaclearn.channels.uplink`; metrics
-:mod:`isaclearn.metrics.uplink`; Average, ZFBF, traditional AO+SCA and the optimality reference
-:mod:`isaclearn.solvers.uplink`; ISACNN, FC-NN and training :mod:`isaclearn.learn.isacnn`;
-scoring :func:`evaluate`; experiments ``qi_uplink.{training, schemes, snr, antennas_users,
-weight_users, imperfect_csi, runtime}``; speed benchmark :func:`bench_uplink`.
+:mod:`isaclearn.metrics.uplink`; the reduced problem, receive beams and the normalizer M_s
+:mod:`isaclearn.solvers.uplink_reduced`; Average, ZFBF, traditional AO+SCA and the
+optimality reference :mod:`isaclearn.solvers.uplink`; ISACNN, FC-NN and training
+:mod:`isaclearn.learn.isacnn`; scoring :func:`evaluate`; experiments ``qi_uplink.{training,
+schemes, snr, antennas_users, weight_users, imperfect_csi, runtime}``; speed benchmark
+:func:`bench_uplink`.
 
 Choices where the paper is unclear (each one is a parameter)
 -------------------------------------------------------------
@@ -29,7 +31,7 @@ Choices where the paper is unclear (each one is a parameter)
   (the paper's :math:`\|\cdot\|` is replaced by the trace that its eq. 19 uses).
 * :math:`M_s` — Appendix C's interference-free maximum, by exact water-filling (eq. 38's
   water level is wrong when a direction is inactive); ``ms_mode="with_interference"`` uses the
-  maximum of eq. (14) instead (exact, :func:`~isaclearn.metrics.uplink.solve_sensing_kkt`).
+  maximum of eq. (14) instead (exact, :func:`~isaclearn.solvers.allocation.solve_sensing_kkt`).
 * **Lambda layer** — the paper's :math:`\ell_2` normalization of :math:`\boldsymbol\theta_s`
   can exceed the :math:`\ell_1` budget (15) by :math:`\sqrt{N_t}`; default ``theta_norm="l1"``
   (exactly feasible), ``"l2"`` is the paper's text plus a rescaling onto the budget.

@@ -1,5 +1,6 @@
-"""Scenario defaults and scoring of the qi_uplink system (built only from
-:mod:`isaclearn.metrics.uplink`)."""
+"""Scenario defaults and scoring of the qi_uplink system (built from
+:mod:`isaclearn.metrics.uplink`, with the normalizer :math:`M_s`, an optimum, from
+:func:`isaclearn.solvers.uplink_reduced.max_sensing_rate`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from isaclearn.core.errors import ShapeError
 from isaclearn.metrics.uplink import (
     comm_rate,
     max_comm_rate,
-    max_sensing_rate,
     mmse_sinr,
     rt_eig,
     sensing_gains,
@@ -21,6 +21,7 @@ from isaclearn.metrics.uplink import (
     sensing_rate,
     wsnr,
 )
+from isaclearn.solvers.uplink_reduced import max_sensing_rate
 
 METRIC_UNITS = {
     "wsnr": "1",
