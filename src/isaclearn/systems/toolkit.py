@@ -110,7 +110,7 @@ def sweep(
         k = key(point)
         if ctx.is_done(k):
             continue
-        ctx.record(k, list(run_point(point)))
+        ctx.record(k, [dict(r) for r in run_point(point)])
         done.append(k)
     return done
 
@@ -120,7 +120,7 @@ def record_once(ctx: RunContext, key: str,
     """Record ``make_rows()`` under ``key`` unless ``key`` is finished; whether it ran."""
     if ctx.is_done(key):
         return False
-    ctx.record(key, list(make_rows()))
+    ctx.record(key, [dict(r) for r in make_rows()])
     return True
 
 

@@ -19,6 +19,7 @@ instances only; their rows say so in the ``instances`` column.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,9 @@ from isaclearn.core.design import Design
 from isaclearn.core.random import make_generator
 from isaclearn.metrics import beampattern
 from isaclearn.systems.base import ExperimentSpec, PlotSpec, RunContext, register
+from isaclearn.systems.temiz_unsup.designers import CONVEX_DESIGNERS, baseline_designers
+from isaclearn.systems.temiz_unsup.evaluation import evaluate, row_metrics
+from isaclearn.systems.temiz_unsup.scenario import make_scenario
 from isaclearn.systems.toolkit import (
     finite_instances,
     finite_mean,
@@ -37,9 +41,6 @@ from isaclearn.systems.toolkit import (
     sweep,
     time_designer,
 )
-from isaclearn.systems.temiz_unsup.designers import CONVEX_DESIGNERS, baseline_designers
-from isaclearn.systems.temiz_unsup.evaluation import evaluate, row_metrics
-from isaclearn.systems.temiz_unsup.scenario import make_scenario
 
 
 @dataclass
@@ -81,7 +82,7 @@ def _warmup_instances(name: str, batch: int) -> int:
 _ROW_COLUMNS = ("sum_rate", "sum_crb_db", "rate_fairness", "crb_fairness")
 
 
-def _reduce(metrics: dict[str, torch.Tensor]) -> dict[str, float]:
+def _reduce(metrics: Mapping[str, torch.Tensor]) -> dict[str, float]:
     # Means in the metrics' own precision (float32 for the default complex64 problems): the
     # numbers this table has always reported; the learned-precoder experiments average in
     # float64.
