@@ -1,8 +1,15 @@
 """Experiments of the qi_uplink system: Figs. 6–11 and Table I of the paper.
 
 Each experiment is ``fn(config, ctx) -> summary`` and records one tidy row per method × sweep
-point (``ctx.record``); finished sweep points are skipped on resume (``ctx.is_done``). Trained
-networks are saved under ``ctx.out_dir`` (safetensors + JSON) when it is set.
+point through :func:`isaclearn.systems.toolkit.sweep` (finished sweep points are skipped on
+resume). Figs. 7–11 (``schemes``, ``snr``, ``antennas_users``, ``weight_users``,
+``imperfect_csi``) are one template, :func:`_sweep`: the scenario for a point → training,
+validation and test sets → one ISACNN (and FC-NN) trained per point → every designer scored on
+the test set → the WSNR gap to the optimality reference (``gap_pct``) → the point's coordinates
+in every row. Rows carry ``n``, the number of test instances scored, and, where designers are
+timed (``schemes``, ``runtime``), ``seconds_per_instance`` measured by
+:func:`~isaclearn.systems.toolkit.time_designer` after a warm-up call. Trained networks are
+saved under ``ctx.out_dir`` (safetensors + JSON) when it is set.
 """
 
 from __future__ import annotations
@@ -36,7 +43,8 @@ from isaclearn.systems.base import ExperimentSpec, PlotSpec, RunContext, registe
 from isaclearn.systems.qi_uplink.evaluation import evaluate, scalar_metrics
 from isaclearn.systems.toolkit import score, sweep, time_designer
 
-# Table I of the paper: ISACNN runtime (ms per instance) versus N_t, N_r and K.
+# Table I of the paper: ISACNN runtime in ms per instance (the paper's unit) versus N_t, N_r, K;
+# the runtime rows report it in seconds (``paper_seconds_per_instance``).
 PAPER_RUNTIME_MS = {
     "num_tx": dict(zip([4, 6, 8, 10, 12, 14, 16],
                        [0.2330, 0.2360, 0.2404, 0.2418, 0.2422, 0.2447, 0.2457])),
@@ -197,8 +205,7 @@ def _sweep(
     networks: tuple[str, ...] = ("isacnn",),
     timed: bool = False,
     record_epochs: bool = False,
-    extra_rows: Callable[[UplinkProblem, list[dict[str, Any]]], list[dict[str, Any]]]
-    | None = None,
+    extra_rows: Callable[[UplinkProblem], list[dict[str, Any]]] | None = None,
 ) -> None:
     """The qi_uplink experiment template, run over ``points`` (resumable).
 
@@ -206,7 +213,7 @@ def _sweep(
     validation and test sets (:func:`_data`; reused by consecutive points with the same
     scenario), one network per kind in ``networks`` trained at the point's α, every designer
     scored on the test set (networks first, then ``designers()``), the gap of each to the
-    ``reference`` row, ``extra_rows(test, rows)`` appended, and the point's columns added to
+    ``reference`` row, ``extra_rows(test)`` appended, and the point's columns added to
     every row.
 
     Parameters
@@ -252,7 +259,7 @@ def _sweep(
             rows.append(row)
         _with_gap(rows)
         if extra_rows is not None:
-            rows += extra_rows(te, rows)
+            rows += extra_rows(te)
         for r in rows:
             r.update(p.columns)
         ctx.log(f"{p.key}: " + ", ".join(f"{r['method']} {r['wsnr']:.4f}" for r in rows))
@@ -289,7 +296,7 @@ def run_schemes(cfg: SchemesConfig, ctx: RunContext) -> dict[str, Any]:
                 ("traditional", TraditionalDesigner()),
                 ("reference", ReferenceDesigner(pga_starts=cfg.reference_pga_starts))]
 
-    def cvxpy_rows(te: UplinkProblem, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def cvxpy_rows(te: UplinkProblem) -> list[dict[str, Any]]:
         if cfg.num_cvxpy <= 0:
             return []
         # the CVXPY backend is slow: a subset, with its own reference
