@@ -171,10 +171,10 @@ def _score(name: str, problem: Any, design: Any, **kw: Any) -> dict[str, Any]:
     return score(name, problem, design, evaluate, reduce=row_metrics, **kw)
 
 
-def _timed(designer: Any, problem: Any, *, repeat: int = 1) -> tuple[Design, float]:
-    """:func:`time_designer` over :func:`design_in_chunks` (a warm-up on ≤ 1000 instances)."""
+def _timed_network(designer: LearnedPrecoder, problem: Any) -> tuple[Design, float]:
+    """A network's design over :func:`design_in_chunks`, timed (warm-up on ≤ 1000 instances)."""
     return time_designer(lambda p: Design(w=design_in_chunks(designer, p)), problem,
-                         repeat=repeat, warmup_instances=min(problem.batch_size, _WARMUP_CAP))
+                         warmup_instances=_WARMUP_CAP)
 
 
 def _test_set(cfg: LearnedCommon, num_antennas: int, *, snr_db: float | None = None,
@@ -192,7 +192,7 @@ def _baseline_rows(problem: Any, names: tuple[str, ...] = ("mmse", "zf", "wmmse"
     makers: dict[str, Any] = {"mmse": MMSE, "zf": ZF, "wmmse": WMMSE}
     rows = []
     for name in names:
-        design, sec = _timed(makers[name](), problem)
+        design, sec = time_designer(makers[name](), problem, warmup_instances=_WARMUP_CAP)
         rows.append(_score(name, problem, design, seconds_per_instance=sec))
     return rows
 
@@ -276,7 +276,7 @@ def _tradeoff_point(cfg: TradeoffConfig, ctx: RunContext, store: ModelStore, m: 
                     ) -> list[dict[str, Any]]:
     """One network at one ρ: scored, timed, as a fraction of WMMSE and of RZF (MMSE)."""
     designer, info = store.designer(variant, rho, m, cfg.snr_db)
-    design, sec = _timed(designer, test)
+    design, sec = _timed_network(designer, test)
     sc = _score(variant, test, design)
     row = {"kind": "rho_sweep", "M": m, "method": variant, "rho": rho, **sc,
            "frac_wmmse": sc["sum_rate"] / base["wmmse"], "frac_rzf": sc["sum_rate"] / base["mmse"],
