@@ -289,3 +289,8 @@ def test_threads_sets_and_restores_also_after_an_error() -> None:
         assert torch.get_num_threads() == 1
         raise RuntimeError
     assert torch.get_num_threads() == before
+
+
+def test_score_rejects_what_is_neither_a_design_nor_a_designer() -> None:
+    with pytest.raises(ConfigError, match="Design or a designer"):
+        score("x", _Problem(torch.ones(1, 2)), torch.ones(1, 2), _toy_evaluate)

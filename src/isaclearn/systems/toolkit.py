@@ -318,8 +318,20 @@ def score(
     dict
         ``method``, ``count_column``, the reduced metrics, ``extra``, ``seconds_per_instance``
         (in this order).
+
+    Raises
+    ------
+    ConfigError
+        ``design`` is neither a :class:`~isaclearn.core.design.Design` nor a designer.
     """
-    d = design if isinstance(design, Design) else design.design(problem)
+    if isinstance(design, Design):
+        d = design
+    elif callable(getattr(design, "design", None)):
+        d = design.design(problem)
+    else:
+        raise ConfigError(
+            f"score needs a Design or a designer, got {type(design).__name__}"
+        )
     ok = finite_instances(d)
     count = int(ok.sum())
     if count < ok.numel():
