@@ -3,8 +3,10 @@
 Samples the temiz_unsup scenario (``M = K = 10``, targets at −10° and 25°, ``R = 10``,
 ``SNR = 20 dB``), runs every baseline designer, and records
 
-* ``kind = "designer"`` rows: mean sum rate, sum CRB (dB), fairness and time per instance of
-  each designer, plus the dirty-paper-coding sum capacity (the sum-rate upper bound);
+* ``kind = "designer"`` rows: mean sum rate, sum CRB (dB), fairness and time per instance
+  (``seconds_per_instance``, measured after an untimed warm-up call by
+  :func:`~isaclearn.systems.toolkit.time_designer`) of each designer, plus the
+  dirty-paper-coding sum capacity (the sum-rate upper bound);
 * ``kind = "beampattern"`` rows: the mean transmit beampattern of each designer;
 * ``kind = "tradeoff_instance"`` rows: per instance and SINR target Γ, the SDR trade-off
   reference (minimum sum CRB subject to every user's SINR ≥ Γ): feasibility, the sum rate and
