@@ -145,3 +145,21 @@ def test_bench_adapter() -> None:
         assert r["seconds_per_instance"] > 0 and 0 < r["wsnr_mean"] <= 1 + 1e-9
     rows2 = bench_uplink(8, designers=("average",), **SMALL)
     assert rows2[0]["n"] == 8 and "ratio_vs_isacnn" not in rows2[0]
+
+
+def test_template_resumed_point_equals_the_uninterrupted_run() -> None:
+    """A point run after a resume (fresh data sets) gives the rows of the uninterrupted run
+    (where it reused the data sampled for the previous point)."""
+    spec = experiments()["qi_uplink.weight_users"]
+    cfg = spec.make_config("quick", {**TINY, **EXTRA["weight_users"]})
+    full = MemoryContext()
+    spec.fn(cfg, full)
+    keys = ["users=2,alpha=0.000", "users=2,alpha=1.000"]
+    assert all(full.rows(k) for k in keys)
+    resumed = MemoryContext()
+    resumed.record(keys[0], full.rows(keys[0]))
+    spec.fn(cfg, resumed)
+    assert resumed.rows(keys[1]) == full.rows(keys[1])
+    assert {r["method"] for r in full.rows(keys[1])} == {"isacnn", "reference"}
+    assert all(r["alpha"] == 1.0 and r["num_users"] == 2 and "gap_pct" in r
+               for r in full.rows(keys[1]))

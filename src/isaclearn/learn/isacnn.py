@@ -40,13 +40,10 @@ Pipeline (Fig. 4): pre-processing (eq. 29) → network → Lambda layer → reco
   \boldsymbol\Pi` (Haar unitary, user phases, user permutation;
   :func:`augment_channel_features`), with the loss unchanged. Why: 2 N_r K = 160 of the 176
   inputs are channel entries, and the flattened 1344 features feed the heads' linear layers
-  (21.5 k weights), which with a fixed set of 8000 instances fit noise in them. Measured at
-  α = 1, 4000/1000 training/validation instances (validation gap to water-filling, which is
-  the optimum there within 0.014 %): 1.15 % as in the paper (0.51 % on the training set: over-
-  fitting); 0.13 % with the channel inputs zeroed (a diagnostic, not a design); 0.009 % with
-  augmentation (247 epochs); feeding :math:`1/\sigma_t` or :math:`\log\sigma_t` instead of
-  :math:`\sigma_t` (1.19 %, 1.14 %) or Adam weight decay 1e-3 (2.1 %) do not help. The
-  augmented network needs more epochs before early stopping.
+  (21.5 k weights), which with a fixed set of 8000 instances fit noise in them. The
+  augmentation closes that generalization gap (the network then needs more epochs before early
+  stopping); the ablation against the alternatives tried (other inputs, weight decay) is in
+  ``docs/qi_uplink.md``.
 """
 
 from __future__ import annotations

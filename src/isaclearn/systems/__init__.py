@@ -9,6 +9,11 @@ short name         paper (``shared/papers/``)
 ``yang_som``       000: wideband vehicular ISAC hybrid precoding, PSAC DRL
 ``ding_dt``        004: digital-twin vehicular ISAC, EKF, PCRB, Bi-LSTM
 =================  ============================================================
+
+Shared by every system: :mod:`isaclearn.systems.base` (what a system declares: experiments,
+their configs and profiles, the :class:`~isaclearn.systems.base.RunContext` they report through)
+and :mod:`isaclearn.systems.toolkit` (the pieces experiments are built from: a resumable sweep,
+scoring a designer into a result row, timing it, finite means and summaries, thread control).
 """
 
 from __future__ import annotations

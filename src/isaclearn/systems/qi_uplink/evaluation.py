@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -22,6 +23,7 @@ from isaclearn.metrics.uplink import (
     wsnr,
 )
 from isaclearn.solvers.uplink_reduced import max_sensing_rate
+from isaclearn.systems.toolkit import finite_mean
 
 METRIC_UNITS = {
     "wsnr": "1",
@@ -97,8 +99,10 @@ def evaluate(problem: UplinkProblem, design: Design) -> dict[str, torch.Tensor]:
     }
 
 
-def scalar_metrics(metrics: dict[str, torch.Tensor]) -> dict[str, float]:
-    """Batch means of :func:`evaluate`'s output, plus ``wsnr_std`` (the spread over instances)."""
-    out = {k: float(v.double().mean()) for k, v in metrics.items()}
-    out["wsnr_std"] = float(metrics["wsnr"].double().std()) if metrics["wsnr"].numel() > 1 else 0.0
+def scalar_metrics(metrics: Mapping[str, torch.Tensor]) -> dict[str, float]:
+    """Finite batch means of :func:`evaluate`'s output, plus ``wsnr_std`` (the spread of the
+    finite WSNR values over the instances; 0 for fewer than two)."""
+    out = {k: finite_mean(v) for k, v in metrics.items()}
+    wsnr_finite = metrics["wsnr"][torch.isfinite(metrics["wsnr"])].double()
+    out["wsnr_std"] = float(wsnr_finite.std()) if wsnr_finite.numel() > 1 else 0.0
     return out

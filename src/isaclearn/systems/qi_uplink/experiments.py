@@ -1,17 +1,22 @@
 """Experiments of the qi_uplink system: Figs. 6–11 and Table I of the paper.
 
 Each experiment is ``fn(config, ctx) -> summary`` and records one tidy row per method × sweep
-point (``ctx.record``); finished sweep points are skipped on resume (``ctx.is_done``). Trained
-networks are saved under ``ctx.out_dir`` (safetensors + JSON) when it is set.
+point through :func:`isaclearn.systems.toolkit.sweep` (finished sweep points are skipped on
+resume). Figs. 7–11 (``schemes``, ``snr``, ``antennas_users``, ``weight_users``,
+``imperfect_csi``) are one template, :func:`_sweep`: the scenario for a point → training,
+validation and test sets → one ISACNN (and FC-NN) trained per point → every designer scored on
+the test set → the WSNR gap to the optimality reference (``gap_pct``) → the point's coordinates
+in every row. Rows carry ``n``, the number of test instances scored, and, where designers are
+timed (``schemes``, ``runtime``), ``seconds_per_instance`` measured by
+:func:`~isaclearn.systems.toolkit.time_designer` after a warm-up call. Trained networks are
+saved under ``ctx.out_dir`` (safetensors + JSON) when it is set.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import torch
@@ -36,8 +41,10 @@ from isaclearn.solvers.uplink import (
 )
 from isaclearn.systems.base import ExperimentSpec, PlotSpec, RunContext, register
 from isaclearn.systems.qi_uplink.evaluation import evaluate, scalar_metrics
+from isaclearn.systems.toolkit import score, sweep, time_designer
 
-# Table I of the paper: ISACNN runtime (ms per instance) versus N_t, N_r and K.
+# Table I of the paper: ISACNN runtime in ms per instance (the paper's unit) versus N_t, N_r, K;
+# the runtime rows report it in seconds (``paper_seconds_per_instance``).
 PAPER_RUNTIME_MS = {
     "num_tx": dict(zip([4, 6, 8, 10, 12, 14, 16],
                        [0.2330, 0.2360, 0.2404, 0.2418, 0.2422, 0.2447, 0.2457])),
@@ -145,32 +152,123 @@ def _train(cfg: UplinkCommon, ctx: RunContext, tr: UplinkProblem, va: UplinkProb
     return model, hist
 
 
+def _diagnostics(design: Design) -> dict[str, Any]:
+    """The scalar diagnostics of a design (AO iterations, PGA improvements, CVXPY statuses)."""
+    return {k: v for k, v in design.info.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
 def _score(method: str, problem: UplinkProblem, design: Design,
-           seconds: float | None = None) -> dict[str, Any]:
-    row: dict[str, Any] = {"method": method}
-    row.update(scalar_metrics(evaluate(problem, design)))
-    row["n"] = problem.batch_size
-    for k, v in design.info.items():  # scalar diagnostics (AO iterations, PGA improvements)
-        if isinstance(v, int | float) and not isinstance(v, bool):
-            row[k] = v
-    if seconds is not None:
-        row["ms_per_instance"] = 1e3 * seconds / problem.batch_size
-    return row
+           seconds_per_instance: float | None = None) -> dict[str, Any]:
+    """A result row: ``method``, ``n`` (instances scored), the finite means of
+    :func:`evaluate`'s metrics (and ``wsnr_std``), the design's scalar diagnostics and, when
+    timed, ``seconds_per_instance``."""
+    return score(method, problem, design, evaluate, reduce=scalar_metrics,
+                 seconds_per_instance=seconds_per_instance, extra=_diagnostics(design),
+                 count_column="n")
 
 
-def _timed(designer: Any, problem: UplinkProblem) -> tuple[Design, float]:
-    t0 = time.perf_counter()
-    d = designer.design(problem)
-    return d, time.perf_counter() - t0
-
-
-def _with_gap(rows: list[dict[str, Any]], ref_method: str = "reference") -> None:
-    ref = next((r for r in rows if r["method"] == ref_method), None)
+def _with_gap(rows: list[dict[str, Any]], ref: dict[str, Any] | None = None) -> None:
+    """Add ``gap_pct``, the WSNR gap to the reference row in %, to every row scored on as many
+    instances as the reference (``ref``, or the row of method ``reference``)."""
+    ref = ref or next((r for r in rows if r["method"] == "reference"), None)
     if ref is None:
         return
     for r in rows:
         if r.get("n") == ref["n"]:
             r["gap_pct"] = 100.0 * (ref["wsnr"] - r["wsnr"]) / ref["wsnr"]
+
+
+# ---------------------------------------------------------------------------------------------
+# the sweep template: scenario for a point -> data -> train -> score designers -> gap -> record
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Point:
+    """One sweep point of the template :func:`_sweep`."""
+
+    key: str
+    """Name of the point in the results (``key`` column, resume)."""
+    columns: tuple[tuple[str, Any], ...]
+    """Sweep coordinates written into every row of the point, e.g. ``(("alpha", 0.5),)``."""
+    scenario: tuple[tuple[str, Any], ...] = ()
+    """Overrides of the experiment's scenario (:func:`_scenario`)."""
+    alpha: float | None = None
+    """Sensing weight set on the sampled problems (``None``: the scenario's ``cfg.alpha``)."""
+
+
+def _sweep(
+    cfg: UplinkCommon,
+    ctx: RunContext,
+    points: list[_Point],
+    designers: Callable[[], list[tuple[str, Any]]],
+    *,
+    desc: str,
+    networks: tuple[str, ...] = ("isacnn",),
+    timed: bool = False,
+    record_epochs: bool = False,
+    extra_rows: Callable[[UplinkProblem], list[dict[str, Any]]] | None = None,
+) -> None:
+    """The qi_uplink experiment template, run over ``points`` (resumable).
+
+    For each point not finished yet: the scenario with the point's overrides, its training,
+    validation and test sets (:func:`_data`; reused by consecutive points with the same
+    scenario), one network per kind in ``networks`` trained at the point's α, every designer
+    scored on the test set (networks first, then ``designers()``), the gap of each to the
+    ``reference`` row, ``extra_rows(test)`` appended, and the point's columns added to
+    every row.
+
+    Parameters
+    ----------
+    designers : callable
+        ``designers() -> [(name, designer), ...]``, the non-learned designers of a point.
+    networks : tuple of str
+        Network kinds trained per point (``isacnn``, ``fcnn``), named after their kind.
+    timed : bool
+        Time every designer (:func:`~isaclearn.systems.toolkit.time_designer`, with a
+        warm-up) into ``seconds_per_instance``.
+    record_epochs : bool
+        Add the epochs each network trained (``epochs``) to its row.
+    extra_rows : callable or None
+        Rows scored on their own instances (e.g. a slow designer on a subset), with their own
+        gap.
+    """
+    data: dict[tuple[tuple[str, Any], ...], tuple[UplinkProblem, UplinkProblem,
+                                                  UplinkProblem]] = {}
+
+    def run_point(p: _Point) -> list[dict[str, Any]]:
+        if p.scenario not in data:  # consecutive points share their data; keep only one set
+            data.clear()
+            data[p.scenario] = _data(_scenario(cfg, **dict(p.scenario)), cfg)
+        tr, va, te = data[p.scenario]
+        alpha = cfg.alpha
+        if p.alpha is not None:
+            alpha = float(p.alpha)
+            tr, va, te = (dataclasses.replace(x, alpha=alpha) for x in (tr, va, te))
+        learned: list[tuple[str, Any, int]] = []
+        for kind in networks:
+            model, hist = _train(cfg, ctx, tr, va, alpha, p.key, kind=kind)
+            learned.append((kind, LearnedUplinkDesigner(model, name=kind), len(hist.val_loss)))
+        rows = []
+        for name, des, epochs in [*learned, *((n, d, None) for n, d in designers())]:
+            if timed:
+                design, sec = time_designer(des, te)
+                row = _score(name, te, design, sec)
+            else:
+                row = _score(name, te, des.design(te))
+            if record_epochs and epochs is not None:
+                row["epochs"] = epochs
+            rows.append(row)
+        _with_gap(rows)
+        if extra_rows is not None:
+            rows += extra_rows(te)
+        for r in rows:
+            r.update(p.columns)
+        ctx.log(f"{p.key}: " + ", ".join(f"{r['method']} {r['wsnr']:.4f}" for r in rows))
+        return rows
+
+    sweep(ctx, points, lambda p: p.key, run_point, desc=desc)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,45 +291,27 @@ class SchemesConfig(UplinkCommon):
 
 
 def run_schemes(cfg: SchemesConfig, ctx: RunContext) -> dict[str, Any]:
-    sc = _scenario(cfg)
-    tr, va, te = _data(sc, cfg)
-    for alpha in ctx.progress(cfg.alphas, total=len(cfg.alphas), desc="alpha"):
-        key = f"alpha={alpha:.3f}"
-        if ctx.is_done(key):
-            continue
-        tr_a, va_a, te_a = (dataclasses.replace(x, alpha=float(alpha)) for x in (tr, va, te))
-        designers: list[tuple[str, Any]] = []
-        model, hist = _train(cfg, ctx, tr_a, va_a, float(alpha), key)
-        designers.append(("isacnn", LearnedUplinkDesigner(model)))
-        if cfg.include_fcnn:
-            fc, _ = _train(cfg, ctx, tr_a, va_a, float(alpha), key, kind="fcnn")
-            designers.append(("fcnn", LearnedUplinkDesigner(fc, name="fcnn")))
-        designers += [
-            ("average", AverageDesigner()),
-            ("zfbf", ZfbfDesigner()),
-            ("traditional", TraditionalDesigner()),
-            ("reference", ReferenceDesigner(pga_starts=cfg.reference_pga_starts)),
-        ]
-        rows = []
-        for name, des in designers:
-            d, sec = _timed(des, te_a)
-            row = _score(name, te_a, d, sec)
-            if name in ("isacnn", "fcnn"):
-                row["epochs"] = len(hist.val_loss)
-            rows.append(row)
-        _with_gap(rows)
-        if cfg.num_cvxpy > 0:  # the CVXPY backend is slow: a subset, with its own reference
-            sub = te_a.subset(slice(0, cfg.num_cvxpy))
-            d, sec = _timed(TraditionalDesigner(backend="cvxpy"), sub)
-            row = _score("traditional_cvxpy", sub, d, sec)
-            ref_sub = _score("reference", sub, ReferenceDesigner().design(sub))
-            row["gap_pct"] = 100.0 * (ref_sub["wsnr"] - row["wsnr"]) / ref_sub["wsnr"]
-            rows.append(row)
-        for r in rows:
-            r["alpha"] = float(alpha)
-        ctx.record(key, rows)
-        by = {r["method"]: r for r in rows}
-        ctx.log(f"{key}: " + ", ".join(f"{m} {r['wsnr']:.4f}" for m, r in by.items()))
+    points = [_Point(key=f"alpha={a:.3f}", columns=(("alpha", float(a)),), alpha=float(a))
+              for a in cfg.alphas]
+
+    def designers() -> list[tuple[str, Any]]:
+        return [("average", AverageDesigner()), ("zfbf", ZfbfDesigner()),
+                ("traditional", TraditionalDesigner()),
+                ("reference", ReferenceDesigner(pga_starts=cfg.reference_pga_starts))]
+
+    def cvxpy_rows(te: UplinkProblem) -> list[dict[str, Any]]:
+        if cfg.num_cvxpy <= 0:
+            return []
+        # the CVXPY backend is slow: a subset, with its own reference
+        sub = te.subset(slice(0, cfg.num_cvxpy))
+        d, sec = time_designer(TraditionalDesigner(backend="cvxpy"), sub)
+        row = _score("traditional_cvxpy", sub, d, sec)
+        _with_gap([row], ref=_score("reference", sub, ReferenceDesigner().design(sub)))
+        return [row]
+
+    networks = ("isacnn", "fcnn") if cfg.include_fcnn else ("isacnn",)
+    _sweep(cfg, ctx, points, designers, desc="alpha", networks=networks, timed=True,
+           record_epochs=True, extra_rows=cvxpy_rows)
     return _schemes_summary(ctx.rows())
 
 
@@ -283,20 +363,22 @@ class TrainingConfig(UplinkCommon):
 
 
 def run_training(cfg: TrainingConfig, ctx: RunContext) -> dict[str, Any]:
-    sc = _scenario(cfg)
-    n_max = max(cfg.train_sizes)
-    c2 = dataclasses.replace(cfg, num_train=max(n_max, cfg.num_train), num_test=1)
-    tr, va, _ = _data(sc, c2)
-    points = [(m, n) for n in cfg.train_sizes for m in cfg.methods]
-    for m, n in ctx.progress(points, total=len(points), desc="networks"):
-        key = f"{m}:n={n}"
-        if ctx.is_done(key):
-            continue
-        _, hist = _train(cfg, ctx, tr.subset(slice(0, n)), va, cfg.alpha, key, kind=m)
-        rows = [{"method": m, "train_num": n, "epoch": e + 1, "train_loss": tl, "val_loss": vl,
+    data: list[tuple[UplinkProblem, UplinkProblem, UplinkProblem]] = []
+
+    def run_point(point: tuple[str, int]) -> list[dict[str, Any]]:
+        m, n = point
+        if not data:  # one data set for every network, sampled only if one is to be trained
+            n_max = max(cfg.train_sizes)
+            c2 = dataclasses.replace(cfg, num_train=max(n_max, cfg.num_train), num_test=1)
+            data.append(_data(_scenario(cfg), c2))
+        tr, va, _ = data[0]
+        _, hist = _train(cfg, ctx, tr.subset(slice(0, n)), va, cfg.alpha, f"{m}:n={n}", kind=m)
+        return [{"method": m, "train_num": n, "epoch": e + 1, "train_loss": tl, "val_loss": vl,
                  "lr": lr, "best_epoch": hist.best_epoch}
                 for e, (tl, vl, lr) in enumerate(zip(hist.train_loss, hist.val_loss, hist.lr))]
-        ctx.record(key, rows)
+
+    points = [(m, n) for n in cfg.train_sizes for m in cfg.methods]
+    sweep(ctx, points, lambda p: f"{p[0]}:n={p[1]}", run_point, desc="networks")
     s: dict[str, Any] = {}
     for r in ctx.rows():
         k = f"{r['method']}_n{r['train_num']}"
@@ -330,22 +412,11 @@ class SnrConfig(UplinkCommon):
 
 
 def run_snr(cfg: SnrConfig, ctx: RunContext) -> dict[str, Any]:
-    points = [(c, s) for c in cfg.snr_c_db_list for s in cfg.snr_s_db_list]
-    for snr_c, snr_s in ctx.progress(points, total=len(points), desc="SNR points"):
-        key = f"snr_c={snr_c:g},snr_s={snr_s:g}"
-        if ctx.is_done(key):
-            continue
-        sc = _scenario(cfg, snr_s_db=float(snr_s), snr_c_db=float(snr_c))
-        tr, va, te = _data(sc, cfg)
-        model, _ = _train(cfg, ctx, tr, va, cfg.alpha, key)
-        rows = []
-        for name, des in (("isacnn", LearnedUplinkDesigner(model)),
-                          ("reference", ReferenceDesigner())):
-            rows.append(_score(name, te, des.design(te)))
-        _with_gap(rows)
-        for r in rows:
-            r.update(snr_s_db=float(snr_s), snr_c_db=float(snr_c))
-        ctx.record(key, rows)
+    points = [_Point(key=f"snr_c={c:g},snr_s={s_:g}",
+                     columns=(("snr_s_db", float(s_)), ("snr_c_db", float(c))),
+                     scenario=(("snr_s_db", float(s_)), ("snr_c_db", float(c))))
+              for c in cfg.snr_c_db_list for s_ in cfg.snr_s_db_list]
+    _sweep(cfg, ctx, points, lambda: [("reference", ReferenceDesigner())], desc="SNR points")
     s: dict[str, Any] = {}
     for r in ctx.rows():
         if r["method"] == "isacnn":
@@ -371,20 +442,12 @@ class AntennasUsersConfig(UplinkCommon):
 
 
 def run_antennas_users(cfg: AntennasUsersConfig, ctx: RunContext) -> dict[str, Any]:
-    points = [(n, k) for n in cfg.antennas for k in cfg.users]
-    for n, k in ctx.progress(points, total=len(points), desc="(N, K) points"):
-        key = f"antennas={n},users={k}"
-        if ctx.is_done(key):
-            continue
-        sc = _scenario(cfg, num_tx=int(n), num_rx=int(n), num_users=int(k))
-        tr, va, te = _data(sc, cfg)
-        model, _ = _train(cfg, ctx, tr, va, cfg.alpha, key)
-        rows = [_score("isacnn", te, LearnedUplinkDesigner(model).design(te)),
-                _score("reference", te, ReferenceDesigner().design(te))]
-        _with_gap(rows)
-        for r in rows:
-            r.update(num_antennas=int(n), num_users=int(k))
-        ctx.record(key, rows)
+    points = [_Point(key=f"antennas={n},users={k}",
+                     columns=(("num_antennas", int(n)), ("num_users", int(k))),
+                     scenario=(("num_tx", int(n)), ("num_rx", int(n)), ("num_users", int(k))))
+              for n in cfg.antennas for k in cfg.users]
+    _sweep(cfg, ctx, points, lambda: [("reference", ReferenceDesigner())],
+           desc="(N, K) points")
     s: dict[str, Any] = {}
     for r in ctx.rows():
         if r["method"] == "isacnn":
@@ -411,22 +474,12 @@ class WeightUsersConfig(UplinkCommon):
 
 
 def run_weight_users(cfg: WeightUsersConfig, ctx: RunContext) -> dict[str, Any]:
-    for k in ctx.progress(cfg.users, total=len(cfg.users), desc="users"):
-        todo = [a for a in cfg.alphas if not ctx.is_done(f"users={k},alpha={a:.3f}")]
-        if not todo:
-            continue
-        sc = _scenario(cfg, num_users=int(k))
-        tr, va, te = _data(sc, cfg)
-        for a in todo:
-            key = f"users={k},alpha={a:.3f}"
-            tr_a, va_a, te_a = (dataclasses.replace(x, alpha=float(a)) for x in (tr, va, te))
-            model, _ = _train(cfg, ctx, tr_a, va_a, float(a), key)
-            rows = [_score("isacnn", te_a, LearnedUplinkDesigner(model).design(te_a)),
-                    _score("reference", te_a, ReferenceDesigner().design(te_a))]
-            _with_gap(rows)
-            for r in rows:
-                r.update(alpha=float(a), num_users=int(k))
-            ctx.record(key, rows)
+    points = [_Point(key=f"users={k},alpha={a:.3f}",
+                     columns=(("alpha", float(a)), ("num_users", int(k))),
+                     scenario=(("num_users", int(k)),), alpha=float(a))
+              for k in cfg.users for a in cfg.alphas]
+    _sweep(cfg, ctx, points, lambda: [("reference", ReferenceDesigner())],
+           desc="(K, α) points")
     s: dict[str, Any] = {}
     for r in ctx.rows():
         if r["method"] == "isacnn":
@@ -450,24 +503,16 @@ class ImperfectCsiConfig(UplinkCommon):
 
 
 def run_imperfect_csi(cfg: ImperfectCsiConfig, ctx: RunContext) -> dict[str, Any]:
-    points = [(b, n) for b in cfg.betas for n in cfg.rx_list]
-    for beta, nr in ctx.progress(points, total=len(points), desc="(β, N_r) points"):
-        key = f"beta={beta:g},num_rx={nr}"
-        if ctx.is_done(key):
-            continue
-        sc = _scenario(cfg, num_rx=int(nr), csi_beta=float(beta))
-        tr, va, te = _data(sc, cfg)
-        model, _ = _train(cfg, ctx, tr, va, cfg.alpha, key)
-        rows = [
-            _score("isacnn", te, LearnedUplinkDesigner(model).design(te)),
-            _score("traditional", te, TraditionalDesigner().design(te)),
-            _score("average", te, AverageDesigner().design(te)),
-            _score("reference", te, ReferenceDesigner(use_csi=False).design(te)),
-        ]
-        _with_gap(rows)
-        for r in rows:
-            r.update(beta=float(beta), num_rx=int(nr))
-        ctx.record(key, rows)
+    points = [_Point(key=f"beta={b:g},num_rx={n}",
+                     columns=(("beta", float(b)), ("num_rx", int(n))),
+                     scenario=(("num_rx", int(n)), ("csi_beta", float(b))))
+              for b in cfg.betas for n in cfg.rx_list]
+
+    def designers() -> list[tuple[str, Any]]:
+        return [("traditional", TraditionalDesigner()), ("average", AverageDesigner()),
+                ("reference", ReferenceDesigner(use_csi=False))]
+
+    _sweep(cfg, ctx, points, designers, desc="(β, N_r) points")
     s: dict[str, Any] = {}
     rows = ctx.rows()
     perfect = {(r["method"], r["num_rx"]): r for r in rows if r["beta"] == 1.0}
@@ -506,50 +551,41 @@ class RuntimeConfig(UplinkCommon):
     """Instances timed with the CVXPY-backed traditional scheme per point (0: skip)."""
 
 
-def _min_time(fn: Any, repeats: int) -> float:
-    best = math.inf
-    for _ in range(max(repeats, 1)):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def run_runtime(cfg: RuntimeConfig, ctx: RunContext) -> dict[str, Any]:
-    sweeps = [("num_tx", v) for v in cfg.tx_list] + [("num_rx", v) for v in cfg.rx_list] + [
-        ("num_users", v) for v in cfg.users_list]
-    for name, val in ctx.progress(sweeps, total=len(sweeps), desc="runtime points"):
-        key = f"{name}={val}"
-        if ctx.is_done(key):
-            continue
+    def run_point(point: tuple[str, int]) -> list[dict[str, Any]]:
+        name, val = point
         sc = _scenario(cfg, **{name: int(val)})
         te = sc.sample(cfg.num_test, generator=make_generator(1000 * cfg.seed + 3))
         spec = NetSpec(num_tx=te.num_tx, num_rx=te.num_rx, num_users=te.num_users,
                        theta_norm=cfg.theta_norm, sort_output=cfg.sort_output, seed=cfg.seed)
-        isa = LearnedUplinkDesigner(make_net(spec))
-        b = te.batch_size
         times = {
-            "isacnn": _min_time(partial(isa.design, te), cfg.repeats) / b,
-            "traditional": _min_time(partial(TraditionalDesigner().design, te), 1) / b,
-            "reference": _min_time(partial(ReferenceDesigner().design, te), 1) / b,
+            "isacnn": time_designer(LearnedUplinkDesigner(make_net(spec)), te,
+                                    repeat=cfg.repeats)[1],
+            "traditional": time_designer(TraditionalDesigner(), te)[1],
+            "reference": time_designer(ReferenceDesigner(), te)[1],
         }
         if cfg.num_cvxpy > 0:
             sub = te.subset(slice(0, cfg.num_cvxpy))
-            times["traditional_cvxpy"] = _min_time(
-                partial(TraditionalDesigner(backend="cvxpy").design, sub), 1) / sub.batch_size
+            times["traditional_cvxpy"] = time_designer(TraditionalDesigner(backend="cvxpy"),
+                                                       sub)[1]
         rows = []
         for m, t in times.items():
             row: dict[str, Any] = {"method": m, "sweep": name, "value": int(val),
-                                   "ms_per_instance": 1e3 * t,
+                                   "seconds_per_instance": t,
                                    "ratio_vs_isacnn": t / times["isacnn"]}
             if m == "isacnn":
-                row["paper_ms"] = PAPER_RUNTIME_MS.get(name, {}).get(int(val), float("nan"))
+                paper_ms = PAPER_RUNTIME_MS.get(name, {}).get(int(val), float("nan"))
+                row["paper_seconds_per_instance"] = 1e-3 * paper_ms
             rows.append(row)
-        ctx.record(key, rows)
+        return rows
+
+    points = [("num_tx", v) for v in cfg.tx_list] + [("num_rx", v) for v in cfg.rx_list] + [
+        ("num_users", v) for v in cfg.users_list]
+    sweep(ctx, points, lambda p: f"{p[0]}={p[1]}", run_point, desc="runtime points")
     s: dict[str, Any] = {"torch_threads": torch.get_num_threads()}
     for r in ctx.rows():
         if r["method"] == "isacnn":
-            s[f"isacnn_ms_{r['sweep']}{r['value']}"] = r["ms_per_instance"]
+            s[f"isacnn_seconds_per_instance_{r['sweep']}{r['value']}"] = r["seconds_per_instance"]
         else:
             s[f"{r['method']}_over_isacnn_{r['sweep']}{r['value']}"] = r["ratio_vs_isacnn"]
     return s
@@ -574,7 +610,8 @@ register(ExperimentSpec(
                 "reference",
     plots=[PlotSpec(filename="schemes.png", x="alpha", y=["wsnr"], xlabel="sensing weight α",
                     ylabels=["WSNR"], title="qi_uplink Fig. 7")],
-    table_columns=["alpha", "wsnr", "gap_pct", "sensing_rate", "comm_rate", "ms_per_instance"],
+    table_columns=["alpha", "wsnr", "gap_pct", "sensing_rate", "comm_rate",
+                   "seconds_per_instance"],
 ))
 
 register(ExperimentSpec(
@@ -671,9 +708,10 @@ register(ExperimentSpec(
         "paper": {},
     },
     description="Table I: time per instance vs N_t, N_r, K; ISACNN vs traditional (ratio)",
-    plots=[PlotSpec(filename=f"runtime_{sw}.png", x="value", y=["ms_per_instance"],
-                    where={"sweep": sw}, logy=True, xlabel=lab, ylabels=["ms per instance"],
+    plots=[PlotSpec(filename=f"runtime_{sw}.png", x="value", y=["seconds_per_instance"],
+                    where={"sweep": sw}, logy=True, xlabel=lab, ylabels=["s per instance"],
                     title=f"qi_uplink Table I: time vs {lab}")
            for sw, lab in (("num_tx", "N_t"), ("num_rx", "N_r"), ("num_users", "K"))],
-    table_columns=["sweep", "value", "ms_per_instance", "ratio_vs_isacnn", "paper_ms"],
+    table_columns=["sweep", "value", "seconds_per_instance", "ratio_vs_isacnn",
+                   "paper_seconds_per_instance"],
 ))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
+
 import torch
 
 from isaclearn.channels.downlink import DownlinkProblem
 from isaclearn.core.design import Design
-from isaclearn.core.errors import ShapeError
+from isaclearn.core.errors import ConfigError, ShapeError
 from isaclearn.core.linalg import fro_norm_sq
 from isaclearn.metrics import crb_angle, crb_angle_approx, jain_fairness, rates
+from isaclearn.systems.toolkit import finite_mean
 
 METRIC_UNITS = {
     "sum_rate": "bit/s/Hz",
@@ -73,3 +77,49 @@ def evaluate(problem: DownlinkProblem, design: Design | torch.Tensor) -> dict[st
 def scalar_metrics(metrics: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The per-instance ``[B]`` entries of :func:`evaluate` (drops ``crb`` and ``rates``)."""
     return {k: v for k, v in metrics.items() if v.dim() == 1}
+
+
+ROW_COLUMNS = ("sum_rate", "sum_crb_db", "sum_crb_approx_db", "crb_fairness", "min_rate")
+"""The result columns of a learned-precoder experiment row (:func:`row_metrics`)."""
+
+_DB_OF_MEAN = {"sum_crb_db": "sum_crb", "sum_crb_approx_db": "sum_crb_approx"}
+
+
+def db(x: float) -> float:
+    """``10 log10(x)``, NaN for a non-positive or non-finite ``x``."""
+    return 10.0 * math.log10(x) if x > 0 and math.isfinite(x) else math.nan
+
+
+def row_metrics(
+    metrics: Mapping[str, torch.Tensor],
+    columns: Sequence[str] = ROW_COLUMNS,
+    *,
+    dtype: torch.dtype | None = torch.float64,
+) -> dict[str, float]:
+    """The result-row values of :func:`evaluate`'s per-instance metrics.
+
+    Each column is the finite mean over the instances
+    (:func:`~isaclearn.systems.toolkit.finite_mean`), except ``sum_crb_db`` and
+    ``sum_crb_approx_db``: ``10 log10`` of the finite mean of the sum CRB in rad² (as the paper
+    plots it), not the mean of per-instance dB values.
+
+    Parameters
+    ----------
+    metrics : mapping
+        The output of :func:`evaluate`.
+    columns : sequence of str
+        Columns, in order: any ``[B]`` metric of :func:`evaluate`, ``sum_crb_db`` or
+        ``sum_crb_approx_db``.
+    dtype : torch.dtype or None
+        Precision of the means (``None``: the metrics' own dtype).
+    """
+    out: dict[str, float] = {}
+    for c in columns:
+        if c in _DB_OF_MEAN:
+            out[c] = db(finite_mean(metrics[_DB_OF_MEAN[c]], dtype=dtype))
+        elif c in metrics and metrics[c].dim() == 1:
+            out[c] = finite_mean(metrics[c], dtype=dtype)
+        else:
+            known = [k for k, v in metrics.items() if v.dim() == 1] + list(_DB_OF_MEAN)
+            raise ConfigError(f"unknown row column {c!r}; choose from {', '.join(known)}")
+    return out

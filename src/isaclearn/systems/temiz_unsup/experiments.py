@@ -28,21 +28,21 @@ exact sum CRB (eq. 5) in rad², as the paper plots them.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from isaclearn.core.design import Design
+from isaclearn.core.errors import ConfigError
 from isaclearn.core.random import make_generator
 from isaclearn.learn import compress
 from isaclearn.metrics import beampattern
 from isaclearn.systems.base import ExperimentSpec, PlotSpec, RunContext, register
-from isaclearn.systems.temiz_unsup.evaluation import evaluate
+from isaclearn.systems.temiz_unsup.evaluation import db, evaluate, row_metrics
 from isaclearn.systems.temiz_unsup.learned import (
     VARIANTS,
     LearnedPrecoder,
@@ -52,6 +52,14 @@ from isaclearn.systems.temiz_unsup.learned import (
     design_in_chunks,
 )
 from isaclearn.systems.temiz_unsup.scenario import make_scenario
+from isaclearn.systems.toolkit import (
+    finite_mean,
+    record_once,
+    score,
+    sweep,
+    threads,
+    time_designer,
+)
 
 WMMSE_REFERENCE = ("WMMSE: best of MRT/ZF/RZF initializations per instance, 100 iterations or "
                    "converged (relative improvement < 1e-6)")
@@ -121,16 +129,6 @@ class LearnedCommon:
     1 = one after another (the right choice on a 2-core machine)."""
 
 
-@contextmanager
-def _threads(n: int) -> Iterator[None]:
-    old = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(n)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 def _sizes(cfg: LearnedCommon) -> dict[str, Any]:
     """The data sizes and training budget used, next to the paper's (stated in every output)."""
     limit = cfg.max_train_time_s if cfg.max_train_time_s > 0 else None
@@ -164,24 +162,19 @@ def _store(cfg: LearnedCommon, ctx: RunContext) -> ModelStore:
     return ModelStore(folder, LearnSettings.from_config(cfg), ctx.log)
 
 
-def _mean(x: torch.Tensor) -> float:
-    x = x[torch.isfinite(x)]
-    return float(x.double().mean()) if x.numel() else math.nan
+_WARMUP_CAP = 1000
+"""At most this many instances in the untimed warm-up call before a designer is timed."""
 
 
-def _db(x: float) -> float:
-    return 10.0 * math.log10(x) if x > 0 and math.isfinite(x) else math.nan
+def _score(name: str, problem: Any, design: Any, **kw: Any) -> dict[str, Any]:
+    """A result row (``method``, ``instances``, :data:`ROW_COLUMNS`, ...) of ``design``."""
+    return score(name, problem, design, evaluate, reduce=row_metrics, **kw)
 
 
-def _scores(problem: Any, w: torch.Tensor) -> dict[str, float]:
-    m = evaluate(problem, Design(w=w))
-    return {
-        "sum_rate": _mean(m["sum_rate"]),
-        "sum_crb_db": _db(_mean(m["sum_crb"])),
-        "sum_crb_approx_db": _db(_mean(m["sum_crb_approx"])),
-        "crb_fairness": _mean(m["crb_fairness"]),
-        "min_rate": _mean(m["min_rate"]),
-    }
+def _timed_network(designer: LearnedPrecoder, problem: Any) -> tuple[Design, float]:
+    """A network's design over :func:`design_in_chunks`, timed (warm-up on ≤ 1000 instances)."""
+    return time_designer(lambda p: Design(w=design_in_chunks(designer, p)), problem,
+                         warmup_instances=_WARMUP_CAP)
 
 
 def _test_set(cfg: LearnedCommon, num_antennas: int, *, snr_db: float | None = None,
@@ -192,17 +185,16 @@ def _test_set(cfg: LearnedCommon, num_antennas: int, *, snr_db: float | None = N
 
 
 def _baseline_rows(problem: Any, names: tuple[str, ...] = ("mmse", "zf", "wmmse")
-                   ) -> dict[str, dict[str, float]]:
+                   ) -> list[dict[str, Any]]:
+    """Timed and scored rows of the classical designers ``names`` on ``problem``."""
     from isaclearn.solvers import MMSE, WMMSE, ZF
 
     makers: dict[str, Any] = {"mmse": MMSE, "zf": ZF, "wmmse": WMMSE}
-    out = {}
+    rows = []
     for name in names:
-        t0 = time.perf_counter()
-        w = makers[name]().design(problem).w
-        sec = (time.perf_counter() - t0) / problem.batch_size
-        out[name] = {**_scores(problem, w), "seconds_per_instance": sec}
-    return out
+        design, sec = time_designer(makers[name](), problem, warmup_instances=_WARMUP_CAP)
+        rows.append(_score(name, problem, design, seconds_per_instance=sec))
+    return rows
 
 
 def _train_info(info: dict[str, Any]) -> dict[str, Any]:
@@ -232,64 +224,66 @@ class TradeoffConfig(LearnedCommon):
 
 def run_tradeoff(cfg: TradeoffConfig, ctx: RunContext) -> dict[str, Any]:
     """Sum rate and sum CRB versus ρ for each variant; baselines and the SDR boundary."""
-    from isaclearn.solvers import SensingOnly, sdr_boundary
-
-    with _threads(cfg.num_threads):
+    with threads(cfg.num_threads):
         store = _store(cfg, ctx)
         for m in cfg.antennas:
             test = _test_set(cfg, m)
-            key = f"M{m}/baselines"
-            if not ctx.is_done(key):
-                base = _baseline_rows(test)
-                small = test.subset(slice(0, cfg.sdr_instances))
-                sens = _scores(small, SensingOnly().design(small).w)
-                rows = []
-                for name, sc in [*base.items(), ("sensing_only", sens)]:
-                    for rho in cfg.rhos:
-                        rows.append({"kind": "rho_sweep", "M": m, "method": name, "rho": rho,
-                                     "instances": small.batch_size if name == "sensing_only"
-                                     else test.batch_size, **sc})
-                ctx.record(key, rows)
-            key = f"M{m}/sdr"
-            if not ctx.is_done(key):
-                small = test.subset(slice(0, cfg.sdr_instances))
-                rows = []
-                for r in sdr_boundary(small, list(cfg.sdr_sinr_db)):
-                    rows.append({"kind": "boundary", "M": m, "method": "sdr",
-                                 "sinr_min_db": r["sinr_min_db"], "sum_rate": r["sum_rate"],
-                                 "sum_crb_db": _db(r["rank_one_sum_crb"]),
-                                 "relaxation_sum_crb_db": _db(r["relaxation_sum_crb"]),
-                                 "fraction_feasible": r["fraction_feasible"],
-                                 "instances": small.batch_size})
-                ctx.record(key, rows)
-            base_rows = {r["method"]: r for r in ctx.rows(f"M{m}/baselines")}
-            wm, rzf = base_rows["wmmse"]["sum_rate"], base_rows["mmse"]["sum_rate"]
+            small = test.subset(slice(0, cfg.sdr_instances))
+            record_once(ctx, f"M{m}/baselines", partial(_tradeoff_baselines, cfg, m, test, small))
+            record_once(ctx, f"M{m}/sdr", partial(_tradeoff_boundary, cfg, m, small))
+            base = {r["method"]: r["sum_rate"] for r in ctx.rows(f"M{m}/baselines")}
             for variant in cfg.variants:
                 per_rho = not VARIANTS[variant]["rho_conditioned"]
                 rhos = [r for r in cfg.rhos if not (per_rho and cfg.per_rho_subset)
                         or any(abs(r - q) < 1e-9 for q in cfg.per_rho_subset)]
+                key = partial(_rho_key, m, variant)
                 if per_rho:
-                    store.prepare(variant, [r for r in rhos
-                                            if not ctx.is_done(f"M{m}/{variant}/rho{r:g}")],
-                                  m, cfg.snr_db)
-                for rho in ctx.progress(rhos, desc=f"M={m} {variant}"):
-                    key = f"M{m}/{variant}/rho{rho:g}"
-                    if ctx.is_done(key):
-                        continue
-                    designer, info = store.designer(variant, rho, m, cfg.snr_db)
-                    t0 = time.perf_counter()
-                    w = design_in_chunks(designer, test)
-                    sec = (time.perf_counter() - t0) / test.batch_size
-                    sc = _scores(test, w)
-                    row = {"kind": "rho_sweep", "M": m, "method": variant, "rho": rho,
-                           "instances": test.batch_size, **sc,
-                           "frac_wmmse": sc["sum_rate"] / wm, "frac_rzf": sc["sum_rate"] / rzf,
-                           "seconds_per_instance": sec, **_train_info(info)}
-                    ctx.record(key, [row, {**row, "kind": "boundary"}])
-                    ctx.log(f"M={m} {variant} rho={rho:g}: sum rate {sc['sum_rate']:.2f} "
-                            f"({100 * row['frac_wmmse']:.1f} % of WMMSE), sum CRB "
-                            f"{sc['sum_crb_db']:.2f} dB")
+                    store.prepare(variant, [r for r in rhos if not ctx.is_done(key(r))], m,
+                                  cfg.snr_db)
+                sweep(ctx, rhos, key,
+                      partial(_tradeoff_point, cfg, ctx, store, m, variant, test, base),
+                      desc=f"M={m} {variant}")
         return _tradeoff_summary(cfg, ctx)
+
+
+def _rho_key(m: int, variant: str, rho: float) -> str:
+    return f"M{m}/{variant}/rho{rho:g}"
+
+
+def _tradeoff_baselines(cfg: TradeoffConfig, m: int, test: Any, small: Any
+                        ) -> list[dict[str, Any]]:
+    """MMSE, ZF, WMMSE (timed) and the sensing-only bound (on ``small``), repeated per ρ."""
+    from isaclearn.solvers import SensingOnly
+
+    scored = [*_baseline_rows(test), _score("sensing_only", small, SensingOnly())]
+    return [{"kind": "rho_sweep", "M": m, "method": r["method"], "rho": rho, **r}
+            for r in scored for rho in cfg.rhos]
+
+
+def _tradeoff_boundary(cfg: TradeoffConfig, m: int, small: Any) -> list[dict[str, Any]]:
+    """The SDR rate–CRB boundary on the first ``sdr_instances`` test instances."""
+    from isaclearn.solvers import sdr_boundary
+
+    return [{"kind": "boundary", "M": m, "method": "sdr", "sinr_min_db": r["sinr_min_db"],
+             "sum_rate": r["sum_rate"], "sum_crb_db": db(r["rank_one_sum_crb"]),
+             "relaxation_sum_crb_db": db(r["relaxation_sum_crb"]),
+             "fraction_feasible": r["fraction_feasible"], "instances": small.batch_size}
+            for r in sdr_boundary(small, list(cfg.sdr_sinr_db))]
+
+
+def _tradeoff_point(cfg: TradeoffConfig, ctx: RunContext, store: ModelStore, m: int,
+                    variant: str, test: Any, base: dict[str, float], rho: float
+                    ) -> list[dict[str, Any]]:
+    """One network at one ρ: scored, timed, as a fraction of WMMSE and of RZF (MMSE)."""
+    designer, info = store.designer(variant, rho, m, cfg.snr_db)
+    design, sec = _timed_network(designer, test)
+    sc = _score(variant, test, design)
+    row = {"kind": "rho_sweep", "M": m, "method": variant, "rho": rho, **sc,
+           "frac_wmmse": sc["sum_rate"] / base["wmmse"], "frac_rzf": sc["sum_rate"] / base["mmse"],
+           "seconds_per_instance": sec, **_train_info(info)}
+    ctx.log(f"M={m} {variant} rho={rho:g}: sum rate {sc['sum_rate']:.2f} "
+            f"({100 * row['frac_wmmse']:.1f} % of WMMSE), sum CRB {sc['sum_crb_db']:.2f} dB")
+    return [row, {**row, "kind": "boundary"}]
 
 
 def _tradeoff_summary(cfg: TradeoffConfig, ctx: RunContext) -> dict[str, Any]:
@@ -393,55 +387,46 @@ class CompressionConfig(LearnedCommon):
 
 def run_compression(cfg: CompressionConfig, ctx: RunContext) -> dict[str, Any]:
     """Quantization/pruning grid, complexity, inference timing and ONNX latency."""
-    with _threads(cfg.num_threads):
+    with threads(cfg.num_threads):
         store = _store(cfg, ctx)
-        m = cfg.num_antennas
-        test = _test_set(cfg, m)
-        for variant in cfg.variants:
-            for rho in (cfg.rho_rate, cfg.rho_crb):
-                key = f"{variant}/rho{rho:g}"
-                if ctx.is_done(key):
-                    continue
-                designer, info = store.designer(variant, rho, m, cfg.snr_db)
-                full = _scores(test, design_in_chunks(designer, test))
-                rows = []
-                for q in cfg.bits:
-                    for j in cfg.prune:
-                        net, rep = compress(designer.net, q, j)
-                        d = LearnedPrecoder(net, rho=rho, name=variant)
-                        sc = _scores(test, design_in_chunks(d, test))
-                        rows.append({
-                            "kind": "grid", "method": variant, "rho": rho,
-                            "rate_point": int(rho == cfg.rho_rate),
-                            "crb_point": int(rho == cfg.rho_crb), "bits": q,
-                            "prune": j, "label": f"Q={q} J={j:g}", **sc,
-                            "rel_sum_rate": sc["sum_rate"] / full["sum_rate"],
-                            "complexity_paper": rep.complexity_paper,
-                            "complexity_measured": rep.complexity_measured,
-                            "weight_sparsity": rep.weight_sparsity,
-                            "hidden": "x".join(str(h) for h in rep.hidden),
-                            "instances": test.batch_size, **_train_info(info),
-                        })
-                ctx.record(key, rows)
-                q7 = [r for r in rows if r["bits"] == 7 and r["prune"] == 0.1]
-                if q7:
-                    ctx.log(f"{variant} rho={rho:g}: Q=7 J=10% keeps "
-                            f"{100 * q7[0]['rel_sum_rate']:.1f} % of the sum rate")
-        if not ctx.is_done("timing"):
-            ctx.record("timing", _timing_rows(cfg, store, test))
-        if cfg.onnx and not ctx.is_done("onnx"):
-            ctx.record("onnx", _onnx_rows(cfg, store, ctx))
+        test = _test_set(cfg, cfg.num_antennas)
+        points = [(v, rho) for v in cfg.variants for rho in (cfg.rho_rate, cfg.rho_crb)]
+        sweep(ctx, points, lambda p: f"{p[0]}/rho{p[1]:g}",
+              partial(_compression_grid, cfg, ctx, store, test), desc="compression grid")
+        record_once(ctx, "timing", partial(_timing_rows, cfg, store, test))
+        if cfg.onnx:
+            record_once(ctx, "onnx", partial(_onnx_rows, cfg, store, ctx))
         return _compression_summary(cfg, ctx)
 
 
-def _time_per_instance(fn: Any, batch: int, repeat: int = 3) -> float:
-    fn()  # warm-up
-    best = math.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best / batch
+def _compression_grid(cfg: CompressionConfig, ctx: RunContext, store: ModelStore, test: Any,
+                      point: tuple[str, float]) -> list[dict[str, Any]]:
+    """Every (Q, J) of the grid for one network (variant, ρ)."""
+    variant, rho = point
+    designer, info = store.designer(variant, rho, cfg.num_antennas, cfg.snr_db)
+    full = _score(variant, test, Design(w=design_in_chunks(designer, test)))
+    rows = []
+    for q in cfg.bits:
+        for j in cfg.prune:
+            net, rep = compress(designer.net, q, j)
+            d = LearnedPrecoder(net, rho=rho, name=variant)
+            sc = _score(variant, test, Design(w=design_in_chunks(d, test)))
+            rows.append({
+                "kind": "grid", "method": variant, "rho": rho,
+                "rate_point": int(rho == cfg.rho_rate),
+                "crb_point": int(rho == cfg.rho_crb), "bits": q,
+                "prune": j, "label": f"Q={q} J={j:g}", **sc,
+                "rel_sum_rate": sc["sum_rate"] / full["sum_rate"],
+                "complexity_paper": rep.complexity_paper,
+                "complexity_measured": rep.complexity_measured,
+                "weight_sparsity": rep.weight_sparsity,
+                "hidden": "x".join(str(h) for h in rep.hidden), **_train_info(info),
+            })
+    q7 = [r for r in rows if r["bits"] == 7 and r["prune"] == 0.1]
+    if q7:
+        ctx.log(f"{variant} rho={rho:g}: Q=7 J=10% keeps "
+                f"{100 * q7[0]['rel_sum_rate']:.1f} % of the sum rate")
+    return rows
 
 
 def _timing_rows(cfg: CompressionConfig, store: ModelStore, test: Any) -> list[dict[str, Any]]:
@@ -456,14 +441,14 @@ def _timing_rows(cfg: CompressionConfig, store: ModelStore, test: Any) -> list[d
     }
     t_ref = {}
     for name, d in ref.items():
-        t_ref[name] = _time_per_instance(lambda d=d: d.design(prob), b, repeat=1)
+        _, t_ref[name] = time_designer(d, prob)
         rows.append({"kind": "timing", "method": name, "seconds_per_instance": t_ref[name],
                      "batch": b, "threads": torch.get_num_threads()})
     for variant in cfg.variants:
         designer, _ = store.designer(variant, cfg.rho_rate, cfg.num_antennas, cfg.snr_db)
         for label, net in [("full", designer.net), ("Q7_J0.1", compress(designer.net, 7, 0.1)[0])]:
             d = LearnedPrecoder(net, rho=cfg.rho_rate, name=variant)
-            sec = _time_per_instance(lambda d=d: d.design(prob), b)
+            _, sec = time_designer(d, prob, repeat=3)
             rows.append({"kind": "timing", "method": f"{variant} ({label})",
                          "seconds_per_instance": sec, "batch": b,
                          "threads": torch.get_num_threads(),
@@ -578,35 +563,42 @@ def _parse_compressions(items: tuple[str, ...]) -> list[tuple[int, float]]:
 
 def run_snr(cfg: SnrConfig, ctx: RunContext) -> dict[str, Any]:
     """Sum rate and sum CRB versus SNR for full and compressed networks."""
-    with _threads(cfg.num_threads):
+    with threads(cfg.num_threads):
         store = _store(cfg, ctx)
-        m = cfg.num_antennas
-        comps = _parse_compressions(cfg.compressions)
-        for snr in ctx.progress(list(cfg.snrs_db), desc="SNR"):
-            test = _test_set(cfg, m, snr_db=snr)
-            key = f"snr{snr:g}/baselines"
-            if not ctx.is_done(key):
-                ctx.record(key, [{"kind": "snr", "method": n, "snr_db": snr, **sc}
-                                 for n, sc in _baseline_rows(test, ("mmse", "wmmse")).items()])
-            for variant in cfg.variants:
-                key = f"snr{snr:g}/{variant}"
-                if ctx.is_done(key):
-                    continue
-                train_snr = snr if cfg.retrain_per_snr else cfg.snr_db
-                designer, info = store.designer(variant, cfg.rho, m, train_snr)
-                rows = []
-                for q, j in comps:
-                    net = designer.net if (q, j) == (32, 0.0) else compress(designer.net, q, j)[0]
-                    d = LearnedPrecoder(net, rho=cfg.rho, name=variant)
-                    sc = _scores(test, design_in_chunks(d, test))
-                    rows.append({"kind": "snr", "method": f"{variant} Q={q} J={j:g}",
-                                 "variant": variant, "bits": q, "prune": j, "snr_db": snr,
-                                 "train_snr_db": train_snr, **sc, **_train_info(info)})
-                ctx.record(key, rows)
+        test_at = lru_cache(maxsize=1)(partial(_snr_test_set, cfg))
+        points = [(snr, part) for snr in cfg.snrs_db for part in ("baselines", *cfg.variants)]
+        sweep(ctx, points, lambda p: f"snr{p[0]:g}/{p[1]}",
+              partial(_snr_point, cfg, store, test_at), desc="SNR")
         return {"wmmse_reference": WMMSE_REFERENCE, "rho": cfg.rho, "sizes": _sizes(cfg),
                 "retrain_per_snr": cfg.retrain_per_snr,
                 "rows": [{k: r.get(k) for k in ("method", "snr_db", "sum_rate", "sum_crb_db")}
                          for r in ctx.rows()]}
+
+
+def _snr_test_set(cfg: SnrConfig, snr_db: float) -> Any:
+    return _test_set(cfg, cfg.num_antennas, snr_db=snr_db)
+
+
+def _snr_point(cfg: SnrConfig, store: ModelStore, test_at: Callable[[float], Any],
+               point: tuple[float, str]) -> list[dict[str, Any]]:
+    """At one SNR: the baselines, or one variant's full and compressed networks."""
+    snr, part = point
+    test = test_at(snr)
+    if part == "baselines":
+        return [{"kind": "snr", "method": r["method"], "snr_db": snr, **r}
+                for r in _baseline_rows(test, ("mmse", "wmmse"))]
+    train_snr = snr if cfg.retrain_per_snr else cfg.snr_db
+    designer, info = store.designer(part, cfg.rho, cfg.num_antennas, train_snr)
+    rows = []
+    for q, j in _parse_compressions(cfg.compressions):
+        net = designer.net if (q, j) == (32, 0.0) else compress(designer.net, q, j)[0]
+        d = LearnedPrecoder(net, rho=cfg.rho, name=part)
+        method = f"{part} Q={q} J={j:g}"
+        rows.append({"kind": "snr", "method": method, "variant": part, "bits": q, "prune": j,
+                     "snr_db": snr, "train_snr_db": train_snr,
+                     **_score(method, test, Design(w=design_in_chunks(d, test))),
+                     **_train_info(info)})
+    return rows
 
 
 register(ExperimentSpec(
@@ -644,26 +636,34 @@ class CsiErrorConfig(LearnedCommon):
 
 def run_csi_error(cfg: CsiErrorConfig, ctx: RunContext) -> dict[str, Any]:
     """Sum rate versus CSI error; networks trained with perfect CSI (as in the paper)."""
-    with _threads(cfg.num_threads):
+    with threads(cfg.num_threads):
         store = _store(cfg, ctx)
-        for m in cfg.antennas:
-            for mu in ctx.progress(list(cfg.mus), desc=f"M={m} mu"):
-                test = _test_set(cfg, m, mu=mu)
-                key = f"M{m}/mu{mu:g}/baselines"
-                if not ctx.is_done(key):
-                    ctx.record(key, [{"kind": "csi", "M": m, "method": n, "mu": mu, **sc}
-                                     for n, sc in _baseline_rows(test, ("mmse", "wmmse")).items()])
-                for variant in cfg.variants:
-                    key = f"M{m}/mu{mu:g}/{variant}"
-                    if ctx.is_done(key):
-                        continue
-                    designer, info = store.designer(variant, cfg.rho, m, cfg.snr_db)
-                    sc = _scores(test, design_in_chunks(designer, test))
-                    ctx.record(key, [{"kind": "csi", "M": m, "method": variant, "mu": mu, **sc,
-                                      **_train_info(info)}])
+        test_at = lru_cache(maxsize=1)(partial(_csi_test_set, cfg))
+        points = [(m, mu, part) for m in cfg.antennas for mu in cfg.mus
+                  for part in ("baselines", *cfg.variants)]
+        sweep(ctx, points, lambda p: f"M{p[0]}/mu{p[1]:g}/{p[2]}",
+              partial(_csi_point, cfg, store, test_at), desc="CSI error points")
         return {"wmmse_reference": WMMSE_REFERENCE, "rho": cfg.rho, "sizes": _sizes(cfg),
                 "rows": [{k: r.get(k) for k in ("M", "method", "mu", "sum_rate")}
                          for r in ctx.rows()]}
+
+
+def _csi_test_set(cfg: CsiErrorConfig, m: int, mu: float) -> Any:
+    return _test_set(cfg, m, mu=mu)
+
+
+def _csi_point(cfg: CsiErrorConfig, store: ModelStore, test_at: Callable[[int, float], Any],
+               point: tuple[int, float, str]) -> list[dict[str, Any]]:
+    """At one (M, μ): the baselines, or one variant."""
+    m, mu, part = point
+    test = test_at(m, mu)
+    if part == "baselines":
+        return [{"kind": "csi", "M": m, "method": r["method"], "mu": mu, **r}
+                for r in _baseline_rows(test, ("mmse", "wmmse"))]
+    designer, info = store.designer(part, cfg.rho, m, cfg.snr_db)
+    return [{"kind": "csi", "M": m, "method": part, "mu": mu,
+             **_score(part, test, Design(w=design_in_chunks(designer, test))),
+             **_train_info(info)}]
 
 
 register(ExperimentSpec(
@@ -711,45 +711,50 @@ def _peaks(angles_deg: torch.Tensor, pattern: torch.Tensor, count: int) -> list[
     return sorted(float(angles_deg[i]) for i in top)
 
 
+_TARGETS_DEG = (-10.0, 25.0)
+"""The fixed target angles of the test sets (:func:`make_scenario`'s default)."""
+
+
 def run_beampattern(cfg: BeampatternConfig, ctx: RunContext) -> dict[str, Any]:
     """Mean transmit beampatterns of the networks and their peak directions."""
-    targets = (-10.0, 25.0)
-    grid = torch.linspace(-90.0, 90.0, cfg.grid_points, dtype=torch.float64)
-    comps = _parse_compressions(cfg.compressions)
-    with _threads(cfg.num_threads):
+    with threads(cfg.num_threads):
         store = _store(cfg, ctx)
-        for m in cfg.antennas:
-            test = _test_set(cfg, m)
-            for variant in cfg.variants:
-                for rho in cfg.rhos:
-                    key = f"M{m}/{variant}/rho{rho:g}"
-                    if ctx.is_done(key):
-                        continue
-                    designer, info = store.designer(variant, rho, m, cfg.snr_db)
-                    rows: list[dict[str, Any]] = []
-                    for q, j in comps:
-                        net = designer.net if (q, j) == (32, 0.0) else compress(
-                            designer.net, q, j)[0]
-                        d = LearnedPrecoder(net, rho=rho, name=variant)
-                        w = design_in_chunks(d, test).to(torch.complex128)
-                        pat = beampattern(w, torch.deg2rad(grid)).mean(0)
-                        label = f"{variant} rho={rho:g} Q={q} J={j:g}"
-                        rows += [{"kind": "pattern", "M": m, "method": label, "variant": variant,
-                                  "rho": rho, "bits": q, "prune": j, "angle_deg": float(a),
-                                  "gain_db": _db(float(g))} for a, g in zip(grid, pat)]
-                        pk = _peaks(grid, pat, len(targets))
-                        err = (max(min(abs(p - t) for p in pk) for t in targets)
-                               if len(pk) == len(targets) else math.nan)
-                        rows.append({"kind": "peaks", "M": m, "method": label,
-                                     "variant": variant, "rho": rho, "bits": q, "prune": j,
-                                     "peaks_deg": " ".join(f"{p:.2f}" for p in pk),
-                                     "max_peak_error_deg": err, **_train_info(info)})
-                    ctx.record(key, rows)
+        test_at = lru_cache(maxsize=1)(partial(_test_set, cfg))
+        points = [(m, v, rho) for m in cfg.antennas for v in cfg.variants for rho in cfg.rhos]
+        sweep(ctx, points, lambda p: _rho_key(*p),
+              partial(_beampattern_point, cfg, store, test_at), desc="beampatterns")
         peaks = [r for r in ctx.rows() if r.get("kind") == "peaks"]
         at0 = [r for r in peaks if r["rho"] == 0.0]
-        return {"targets_deg": list(targets), "peaks": peaks, "sizes": _sizes(cfg),
+        return {"targets_deg": list(_TARGETS_DEG), "peaks": peaks, "sizes": _sizes(cfg),
                 "rho0_max_peak_error_deg": {f"M{r['M']} {r['method']}": r["max_peak_error_deg"]
                                             for r in at0}}
+
+
+def _beampattern_point(cfg: BeampatternConfig, store: ModelStore,
+                       test_at: Callable[[int], Any], point: tuple[int, str, float]
+                       ) -> list[dict[str, Any]]:
+    """Pattern and peaks of one network (M, variant, ρ), full and compressed."""
+    m, variant, rho = point
+    test = test_at(m)
+    grid = torch.linspace(-90.0, 90.0, cfg.grid_points, dtype=torch.float64)
+    designer, info = store.designer(variant, rho, m, cfg.snr_db)
+    rows: list[dict[str, Any]] = []
+    for q, j in _parse_compressions(cfg.compressions):
+        net = designer.net if (q, j) == (32, 0.0) else compress(designer.net, q, j)[0]
+        d = LearnedPrecoder(net, rho=rho, name=variant)
+        w = design_in_chunks(d, test).to(torch.complex128)
+        pat = beampattern(w, torch.deg2rad(grid)).mean(0)
+        label = f"{variant} rho={rho:g} Q={q} J={j:g}"
+        rows += [{"kind": "pattern", "M": m, "method": label, "variant": variant,
+                  "rho": rho, "bits": q, "prune": j, "angle_deg": float(a),
+                  "gain_db": db(float(g))} for a, g in zip(grid, pat)]
+        pk = _peaks(grid, pat, len(_TARGETS_DEG))
+        err = (max(min(abs(p - t) for p in pk) for t in _TARGETS_DEG)
+               if len(pk) == len(_TARGETS_DEG) else math.nan)
+        rows.append({"kind": "peaks", "M": m, "method": label, "variant": variant, "rho": rho,
+                     "bits": q, "prune": j, "peaks_deg": " ".join(f"{p:.2f}" for p in pk),
+                     "max_peak_error_deg": err, **_train_info(info)})
+    return rows
 
 
 register(ExperimentSpec(
@@ -812,61 +817,58 @@ def run_snr_definition(cfg: SnrDefinitionConfig, ctx: RunContext) -> dict[str, A
     * ``absolute`` — the paper's absolute path loss with ``P_t = 1 W`` and ``σ² = 1e-3 W``
       (``snr`` must be 30), i.e. no normalization at all.
     """
-    from isaclearn.solvers import MMSE, MRT, WMMSE, ZF
+    def key(reading: str) -> str:
+        norm, _, snr_s = str(reading).partition(":")
+        return f"{norm}:{float(snr_s or 20.0):g}"
 
-    rows_out = []
-    with _threads(cfg.num_threads):
-        for reading in cfg.readings:
-            norm, _, snr_s = str(reading).partition(":")
-            snr = float(snr_s or 20.0)
-            key = f"{norm}:{snr:g}"
-            if ctx.is_done(key):
-                continue
-            gain_norm = {"instance_mean": "instance_mean", "cell_mean": "cell_mean",
-                         "per_user_unit": "instance_mean", "absolute": "none"}.get(norm)
-            if gain_norm is None:
-                from isaclearn.core.errors import ConfigError
-
-                raise ConfigError(f"unknown normalization {norm!r} in readings")
-            sc = make_scenario(cfg.num_antennas, cfg.num_users, snr_db=snr,
-                               gain_normalization=gain_norm)  # type: ignore[arg-type]
-            prob = sc.sample(cfg.num_test, generator=make_generator(cfg.test_seed))
-            if norm == "per_user_unit":
-                h = prob.h
-                h = h * torch.rsqrt((h.abs().square().sum(-1, keepdim=True)) / h.shape[-1])
-                from dataclasses import replace
-
-                prob = replace(prob, h=h)
-            gains = prob.h.abs().square().sum(-1) / prob.h.shape[-1]  # per-antenna gain
-            rx_snr_db = _db(float(gains.mean()) * prob.power / prob.noise_var)
-            rows = []
-            designers: list[tuple[str, Any]] = [("mrt", MRT()), ("zf", ZF()), ("mmse", MMSE()),
-                                                 ("wmmse", WMMSE())]
-            for name, d in designers:
-                w = d.design(prob).w
-                rows.append({"kind": "reading", "reading": key, "normalization": norm,
-                             "snr_db": snr, "method": name,
-                             "sum_rate": _scores(prob, w)["sum_rate"],
-                             "mean_rx_snr_db": rx_snr_db, "noise_var": prob.noise_var,
-                             "instances": prob.batch_size})
-            if cfg.dpc_instances > 0:
-                from isaclearn.solvers import dpc_sum_capacity
-
-                sub = prob.subset(slice(0, cfg.dpc_instances))
-                cap = dpc_sum_capacity(sub.h, sub.power, sub.noise_var)
-                rows.append({"kind": "reading", "reading": key, "normalization": norm,
-                             "snr_db": snr, "method": "dpc_bound", "sum_rate": _mean(cap),
-                             "mean_rx_snr_db": rx_snr_db, "noise_var": prob.noise_var,
-                             "instances": sub.batch_size})
-            ctx.record(key, rows)
-            rows_out += rows
-        allrows = ctx.rows()
+    with threads(cfg.num_threads):
+        sweep(ctx, cfg.readings, key, partial(_reading_rows, cfg), desc="readings")
+    allrows = ctx.rows()
     closest = min((r for r in allrows
                    if math.isfinite(r["sum_rate"]) and r["method"] != "dpc_bound"),
                   key=lambda r: abs(r["sum_rate"] - 36.1), default=None)
     return {"paper_sum_rate_rho05": 36.1, "wmmse_reference": WMMSE_REFERENCE,
             "closest_to_36.1": closest,
             "table": {f"{r['reading']}/{r['method']}": r["sum_rate"] for r in allrows}}
+
+
+def _reading_rows(cfg: SnrDefinitionConfig, reading: str) -> list[dict[str, Any]]:
+    """Sum rates of MRT, ZF, RZF, WMMSE (and the DPC bound) under one reading."""
+    from isaclearn.solvers import MMSE, MRT, WMMSE, ZF, dpc_sum_capacity
+
+    norm, _, snr_s = str(reading).partition(":")
+    snr = float(snr_s or 20.0)
+    key = f"{norm}:{snr:g}"
+    gain_norm = {"instance_mean": "instance_mean", "cell_mean": "cell_mean",
+                 "per_user_unit": "instance_mean", "absolute": "none"}.get(norm)
+    if gain_norm is None:
+        raise ConfigError(f"unknown normalization {norm!r} in readings")
+    sc = make_scenario(cfg.num_antennas, cfg.num_users, snr_db=snr,
+                       gain_normalization=gain_norm)  # type: ignore[arg-type]
+    prob = sc.sample(cfg.num_test, generator=make_generator(cfg.test_seed))
+    if norm == "per_user_unit":
+        h = prob.h
+        h = h * torch.rsqrt((h.abs().square().sum(-1, keepdim=True)) / h.shape[-1])
+        prob = replace(prob, h=h)
+    gains = prob.h.abs().square().sum(-1) / prob.h.shape[-1]  # per-antenna gain
+    rx_snr_db = db(float(gains.mean()) * prob.power / prob.noise_var)
+    common = {"kind": "reading", "reading": key, "normalization": norm, "snr_db": snr}
+    rows = []
+    designers: list[tuple[str, Any]] = [("mrt", MRT()), ("zf", ZF()), ("mmse", MMSE()),
+                                        ("wmmse", WMMSE())]
+    for name, d in designers:
+        sum_rate = score(name, prob, d, evaluate,
+                         reduce=partial(row_metrics, columns=("sum_rate",)))["sum_rate"]
+        rows.append({**common, "method": name, "sum_rate": sum_rate,
+                     "mean_rx_snr_db": rx_snr_db, "noise_var": prob.noise_var,
+                     "instances": prob.batch_size})
+    if cfg.dpc_instances > 0:
+        sub = prob.subset(slice(0, cfg.dpc_instances))
+        cap = dpc_sum_capacity(sub.h, sub.power, sub.noise_var)
+        rows.append({**common, "method": "dpc_bound", "sum_rate": finite_mean(cap),
+                     "mean_rx_snr_db": rx_snr_db, "noise_var": prob.noise_var,
+                     "instances": sub.batch_size})
+    return rows
 
 
 register(ExperimentSpec(

@@ -27,22 +27,18 @@ start counts as epoch 0 of :func:`~isaclearn.learn.train_precoder`). The chain i
 grid, not the experiment's subset, so every experiment reuses the same networks. *Upwards* the
 chain is trapped: the sensing-optimal network switches most users off (softmax powers
 ``p_k`` of order 1e-44), where the softmax is saturated and the rate gradient cannot switch them
-back on; measured at M = K = 10 (paper profile, 240 s per network) the upward chain stays at
-7.9–8.1 bit/s/Hz from ρ = 0.1 to 0.9 while independently trained networks reach 35.4 at
-ρ = 0.8. *Downwards* every network starts from a precoder that serves all users and only has
-to add sensing power; measured the same way, the downward chain matches independent training
-(35.48 vs 35.50 bit/s/Hz at ρ = 1, within 0.35 bit/s/Hz elsewhere except ρ = 0.4 and 0) but is
-not monotone by construction either (one 0.09 % step on the flat part), so it is an option,
-not a default.
+back on. *Downwards* every network starts from a precoder that serves all users and only has
+to add sensing power; it matches independent training but is not monotone by construction
+either, so it is an option, not a default (measurements in ``docs/temiz_unsup.md``).
 
 Why ``dnn_scaled``: with Adam, the paper's L1 power penalty keeps a gradient of constant size
 that flips sign around :math:`\|\hat{\mathbf W}\|_F^2 = P_t`; it dominates Adam's
 second-moment estimate of every weight, so the rate and CRB terms (weighted by
 :math:`\beta/\alpha`, :math:`\gamma/\alpha`, about 100 times smaller) barely move the
-weights. Measured (M = K = 10, ρ = 1, 2·10⁴ instances, 15 epochs): the validation sum rate stays
-at 1.37 bit/s/Hz, its value at initialization, while the same network scored on the scaled
-precoder without the penalty reaches 4.4 bit/s/Hz in the same budget. The structured network's
-output already has :math:`\|\mathbf W\|_F^2 = P_t`, so the penalty is identically zero for it.
+weights, and the network stays at its initial output, while the same network scored on the
+scaled precoder without the penalty trains (measurements in ``docs/temiz_unsup.md``). The
+structured network's output already has :math:`\|\mathbf W\|_F^2 = P_t`, so the penalty is
+identically zero for it.
 
 Training distribution (paper section V-A): the scenario of :func:`make_scenario` with target
 angles drawn per instance on the integer-degree grid of [−90°, 90°]; the networks are tested on
