@@ -258,13 +258,6 @@ def _describe(problem: Any) -> str:
     return ", ".join(parts)
 
 
-def _finite_rows(x: Any) -> Any:
-    import torch
-
-    t = torch.view_as_real(x) if x.is_complex() else x
-    return torch.isfinite(t).reshape(t.shape[0], -1).all(dim=1)
-
-
 def _evaluate_compare(args: argparse.Namespace, spec: Any, problem: Any, design_file: Any,
                       designers: dict[str, Any]) -> int:
     """Score the file's design (if any) and each designer's design on the file's problem."""
@@ -275,16 +268,17 @@ def _evaluate_compare(args: argparse.Namespace, spec: Any, problem: Any, design_
         designs["file"] = design_file
     for name, designer in designers.items():
         designs[name] = designer.design(problem)
+    from isaclearn.systems.toolkit import finite_instances, subset_design
+
     shown = spec.shown_metrics()
     rows, report = [], {}
     for name, design in designs.items():
-        ok = _finite_rows(design.w)
-        for extra in design.extras.values():
-            ok = ok & _finite_rows(extra)
+        ok = finite_instances(design)
         metrics: dict[str, Any] = {}
-        if bool(ok.any()):
-            sub = design if bool(ok.all()) else _subset_design(design, ok)
-            metrics = spec.evaluate(problem.subset(ok) if not bool(ok.all()) else problem, sub)
+        if bool(ok.all()):
+            metrics = spec.evaluate(problem, design)
+        elif bool(ok.any()):
+            metrics = spec.evaluate(problem.subset(ok), subset_design(design, ok))
         mean = {m: float(metrics[m].double().mean()) for m in spec.metrics
                 if m in metrics and metrics[m].dim() == 1}
         rows.append({"design": name, "valid": int(ok.sum()), **mean})
@@ -302,13 +296,6 @@ def _evaluate_compare(args: argparse.Namespace, spec: Any, problem: Any, design_
     if args.out:
         _write_designs(args.out, spec, designs)
     return 0
-
-
-def _subset_design(design: Any, ok: Any) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(design, w=design.w[ok],
-                               extras={k: v[ok] for k, v in design.extras.items()})
 
 
 def _write_designs(path: str, spec: Any, designs: dict[str, Any]) -> None:

@@ -16,17 +16,16 @@ New systems appear in the leaderboard by registering.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from isaclearn.core.design import Design
 from isaclearn.core.errors import ConfigError, IsacError
 from isaclearn.systems.base import Options, SystemSpec
+from isaclearn.systems.toolkit import finite_mean, score, time_designer
 
 LEADERBOARD_COLUMNS = ["rank", "method", "kind", "instances", "gap_pct", "seconds_per_instance"]
 """Columns around the system's summary metrics (which come after ``method``)."""
@@ -41,40 +40,12 @@ class Leaderboard:
     notes: list[str] = field(default_factory=list)
 
 
-def _finite(x: torch.Tensor) -> torch.Tensor:
-    t = torch.view_as_real(x) if x.is_complex() else x
-    return torch.isfinite(t).reshape(t.shape[0], -1).all(dim=1)
-
-
-def _mean(x: torch.Tensor) -> float:
-    x = x.detach().double().reshape(-1)
-    x = x[torch.isfinite(x)]
-    return float(x.mean()) if x.numel() else math.nan
-
-
-def _timed(fn: Callable[[Any], Any], problem: Any, warm: Any, repeat: int) -> tuple[Any, float]:
-    fn(warm)
-    best, out = math.inf, None
-    for _ in range(max(1, repeat)):
-        start = time.perf_counter()
-        out = fn(problem)
-        best = min(best, time.perf_counter() - start)
-    return out, best / problem.batch_size
-
-
-def _score(spec: SystemSpec, problem: Any, design: Design) -> tuple[dict[str, float], int]:
-    ok = _finite(design.w)
-    for extra in design.extras.values():
-        ok = ok & _finite(extra)
-    if not bool(ok.any()):
-        return {}, 0
-    if not bool(ok.all()):
-        problem = problem.subset(ok)
-        design = Design(w=design.w[ok], extras={k: v[ok] for k, v in design.extras.items()},
-                        info=design.info)
-    metrics = spec.evaluate(problem, design)
-    return ({m: _mean(v) for m, v in metrics.items() if m in spec.metrics and v.dim() == 1},
-            int(ok.sum()))
+def _reducer(spec: SystemSpec) -> Callable[[Mapping[str, torch.Tensor]], dict[str, float]]:
+    """Finite means of the system's per-instance metrics."""
+    def reduce(metrics: Mapping[str, torch.Tensor]) -> dict[str, float]:
+        return {m: finite_mean(v) for m, v in metrics.items()
+                if m in spec.metrics and v.dim() == 1}
+    return reduce
 
 
 def _learned(spec: SystemSpec, options: Options, notes: list[str]) -> dict[str, Any]:
@@ -120,7 +91,6 @@ def leaderboard(spec: SystemSpec, options: Options, log: Callable[[str], None]) 
     notes: list[str] = []
     problem = spec.leaderboard_scenario(options)
     small = problem.subset(slice(0, max(1, min(options.slow_batch, problem.batch_size))))
-    one = problem.subset(slice(0, 1))
     entries = spec.designer_entries()
     designers: dict[str, tuple[str, bool, Any]] = {
         n: (e.kind, e.slow, e.make) for n, e in entries.items()}
@@ -152,13 +122,15 @@ def leaderboard(spec: SystemSpec, options: Options, log: Callable[[str], None]) 
         try:
             if name in spec.bounds:
                 bound = spec.bounds[name]
-                values, sec = _timed(bound, prob, one, repeat)
-                means = {m: _mean(v) for m, v in values.items()}
+                values, sec = time_designer(bound, prob, repeat=repeat, warmup_instances=1)
+                means = {m: finite_mean(v) for m, v in values.items()}
                 n_ok = int(torch.isfinite(values[next(iter(values))]).sum())
             else:
                 designer = designers[name][2]()
-                design, sec = _timed(designer.design, prob, one, repeat)
-                means, n_ok = _score(spec, prob, design)
+                design, sec = time_designer(designer, prob, repeat=repeat, warmup_instances=1)
+                scored = score(name, prob, design, spec.evaluate, reduce=_reducer(spec))
+                n_ok = scored.pop("instances")
+                means = {k: v for k, v in scored.items() if k != "method"}
         except IsacError as exc:
             notes.append(f"{name} failed: {exc}")
             continue
@@ -171,11 +143,10 @@ def leaderboard(spec: SystemSpec, options: Options, log: Callable[[str], None]) 
         for b in {r["_batch"] for r in rows} - set(ref_by_batch):
             ref_prob = problem.subset(slice(0, b))
             if spec.reference in spec.bounds:
-                ref_by_batch[b] = _mean(spec.bounds[spec.reference](ref_prob)[primary])
+                ref_by_batch[b] = finite_mean(spec.bounds[spec.reference](ref_prob)[primary])
             else:
-                ref_by_batch[b] = _score(spec, ref_prob,
-                                         designers[spec.reference][2]().design(ref_prob))[0].get(
-                    primary, math.nan)
+                ref_by_batch[b] = score(spec.reference, ref_prob, designers[spec.reference][2](),
+                                        spec.evaluate).get(primary, math.nan)
     higher = spec.higher_is_better.get(primary, True)
     for r in rows:
         ref = ref_by_batch.get(r.pop("_batch"))

@@ -264,7 +264,9 @@ def finite_instances(design: Design) -> torch.Tensor:
     return ok
 
 
-def _subset_design(design: Design, mask: torch.Tensor) -> Design:
+def subset_design(design: Design, mask: torch.Tensor) -> Design:
+    """The instances ``mask`` (``[B]`` bool or an index) of a design: ``w`` and every tensor of
+    ``extras`` whose first dimension is ``B`` are indexed, the rest is kept."""
     batch = design.w.shape[0]
     extras = {k: (t[mask] if isinstance(t, torch.Tensor) and t.dim() >= 1
                   and t.shape[0] == batch else t)
@@ -336,7 +338,7 @@ def score(
     count = int(ok.sum())
     if count < ok.numel():
         problem = problem.subset(ok)
-        d = _subset_design(d, ok)
+        d = subset_design(d, ok)
     metrics = evaluate(problem, d)  # on no instance at all when none is finite: NaN means
     values = dict(reduce(metrics) if reduce is not None else mean_metrics(metrics))
     row: Row = {"method": name, count_column: count, **values}
