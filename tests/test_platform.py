@@ -261,12 +261,12 @@ def test_qi_uplink_evaluate_file_round_trip(tmp_path: Path,
     """A qi_uplink problem and design written to a file score as the direct evaluation does;
     ``--out`` writes designs that score the same when read back."""
     from isaclearn.core.random import make_generator
-    from isaclearn.solvers.uplink import AverageDesigner
+    from isaclearn.solvers.uplink import Average
     from isaclearn.systems.qi_uplink import evaluate, make_scenario
 
     sc = make_scenario(num_tx=4, num_rx=4, num_users=2, num_symbols=6)
     problem = sc.sample(3, generator=make_generator(5)).to(dtype=torch.complex128)
-    design = AverageDesigner().design(problem)
+    design = Average().design(problem)
     arrays = {"h": problem.h.numpy(), "r_t": problem.r_t.numpy(), "p": problem.p.numpy(),
               "power_s": problem.power_s, "noise_var": problem.noise_var,
               "num_symbols": problem.num_symbols, "alpha": problem.alpha,

@@ -20,18 +20,18 @@ from isaclearn.learn.isacnn import (
     UPLINK_TRAIN_CONFIG,
     FcNN,
     IsacNN,
-    LearnedUplinkDesigner,
-    NetSpec,
+    LearnedUplink,
+    UplinkNetConfig,
     augment_channel_features,
+    build_uplink_network,
     lambda_layer,
     load_uplink_net,
-    make_net,
     save_uplink_net,
     train_uplink,
     uplink_features,
 )
 from isaclearn.metrics.uplink import rt_eig
-from isaclearn.solvers.uplink import ReferenceDesigner
+from isaclearn.solvers.uplink import OptimalityReference
 from isaclearn.solvers.uplink_reduced import reduce_problem
 
 
@@ -109,7 +109,7 @@ def test_l2_normalization_alone_would_violate_the_budget() -> None:
 
 
 def test_architectures() -> None:
-    spec = NetSpec(num_tx=16, num_rx=16, num_users=5)
+    spec = UplinkNetConfig(num_tx=16, num_rx=16, num_users=5)
     net = IsacNN(spec)
     convs = [mod for mod in net.modules() if isinstance(mod, torch.nn.Conv1d)]
     assert [c.out_channels for c in convs] == [2, 4, 8]
@@ -132,9 +132,9 @@ def _cfg(**kw: Any):  # type: ignore[no-untyped-def]
 def test_training_reduces_loss_and_is_deterministic() -> None:
     tr, va = _problem(400, 1, alpha=0.5), _problem(100, 2, alpha=0.5)
     cfg = _cfg(max_epochs=6, batch_size=64, seed=3)
-    net1 = make_net(NetSpec(num_tx=4, num_rx=4, num_users=2, seed=1))
+    net1 = build_uplink_network(UplinkNetConfig(num_tx=4, num_rx=4, num_users=2, seed=1))
     h1 = train_uplink(net1, tr, va, cfg)
-    net2 = make_net(NetSpec(num_tx=4, num_rx=4, num_users=2, seed=1))
+    net2 = build_uplink_network(UplinkNetConfig(num_tx=4, num_rx=4, num_users=2, seed=1))
     h2 = train_uplink(net2, tr, va, cfg)
     assert h1.val_loss == h2.val_loss
     assert min(h1.val_loss) < h1.val_loss[0]
@@ -148,7 +148,7 @@ def test_training_reduces_loss_and_is_deterministic() -> None:
 
 def test_early_stopping_and_lr_schedule() -> None:
     tr, va = _problem(64, 1), _problem(32, 2)
-    net = make_net(NetSpec(num_tx=4, num_rx=4, num_users=2))
+    net = build_uplink_network(UplinkNetConfig(num_tx=4, num_rx=4, num_users=2))
     cfg = _cfg(lr=1e-5, max_epochs=200, patience=3, lr_patience=1, batch_size=32)
     hist = train_uplink(net, tr, va, cfg)
     # stops `patience` epochs after the best one (1-based), none of which improved
@@ -186,7 +186,7 @@ def test_reproduces_the_pre_refactor_loop() -> None:
     augmentation from ``seed + 1``, batches of one instance left out, strict improvement,
     plateau step before the best-weights check, early stopping."""
     tr, va = _problem(400, 1, alpha=0.5), _problem(100, 2, alpha=0.5)
-    net = make_net(NetSpec(num_tx=4, num_rx=4, num_users=2, seed=1))
+    net = build_uplink_network(UplinkNetConfig(num_tx=4, num_rx=4, num_users=2, seed=1))
     hist = train_uplink(net, tr, va, _cfg(max_epochs=6, batch_size=64, seed=3))
     _check(net, hist, digest="5d5b7d7e8edf9c727e9ae21c1157077ce1831c26e2704029924b1ee09b049f72",
            train=[-0.6040032148361206, -0.6064294576644897, -0.608281831741333,
@@ -195,7 +195,7 @@ def test_reproduces_the_pre_refactor_loop() -> None:
                 -0.616536021232605, -0.6202306747436523, -0.6227445006370544],
            lr=[1e-3] * 6, best_epoch0=5, early=False)
     tr2, va2 = _problem(64, 1), _problem(32, 2)
-    net = make_net(NetSpec(num_tx=4, num_rx=4, num_users=2))
+    net = build_uplink_network(UplinkNetConfig(num_tx=4, num_rx=4, num_users=2))
     hist = train_uplink(net, tr2, va2, _cfg(lr=1e-5, max_epochs=200, patience=3, lr_patience=1,
                                             batch_size=32))
     _check(net, hist, digest="79acf4b5291117ede0e91e8fecd50692ae2e6a0d8037241d3996ebee0dbf69c1",
@@ -213,7 +213,8 @@ def test_reproduces_the_pre_refactor_loop() -> None:
     # FC-NN, no augmentation, weight decay, 65 instances in batches of 32 (the last, of one
     # instance, is left out), alpha given apart from the problems'
     tr3, va3 = _problem(65, 5, alpha=0.3), _problem(40, 6, alpha=0.3)
-    net = make_net(NetSpec(kind="fcnn", num_tx=4, num_rx=4, num_users=2, seed=4))
+    net = build_uplink_network(UplinkNetConfig(kind="fcnn", num_tx=4, num_rx=4, num_users=2,
+                                               seed=4))
     hist = train_uplink(net, tr3, va3, _cfg(max_epochs=5, batch_size=32, seed=7,
                                             weight_decay=1e-3, lr=3e-3, lr_patience=0,
                                             lr_factor=0.5), alpha=0.7, augment=False)
@@ -230,12 +231,12 @@ def test_resumed_training_ends_where_uninterrupted_training_ends(tmp_path: Path)
     run gives the same weights; other data are refused."""
     tr, va = _problem(200, 1, alpha=0.5), _problem(50, 2, alpha=0.5)
     cfg = _cfg(max_epochs=4, batch_size=64, seed=3)
-    full = make_net(NetSpec(num_tx=4, num_rx=4, num_users=2, seed=1))
+    full = build_uplink_network(UplinkNetConfig(num_tx=4, num_rx=4, num_users=2, seed=1))
     h_full = train_uplink(full, tr, va, cfg)
-    part = make_net(NetSpec(num_tx=4, num_rx=4, num_users=2, seed=1))
+    part = build_uplink_network(UplinkNetConfig(num_tx=4, num_rx=4, num_users=2, seed=1))
     h = train_uplink(part, tr, va, cfg, checkpoint=tmp_path / "run", stop_after_epochs=2)
     assert not h.finished and h.epochs == 2
-    again = make_net(NetSpec(num_tx=4, num_rx=4, num_users=2, seed=1))
+    again = build_uplink_network(UplinkNetConfig(num_tx=4, num_rx=4, num_users=2, seed=1))
     h = train_uplink(again, tr, va, cfg, checkpoint=tmp_path / "run", resume=True)
     assert h.finished and h.val_loss == h_full.val_loss
     assert weights_digest(again.state_dict()) == weights_digest(full.state_dict())
@@ -243,15 +244,15 @@ def test_resumed_training_ends_where_uninterrupted_training_ends(tmp_path: Path)
     loaded = load_uplink_net(tmp_path / "run")
     assert weights_digest(loaded.state_dict()) == weights_digest(full.state_dict())
     with pytest.raises(CheckpointError, match="data"):
-        train_uplink(make_net(NetSpec(num_tx=4, num_rx=4, num_users=2, seed=1)),
+        train_uplink(build_uplink_network(UplinkNetConfig(num_tx=4, num_rx=4, num_users=2, seed=1)),
                      _problem(200, 9, alpha=0.5), va, cfg, checkpoint=tmp_path / "run",
                      resume=True)
 
 
 def test_designer_and_checkpoint_roundtrip(tmp_path: Path) -> None:
     pr = _problem(5, 4)
-    net = make_net(NetSpec(num_tx=4, num_rx=4, num_users=2, seed=2))
-    des = LearnedUplinkDesigner(net)
+    net = build_uplink_network(UplinkNetConfig(num_tx=4, num_rx=4, num_users=2, seed=2))
+    des = LearnedUplink(net)
     assert isinstance(des, Designer)
     d = des.design(pr)
     s = d.extras["s"]
@@ -262,14 +263,14 @@ def test_designer_and_checkpoint_roundtrip(tmp_path: Path) -> None:
     assert sidecar["kind"] == "uplink_net" and "sha256" in sidecar
     assert sidecar["config"]["net"] == dataclasses.asdict(net.spec)
     for path in (tmp_path / "net", tmp_path / "net.safetensors", tmp_path / "net.json"):
-        again = LearnedUplinkDesigner(load_uplink_net(path)).design(pr)
+        again = LearnedUplink(load_uplink_net(path)).design(pr)
         torch.testing.assert_close(again.extras["sigma_s"], d.extras["sigma_s"])
     with pytest.raises(CheckpointError):
         load_uplink_net(tmp_path / "missing.safetensors")
 
 
 def test_a_tampered_checkpoint_is_refused(tmp_path: Path) -> None:
-    net = make_net(NetSpec(num_tx=4, num_rx=4, num_users=2, seed=2))
+    net = build_uplink_network(UplinkNetConfig(num_tx=4, num_rx=4, num_users=2, seed=2))
     save_uplink_net(tmp_path / "net", net)
     raw = bytearray((tmp_path / "net.safetensors").read_bytes())
     raw[-3] ^= 0x01  # one bit of the last weight
@@ -303,15 +304,16 @@ def _save_old_format(net: torch.nn.Module, path: Path) -> None:
 
 def test_old_format_file_loads_with_a_warning_or_says_how_to_retrain(tmp_path: Path) -> None:
     pr = _problem(5, 4)
-    net = make_net(NetSpec(kind="fcnn", num_tx=4, num_rx=4, num_users=2, seed=2))
+    net = build_uplink_network(UplinkNetConfig(kind="fcnn", num_tx=4, num_rx=4, num_users=2,
+                                               seed=2))
     _save_old_format(net, tmp_path / "isacnn_alpha0.500.safetensors")
     for path in (tmp_path / "isacnn_alpha0.500.safetensors", tmp_path / "isacnn_alpha0.500"):
         with pytest.warns(UserWarning, match="without a SHA-256"):
             old = load_uplink_net(path)
         assert isinstance(old, FcNN) and not old.training
         assert weights_digest(old.state_dict()) == weights_digest(net.state_dict())
-        torch.testing.assert_close(LearnedUplinkDesigner(old).design(pr).extras["sigma_s"],
-                                   LearnedUplinkDesigner(net).design(pr).extras["sigma_s"])
+        torch.testing.assert_close(LearnedUplink(old).design(pr).extras["sigma_s"],
+                                   LearnedUplink(net).design(pr).extras["sigma_s"])
     # a damaged old file: one line that says how to retrain
     shutil.copy(tmp_path / "isacnn_alpha0.500.safetensors.json", tmp_path / "bad.safetensors.json")
     (tmp_path / "bad.safetensors").write_bytes(b"\x00" * 16)
@@ -336,12 +338,12 @@ def test_isacnn_alpha0_reaches_wsnr_one_and_alpha_half_near_reference() -> None:
     te = sc.sample(400, generator=make_generator(3)).to(dtype=torch.complex128)
     for alpha, tol in ((0.0, 1e-3), (0.5, 0.02)):
         tr_a, va_a, te_a = (dataclasses.replace(p, alpha=alpha) for p in (tr, va, te))
-        net = make_net(NetSpec(num_tx=8, num_rx=8, num_users=3))
+        net = build_uplink_network(UplinkNetConfig(num_tx=8, num_rx=8, num_users=3))
         train_uplink(net, tr_a, va_a, _cfg(max_epochs=40, patience=10, lr_patience=5))
         red = reduce_problem(te_a)
-        f_net = red.wsnr(LearnedUplinkDesigner(net).design(te_a).extras["sigma_s"]
+        f_net = red.wsnr(LearnedUplink(net).design(te_a).extras["sigma_s"]
                          / te_a.power_s).mean()
-        f_ref = red.wsnr(ReferenceDesigner().design(te_a).extras["sigma_s"]
+        f_ref = red.wsnr(OptimalityReference().design(te_a).extras["sigma_s"]
                          / te_a.power_s).mean()
         if alpha == 0.0:
             assert abs(float(f_net) - 1.0) <= tol

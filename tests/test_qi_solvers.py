@@ -14,10 +14,10 @@ from isaclearn.metrics import uplink as m
 from isaclearn.solvers import allocation as al
 from isaclearn.solvers import uplink_reduced as ur
 from isaclearn.solvers.uplink import (
-    AverageDesigner,
-    ReferenceDesigner,
-    TraditionalDesigner,
-    ZfbfDesigner,
+    ZFBF,
+    Average,
+    OptimalityReference,
+    Traditional,
     frontier_maximize,
     pga_maximize,
 )
@@ -45,7 +45,7 @@ def _x(problem, design):  # type: ignore[no-untyped-def]
     return design.extras["sigma_s"] / problem.power_s
 
 
-DESIGNERS = [AverageDesigner(), ZfbfDesigner(), TraditionalDesigner(), ReferenceDesigner()]
+DESIGNERS = [Average(), ZFBF(), Traditional(), OptimalityReference()]
 
 
 @pytest.mark.parametrize("designer", DESIGNERS, ids=lambda d: d.name)
@@ -80,8 +80,8 @@ def test_reference_is_best_and_traditional_is_monotone(alpha: float) -> None:
     pr = _problem(b=16, alpha=alpha, seed=1)
     red = ur.reduce_problem(pr)
     f = {d.name: red.wsnr(_x(pr, d.design(pr))) for d in
-         (AverageDesigner(), ReferenceDesigner(), ZfbfDesigner())}
-    trad = TraditionalDesigner().design(pr)
+         (Average(), OptimalityReference(), ZFBF())}
+    trad = Traditional().design(pr)
     f["traditional"] = red.wsnr(_x(pr, trad))
     for name in ("average", "traditional", "zfbf"):
         assert bool((f[name] <= f["reference"] + 1e-9).all()), name
@@ -123,15 +123,15 @@ def test_reference_matches_bruteforce_grid_two_directions(alpha: float) -> None:
 def test_reference_reaches_sensing_maximum_at_alpha_one() -> None:
     pr = _problem(b=6, alpha=1.0, seed=4, ms_mode="with_interference")
     red = ur.reduce_problem(pr)
-    f = red.wsnr(_x(pr, ReferenceDesigner().design(pr)))
+    f = red.wsnr(_x(pr, OptimalityReference().design(pr)))
     torch.testing.assert_close(f, torch.ones_like(f), rtol=1e-9, atol=1e-9)
 
 
 def test_zfbf_sic_residual() -> None:
     pr = _problem(b=6, alpha=1.0, seed=5)
-    d1 = ZfbfDesigner().design(pr)
-    d0 = ZfbfDesigner(sic_residual=0.0).design(pr)
-    ref = ReferenceDesigner().design(pr)
+    d1 = ZFBF().design(pr)
+    d0 = ZFBF(sic_residual=0.0).design(pr)
+    ref = OptimalityReference().design(pr)
     # κ = 1 and α = 1: the sensing-only waveform, identical to the reference
     torch.testing.assert_close(d1.extras["sigma_s"], ref.extras["sigma_s"], rtol=1e-6,
                                atol=1e-9 * pr.power_s)
@@ -145,14 +145,14 @@ def test_zfbf_sic_residual() -> None:
 def test_traditional_backends_agree() -> None:
     pr = _problem(b=2, nt=3, nr=4, k=2, l=4, alpha=0.4, seed=6)
     red = ur.reduce_problem(pr)
-    f_kkt = red.wsnr(_x(pr, TraditionalDesigner(max_ao_iters=5).design(pr)))
-    f_cvx = red.wsnr(_x(pr, TraditionalDesigner(backend="cvxpy", max_ao_iters=5).design(pr)))
+    f_kkt = red.wsnr(_x(pr, Traditional(max_ao_iters=5).design(pr)))
+    f_cvx = red.wsnr(_x(pr, Traditional(backend="cvxpy", max_ao_iters=5).design(pr)))
     torch.testing.assert_close(f_cvx, f_kkt, rtol=1e-6, atol=1e-6)
 
 
 def test_average_power_split() -> None:
     pr = _problem(b=3)
-    d = AverageDesigner().design(pr)
+    d = Average().design(pr)
     torch.testing.assert_close(d.extras["sigma_s"], torch.full((3, 4), pr.power_s / 4,
                                                                dtype=torch.float64))
 
@@ -185,7 +185,7 @@ def test_cvxpy_backend_falls_back_to_scs_then_keeps_the_iterate(
 
     monkeypatch.setattr(su._CvxpySca, "_solve_one", both_fail)
     pr = _problem(b=2, nt=3, nr=4, k=2, l=4, alpha=0.5, seed=6)
-    d = TraditionalDesigner(backend="cvxpy", max_ao_iters=2).design(pr)
+    d = Traditional(backend="cvxpy", max_ao_iters=2).design(pr)
     torch.testing.assert_close(d.extras["sigma_s"], torch.full((2, 3), pr.power_s / 3,
                                                                dtype=torch.float64))
     assert d.info["cvxpy_failed_solves"] >= 2

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from isaclearn.core import ShapeError, make_generator
-from isaclearn.solvers.uplink import AverageDesigner, ReferenceDesigner, ZfbfDesigner
+from isaclearn.solvers.uplink import ZFBF, Average, OptimalityReference
 from isaclearn.solvers.uplink_reduced import reduce_problem
 from isaclearn.systems.base import MemoryContext, experiments
-from isaclearn.systems.qi_uplink import bench_uplink, evaluate, make_scenario, scalar_metrics
+from isaclearn.systems.qi_uplink import bench_uplink, evaluate, make_scenario, mean_scores
 from isaclearn.systems.qi_uplink.bench import (
     UPLINK_BENCH_COLUMNS,
     add_uplink_bench_arguments,
@@ -42,20 +42,20 @@ def test_evaluate_matches_the_objective_of_the_designers() -> None:
     """What is optimized (ReducedUplink, eq. 28) equals what is reported (eqs. 5, 8, 9a)."""
     pr = _problem(alpha=0.4)
     red = reduce_problem(pr)
-    for des in (AverageDesigner(), ReferenceDesigner()):
+    for des in (Average(), OptimalityReference()):
         d = des.design(pr)
         met = evaluate(pr, d)
         x = d.extras["sigma_s"] / pr.power_s
         torch.testing.assert_close(met["wsnr"], red.wsnr(x), rtol=1e-9, atol=1e-12)
         torch.testing.assert_close(met["wsnr_genie"], met["wsnr"], rtol=1e-9, atol=1e-12)
         torch.testing.assert_close(met["power_ratio"], x.sum(-1))
-    assert set(scalar_metrics(met)) >= {"wsnr", "wsnr_std", "sensing_rate", "comm_rate"}
+    assert set(mean_scores(met)) >= {"wsnr", "wsnr_std", "sensing_rate", "comm_rate"}
 
 
 def test_evaluate_zfbf_uses_its_beams_and_sic_residual() -> None:
     pr = _problem(alpha=1.0)
-    on = evaluate(pr, ZfbfDesigner().design(pr))
-    off = evaluate(pr, ZfbfDesigner(sic_residual=0.0).design(pr))
+    on = evaluate(pr, ZFBF().design(pr))
+    off = evaluate(pr, ZFBF(sic_residual=0.0).design(pr))
     assert bool((on["comm_rate"] <= on["comm_rate_genie"] + 1e-12).all())  # ZF ≤ MMSE
     torch.testing.assert_close(off["wsnr"], torch.ones_like(off["wsnr"]))  # reaches M_s
     assert bool((on["wsnr"] < 1).all())
@@ -63,14 +63,14 @@ def test_evaluate_zfbf_uses_its_beams_and_sic_residual() -> None:
 
 def test_imperfect_csi_genie_beams_are_better() -> None:
     pr = _problem(csi_beta=0.3)
-    met = evaluate(pr, AverageDesigner().design(pr))
+    met = evaluate(pr, Average().design(pr))
     assert bool((met["comm_rate"] <= met["comm_rate_genie"] + 1e-12).all())
     assert float((met["comm_rate_genie"] - met["comm_rate"]).mean()) > 0.01
 
 
 def test_evaluate_rejects_designs_without_waveform() -> None:
     pr = _problem()
-    d = AverageDesigner().design(pr)
+    d = Average().design(pr)
     with pytest.raises(ShapeError, match="waveform"):
         evaluate(pr, dataclasses.replace(d, extras={}))
 
@@ -127,7 +127,7 @@ def test_tiny_runs_and_resume(name: str) -> None:
                                                "reference"}
         assert "isacnn_max_gap_to_reference_pct" in summary
     if name == "runtime":
-        assert all(r["ratio_vs_isacnn"] > 0 for r in rows)
+        assert all(r["ratio_to_isacnn"] > 0 for r in rows)
 
 
 def test_bench_adapter() -> None:
@@ -144,7 +144,7 @@ def test_bench_adapter() -> None:
         assert set(UPLINK_BENCH_COLUMNS) <= set(r)
         assert r["seconds_per_instance"] > 0 and 0 < r["wsnr_mean"] <= 1 + 1e-9
     rows2 = bench_uplink(8, designers=("average",), **SMALL)
-    assert rows2[0]["n"] == 8 and "ratio_vs_isacnn" not in rows2[0]
+    assert rows2[0]["instances"] == 8 and "ratio_to_isacnn" not in rows2[0]
 
 
 def test_template_resumed_point_equals_the_uninterrupted_run() -> None:

@@ -146,7 +146,7 @@ class _Heads(nn.Module):
 
 
 @dataclass
-class NetSpec:
+class UplinkNetConfig:
     """Constructor arguments of a network, stored next to its weights.
 
     Attributes
@@ -188,12 +188,12 @@ class IsacNN(nn.Module):
 
     Examples
     --------
-    >>> net = IsacNN(NetSpec(num_tx=4, num_rx=4, num_users=2))
+    >>> net = IsacNN(UplinkNetConfig(num_tx=4, num_rx=4, num_users=2))
     >>> net.eval()(torch.randn(3, 2 * 4 * 2 + 4)).shape
     torch.Size([3, 4])
     """
 
-    def __init__(self, spec: NetSpec) -> None:
+    def __init__(self, spec: UplinkNetConfig) -> None:
         super().__init__()
         if len(spec.filters) != len(spec.kernels):
             raise ConfigError("filters and kernels must have the same length")
@@ -226,7 +226,7 @@ class FcNN(nn.Module):
     """FC-NN baseline (section V): batch norm before each of four fully connected layers with
     ``8 N_t, 4 N_t, 2 N_t, N_t`` neurons, plus the η head and Lambda layer of ISACNN."""
 
-    def __init__(self, spec: NetSpec) -> None:
+    def __init__(self, spec: UplinkNetConfig) -> None:
         super().__init__()
         self.spec = spec
         nt = spec.num_tx
@@ -253,7 +253,7 @@ class FcNN(nn.Module):
 UplinkNet = IsacNN | FcNN
 
 
-def make_net(spec: NetSpec) -> UplinkNet:
+def build_uplink_network(spec: UplinkNetConfig) -> UplinkNet:
     """The network described by ``spec``."""
     if spec.kind == "isacnn":
         return IsacNN(spec)
@@ -456,7 +456,7 @@ def train_uplink(
 
 
 @dataclass
-class LearnedUplinkDesigner:
+class LearnedUplink:
     """A trained ISACNN / FC-NN as a designer: pre-processing (EVD of :math:`\\mathbf R_T`,
     eq. 29), a forward pass in evaluation mode, and the recovery of eqs. (31)–(32).
 
@@ -472,7 +472,7 @@ class LearnedUplinkDesigner:
     name: str = "isacnn"
 
     def design(self, problem: UplinkProblem) -> Design:
-        spec: NetSpec = self.model.spec
+        spec: UplinkNetConfig = self.model.spec
         if (problem.num_tx, problem.num_rx, problem.num_users) != (spec.num_tx, spec.num_rx,
                                                                    spec.num_users):
             raise ShapeError(
@@ -496,13 +496,13 @@ def save_uplink_net(stem: str | Path, model: UplinkNet, *,
                     metrics: dict[str, Any] | None = None) -> Path:
     """Write ``model`` as a ``kind="uplink_net"`` checkpoint (``<stem>.safetensors`` +
     ``<stem>.json``, SHA-256, atomic; :func:`isaclearn.learn.checkpoint.save_model`) whose
-    configuration is ``{"net": <NetSpec fields>}``. Returns the tensor file's path."""
+    configuration is ``{"net": <UplinkNetConfig fields>}``. Returns the tensor file's path."""
     return save_model(stem, model, kind=UPLINK_NET_KIND,
                       config={"net": dataclasses.asdict(model.spec)}, metrics=metrics)
 
 
 def _build_uplink(config: dict[str, Any]) -> UplinkNet:
-    return make_net(NetSpec(**config["net"]))
+    return build_uplink_network(UplinkNetConfig(**config["net"]))
 
 
 _RETRAIN = "retrain it (rerun the `isaclearn run` experiment that wrote it)"
@@ -516,8 +516,8 @@ def _load_legacy(t_path: Path, side_path: Path) -> UplinkNet:
 
     try:
         side = json.loads(side_path.read_text())
-        spec = NetSpec(**side["spec"])
-        model = make_net(spec)
+        spec = UplinkNetConfig(**side["spec"])
+        model = build_uplink_network(spec)
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, ConfigError) as exc:
         raise CheckpointError(f"old-format network {t_path} has an unreadable sidecar ({exc}); "
                               f"{_RETRAIN}") from None

@@ -14,16 +14,16 @@ the scalars; they never compute the reported metrics.
 
 Designers (all batched over instances unless stated):
 
-* :class:`AverageDesigner` — "Average scheme": :math:`\sigma_{s,i}=P_s/N_t`, MMSE beams.
-* :class:`ZfbfDesigner` — "ZFBF scheme": zero-forcing receive beams; the waveform maximizes
+* :class:`Average` — "Average scheme": :math:`\sigma_{s,i}=P_s/N_t`, MMSE beams.
+* :class:`ZFBF` — "ZFBF scheme": zero-forcing receive beams; the waveform maximizes
   objective (28) with the zero-forcing rate, solved globally like the reference below.
-* :class:`TraditionalDesigner` — "traditional scheme": alternating optimization (AO) of the
+* :class:`Traditional` — "traditional scheme": alternating optimization (AO) of the
   beams (eq. 25) and the waveform, the waveform step by successive convex approximation (SCA)
   of the communication rate. Each SCA subproblem is concave; ``backend="kkt"`` solves it
   exactly and batched (:func:`~isaclearn.solvers.allocation.solve_sensing_kkt`),
   ``backend="cvxpy"`` with CVXPY/Clarabel, one instance at a time (a Python loop over samples,
   forced by CVXPY).
-* :class:`ReferenceDesigner` — optimality reference for problem (28), beyond the paper.
+* :class:`OptimalityReference` — optimality reference for problem (28), beyond the paper.
 
 The reference rests on a structural fact: the communication rate depends on
 :math:`\boldsymbol\sigma_s` only through the interference :math:`t=\boldsymbol\sigma_t^T
@@ -327,7 +327,7 @@ def _reduced(problem: UplinkProblem, comm: Literal["mmse", "zf"] = "mmse",
 
 
 @dataclass
-class AverageDesigner:
+class Average:
     r"""Average scheme: equal power :math:`\sigma_{s,i}=P_s/N_t`, MMSE beams (eq. 32)."""
 
     name: str = "average"
@@ -341,7 +341,7 @@ class AverageDesigner:
 
 
 @dataclass
-class ZfbfDesigner:
+class ZFBF:
     r"""ZFBF scheme: zero-forcing receive beams and the waveform that maximizes (28) with the
     zero-forcing rate :math:`\gamma_k=p_k/(c\,\|\mathbf w_k\|^2)`.
 
@@ -375,7 +375,7 @@ class ZfbfDesigner:
 
 
 @dataclass
-class ReferenceDesigner:
+class OptimalityReference:
     """Optimality reference for problem (28): exact frontier search (module docstring),
     optionally checked by multi-start projected gradient ascent; the better point is kept.
 
@@ -422,7 +422,7 @@ class ReferenceDesigner:
 
 
 @dataclass
-class TraditionalDesigner:
+class Traditional:
     r"""Traditional scheme: alternating optimization with successive convex approximation.
 
     Outer (AO) iteration ``n``: (a) beams :math:`\mathbf w_k` by eq. (25) for the current

@@ -42,7 +42,7 @@ Choices where the paper is unclear (each one is a parameter)
 * **ZFBF scheme "with SIC"** — zero-forcing receive beams, and the waveform that maximizes (28)
   with the zero-forcing rate (solved globally). Fig. 7 shows this scheme equal to ISACNN at
   α = 1, which is only possible if its sensing stage sees the users' full interference; so the
-  fraction of user power left after SIC is ``ZfbfDesigner.sic_residual = 1`` by default
+  fraction of user power left after SIC is ``ZFBF.sic_residual = 1`` by default
   (0 = perfect cancellation, a different receiver that reaches :math:`M_s` at α = 1).
 * **Traditional scheme** — AO between the beams (eq. 25) and the waveform, the waveform step by
   SCA (tangent of the rate, which is convex in the interference, for fixed beams); each SCA
@@ -77,9 +77,9 @@ from isaclearn.systems.qi_uplink.evaluation import (
     METRIC_UNITS,
     evaluate,
     make_scenario,
-    scalar_metrics,
+    mean_scores,
 )
 from isaclearn.systems.qi_uplink.system import SYSTEM as SYSTEM  # registers the system
 
 __all__ = ["METRIC_UNITS", "bench_uplink", "evaluate", "experiments", "make_scenario",
-           "scalar_metrics"]
+           "mean_scores"]

@@ -9,7 +9,6 @@ absolute times, are meant to be compared across machines.
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Any
 
 import torch
@@ -17,19 +16,20 @@ import torch
 from isaclearn.core.random import make_generator
 from isaclearn.learn.isacnn import (
     UPLINK_TRAIN_CONFIG,
-    LearnedUplinkDesigner,
-    NetSpec,
-    make_net,
+    LearnedUplink,
+    UplinkNetConfig,
+    build_uplink_network,
     train_uplink,
 )
 from isaclearn.solvers.uplink import (
-    AverageDesigner,
-    ReferenceDesigner,
-    TraditionalDesigner,
-    ZfbfDesigner,
+    ZFBF,
+    Average,
+    OptimalityReference,
+    Traditional,
 )
 from isaclearn.systems.base import BenchSuite
 from isaclearn.systems.qi_uplink.evaluation import evaluate, make_scenario
+from isaclearn.systems.toolkit import finite_mean, time_designer
 
 DEFAULT_DESIGNERS = ("isacnn", "average", "zfbf", "traditional", "traditional_cvxpy",
                      "reference")
@@ -75,27 +75,27 @@ def bench_uplink(
     Returns
     -------
     list of dict
-        One row per designer: ``designer``, ``seconds_per_instance``, ``wsnr_mean``, ``n``
-        (instances timed), ``ratio_vs_isacnn`` (when ISACNN was benchmarked).
+        One row per designer: ``designer``, ``seconds_per_instance``, ``wsnr_mean``, ``instances``
+        (instances timed), ``ratio_to_isacnn`` (when ISACNN was benchmarked).
     """
     sc = make_scenario(**scenario)
     te = sc.sample(batch, generator=make_generator(1000 * seed + 3)).to(device)
     if "isacnn" in designers and model is None:
         tr = sc.sample(train_samples, generator=make_generator(1000 * seed + 1))
         va = sc.sample(max(train_samples // 4, 2), generator=make_generator(1000 * seed + 2))
-        model = make_net(NetSpec(num_tx=sc.num_tx, num_rx=sc.num_rx, num_users=sc.num_users,
-                                 seed=seed))
+        model = build_uplink_network(UplinkNetConfig(num_tx=sc.num_tx, num_rx=sc.num_rx,
+                                                     num_users=sc.num_users, seed=seed))
         train_uplink(model, tr, va, dataclasses.replace(UPLINK_TRAIN_CONFIG,
                                                         max_epochs=train_epochs, seed=seed))
     if model is not None:
         model = model.to(device)
     table: dict[str, Any] = {
-        "isacnn": lambda: LearnedUplinkDesigner(model),
-        "average": AverageDesigner,
-        "zfbf": ZfbfDesigner,
-        "traditional": TraditionalDesigner,
-        "traditional_cvxpy": lambda: TraditionalDesigner(backend="cvxpy"),
-        "reference": ReferenceDesigner,
+        "isacnn": lambda: LearnedUplink(model),
+        "average": Average,
+        "zfbf": ZFBF,
+        "traditional": Traditional,
+        "traditional_cvxpy": lambda: Traditional(backend="cvxpy"),
+        "reference": OptimalityReference,
     }
     rows: list[dict[str, Any]] = []
     for name in designers:
@@ -105,22 +105,17 @@ def bench_uplink(
             raise ConfigError(f"unknown designer {name!r}; choose from {', '.join(table)}")
         des = table[name]()
         prob = te.subset(slice(0, num_cvxpy)) if name == "traditional_cvxpy" else te
-        reps = 1 if name in ("traditional_cvxpy", "reference", "traditional") else repeats
-        best = float("inf")
-        design = None
-        for _ in range(max(reps, 1)):
-            t0 = time.perf_counter()
-            design = des.design(prob)
-            best = min(best, time.perf_counter() - t0)
-        assert design is not None
+        slow = name in ("traditional_cvxpy", "reference", "traditional")
+        design, sec = time_designer(des, prob, repeat=1 if slow else max(repeats, 1),
+                                    warmup_instances=1 if slow else None)
         with torch.no_grad():
-            w = float(evaluate(prob, design)["wsnr"].double().mean())
-        rows.append({"designer": name, "seconds_per_instance": best / prob.batch_size,
-                     "wsnr_mean": w, "n": prob.batch_size})
+            w = finite_mean(evaluate(prob, design)["wsnr"])
+        rows.append({"designer": name, "instances": prob.batch_size,
+                     "seconds_per_instance": sec, "wsnr_mean": w})
     base = next((r for r in rows if r["designer"] == "isacnn"), None)
     if base is not None:
         for r in rows:
-            r["ratio_vs_isacnn"] = r["seconds_per_instance"] / base["seconds_per_instance"]
+            r["ratio_to_isacnn"] = r["seconds_per_instance"] / base["seconds_per_instance"]
     return rows
 
 
@@ -128,7 +123,8 @@ def bench_uplink(
 # command-line adapter: the ``uplink`` suite of ``isaclearn bench``
 # ---------------------------------------------------------------------------------------------
 
-UPLINK_BENCH_COLUMNS = ["designer", "n", "seconds_per_instance", "ratio_vs_isacnn", "wsnr_mean"]
+UPLINK_BENCH_COLUMNS = ["designer", "instances", "seconds_per_instance", "ratio_to_isacnn",
+                        "wsnr_mean"]
 """Row fields printed by ``isaclearn bench uplink``."""
 
 

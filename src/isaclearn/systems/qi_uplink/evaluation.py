@@ -99,7 +99,7 @@ def evaluate(problem: UplinkProblem, design: Design) -> dict[str, torch.Tensor]:
     }
 
 
-def scalar_metrics(metrics: Mapping[str, torch.Tensor]) -> dict[str, float]:
+def mean_scores(metrics: Mapping[str, torch.Tensor]) -> dict[str, float]:
     """Finite batch means of :func:`evaluate`'s output, plus ``wsnr_std`` (the spread of the
     finite WSNR values over the instances; 0 for fewer than two)."""
     out = {k: finite_mean(v) for k, v in metrics.items()}

@@ -6,8 +6,8 @@ resume). Figs. 7–11 (``schemes``, ``snr``, ``antennas_users``, ``weight_users`
 ``imperfect_csi``) are one template, :func:`_sweep`: the scenario for a point → training,
 validation and test sets → one ISACNN (and FC-NN) trained per point → every designer scored on
 the test set → the WSNR gap to the optimality reference (``gap_pct``) → the point's coordinates
-in every row. Rows carry ``n``, the number of test instances scored, and, where designers are
-timed (``schemes``, ``runtime``), ``seconds_per_instance`` measured by
+in every row. Rows carry ``instances``, the number of test instances scored, and, where designers
+are timed (``schemes``, ``runtime``), ``seconds_per_instance`` measured by
 :func:`~isaclearn.systems.toolkit.time_designer` after a warm-up call. Trained networks are
 saved under ``ctx.out_dir`` (safetensors + JSON) when it is set.
 """
@@ -27,20 +27,20 @@ from isaclearn.core.random import make_generator
 from isaclearn.learn import TrainResult
 from isaclearn.learn.isacnn import (
     UPLINK_TRAIN_CONFIG,
-    LearnedUplinkDesigner,
-    NetSpec,
-    make_net,
+    LearnedUplink,
+    UplinkNetConfig,
+    build_uplink_network,
     save_uplink_net,
     train_uplink,
 )
 from isaclearn.solvers.uplink import (
-    AverageDesigner,
-    ReferenceDesigner,
-    TraditionalDesigner,
-    ZfbfDesigner,
+    ZFBF,
+    Average,
+    OptimalityReference,
+    Traditional,
 )
 from isaclearn.systems.base import ExperimentSpec, PlotSpec, RunContext, register
-from isaclearn.systems.qi_uplink.evaluation import evaluate, scalar_metrics
+from isaclearn.systems.qi_uplink.evaluation import evaluate, mean_scores
 from isaclearn.systems.toolkit import score, sweep, time_designer
 
 # Table I of the paper: ISACNN runtime in ms per instance (the paper's unit) versus N_t, N_r, K;
@@ -133,9 +133,9 @@ def _data(sc: UplinkScenario, cfg: UplinkCommon) -> tuple[UplinkProblem, UplinkP
 
 def _train(cfg: UplinkCommon, ctx: RunContext, tr: UplinkProblem, va: UplinkProblem,
            alpha: float, tag: str, kind: str = "isacnn") -> tuple[Any, TrainResult]:
-    spec = NetSpec(kind=kind, num_tx=tr.num_tx, num_rx=tr.num_rx, num_users=tr.num_users,
+    spec = UplinkNetConfig(kind=kind, num_tx=tr.num_tx, num_rx=tr.num_rx, num_users=tr.num_users,
                    theta_norm=cfg.theta_norm, sort_output=cfg.sort_output, seed=cfg.seed)
-    model = make_net(spec)
+    model = build_uplink_network(spec)
     tcfg = dataclasses.replace(UPLINK_TRAIN_CONFIG, lr=cfg.lr, batch_size=cfg.batch_size,
                                max_epochs=cfg.max_epochs, patience=cfg.patience,
                                lr_factor=cfg.lr_factor, lr_patience=cfg.lr_patience,
@@ -160,12 +160,11 @@ def _diagnostics(design: Design) -> dict[str, Any]:
 
 def _score(method: str, problem: UplinkProblem, design: Design,
            seconds_per_instance: float | None = None) -> dict[str, Any]:
-    """A result row: ``method``, ``n`` (instances scored), the finite means of
+    """A result row: ``method``, ``instances`` (instances scored), the finite means of
     :func:`evaluate`'s metrics (and ``wsnr_std``), the design's scalar diagnostics and, when
     timed, ``seconds_per_instance``."""
-    return score(method, problem, design, evaluate, reduce=scalar_metrics,
-                 seconds_per_instance=seconds_per_instance, extra=_diagnostics(design),
-                 count_column="n")
+    return score(method, problem, design, evaluate, reduce=mean_scores,
+                 seconds_per_instance=seconds_per_instance, extra=_diagnostics(design))
 
 
 def _with_gap(rows: list[dict[str, Any]], ref: dict[str, Any] | None = None) -> None:
@@ -175,7 +174,7 @@ def _with_gap(rows: list[dict[str, Any]], ref: dict[str, Any] | None = None) -> 
     if ref is None:
         return
     for r in rows:
-        if r.get("n") == ref["n"]:
+        if r.get("instances") == ref["instances"]:
             r["gap_pct"] = 100.0 * (ref["wsnr"] - r["wsnr"]) / ref["wsnr"]
 
 
@@ -249,7 +248,7 @@ def _sweep(
         learned: list[tuple[str, Any, int]] = []
         for kind in networks:
             model, hist = _train(cfg, ctx, tr, va, alpha, p.key, kind=kind)
-            learned.append((kind, LearnedUplinkDesigner(model, name=kind), len(hist.val_loss)))
+            learned.append((kind, LearnedUplink(model, name=kind), len(hist.val_loss)))
         rows = []
         for name, des, epochs in [*learned, *((n, d, None) for n, d in designers())]:
             if timed:
@@ -295,18 +294,18 @@ def run_schemes(cfg: SchemesConfig, ctx: RunContext) -> dict[str, Any]:
               for a in cfg.alphas]
 
     def designers() -> list[tuple[str, Any]]:
-        return [("average", AverageDesigner()), ("zfbf", ZfbfDesigner()),
-                ("traditional", TraditionalDesigner()),
-                ("reference", ReferenceDesigner(pga_starts=cfg.reference_pga_starts))]
+        return [("average", Average()), ("zfbf", ZFBF()),
+                ("traditional", Traditional()),
+                ("reference", OptimalityReference(pga_starts=cfg.reference_pga_starts))]
 
     def cvxpy_rows(te: UplinkProblem) -> list[dict[str, Any]]:
         if cfg.num_cvxpy <= 0:
             return []
         # the CVXPY backend is slow: a subset, with its own reference
         sub = te.subset(slice(0, cfg.num_cvxpy))
-        d, sec = time_designer(TraditionalDesigner(backend="cvxpy"), sub)
+        d, sec = time_designer(Traditional(backend="cvxpy"), sub)
         row = _score("traditional_cvxpy", sub, d, sec)
-        _with_gap([row], ref=_score("reference", sub, ReferenceDesigner().design(sub)))
+        _with_gap([row], ref=_score("reference", sub, OptimalityReference().design(sub)))
         return [row]
 
     networks = ("isacnn", "fcnn") if cfg.include_fcnn else ("isacnn",)
@@ -416,7 +415,7 @@ def run_snr(cfg: SnrConfig, ctx: RunContext) -> dict[str, Any]:
                      columns=(("snr_s_db", float(s_)), ("snr_c_db", float(c))),
                      scenario=(("snr_s_db", float(s_)), ("snr_c_db", float(c))))
               for c in cfg.snr_c_db_list for s_ in cfg.snr_s_db_list]
-    _sweep(cfg, ctx, points, lambda: [("reference", ReferenceDesigner())], desc="SNR points")
+    _sweep(cfg, ctx, points, lambda: [("reference", OptimalityReference())], desc="SNR points")
     s: dict[str, Any] = {}
     for r in ctx.rows():
         if r["method"] == "isacnn":
@@ -446,7 +445,7 @@ def run_antennas_users(cfg: AntennasUsersConfig, ctx: RunContext) -> dict[str, A
                      columns=(("num_antennas", int(n)), ("num_users", int(k))),
                      scenario=(("num_tx", int(n)), ("num_rx", int(n)), ("num_users", int(k))))
               for n in cfg.antennas for k in cfg.users]
-    _sweep(cfg, ctx, points, lambda: [("reference", ReferenceDesigner())],
+    _sweep(cfg, ctx, points, lambda: [("reference", OptimalityReference())],
            desc="(N, K) points")
     s: dict[str, Any] = {}
     for r in ctx.rows():
@@ -478,7 +477,7 @@ def run_weight_users(cfg: WeightUsersConfig, ctx: RunContext) -> dict[str, Any]:
                      columns=(("alpha", float(a)), ("num_users", int(k))),
                      scenario=(("num_users", int(k)),), alpha=float(a))
               for k in cfg.users for a in cfg.alphas]
-    _sweep(cfg, ctx, points, lambda: [("reference", ReferenceDesigner())],
+    _sweep(cfg, ctx, points, lambda: [("reference", OptimalityReference())],
            desc="(K, α) points")
     s: dict[str, Any] = {}
     for r in ctx.rows():
@@ -509,8 +508,8 @@ def run_imperfect_csi(cfg: ImperfectCsiConfig, ctx: RunContext) -> dict[str, Any
               for b in cfg.betas for n in cfg.rx_list]
 
     def designers() -> list[tuple[str, Any]]:
-        return [("traditional", TraditionalDesigner()), ("average", AverageDesigner()),
-                ("reference", ReferenceDesigner(use_csi=False))]
+        return [("traditional", Traditional()), ("average", Average()),
+                ("reference", OptimalityReference(use_csi=False))]
 
     _sweep(cfg, ctx, points, designers, desc="(β, N_r) points")
     s: dict[str, Any] = {}
@@ -556,23 +555,23 @@ def run_runtime(cfg: RuntimeConfig, ctx: RunContext) -> dict[str, Any]:
         name, val = point
         sc = _scenario(cfg, **{name: int(val)})
         te = sc.sample(cfg.num_test, generator=make_generator(1000 * cfg.seed + 3))
-        spec = NetSpec(num_tx=te.num_tx, num_rx=te.num_rx, num_users=te.num_users,
+        spec = UplinkNetConfig(num_tx=te.num_tx, num_rx=te.num_rx, num_users=te.num_users,
                        theta_norm=cfg.theta_norm, sort_output=cfg.sort_output, seed=cfg.seed)
         times = {
-            "isacnn": time_designer(LearnedUplinkDesigner(make_net(spec)), te,
+            "isacnn": time_designer(LearnedUplink(build_uplink_network(spec)), te,
                                     repeat=cfg.repeats)[1],
-            "traditional": time_designer(TraditionalDesigner(), te)[1],
-            "reference": time_designer(ReferenceDesigner(), te)[1],
+            "traditional": time_designer(Traditional(), te)[1],
+            "reference": time_designer(OptimalityReference(), te)[1],
         }
         if cfg.num_cvxpy > 0:
             sub = te.subset(slice(0, cfg.num_cvxpy))
-            times["traditional_cvxpy"] = time_designer(TraditionalDesigner(backend="cvxpy"),
+            times["traditional_cvxpy"] = time_designer(Traditional(backend="cvxpy"),
                                                        sub)[1]
         rows = []
         for m, t in times.items():
             row: dict[str, Any] = {"method": m, "sweep": name, "value": int(val),
                                    "seconds_per_instance": t,
-                                   "ratio_vs_isacnn": t / times["isacnn"]}
+                                   "ratio_to_isacnn": t / times["isacnn"]}
             if m == "isacnn":
                 paper_ms = PAPER_RUNTIME_MS.get(name, {}).get(int(val), float("nan"))
                 row["paper_seconds_per_instance"] = 1e-3 * paper_ms
@@ -587,7 +586,7 @@ def run_runtime(cfg: RuntimeConfig, ctx: RunContext) -> dict[str, Any]:
         if r["method"] == "isacnn":
             s[f"isacnn_seconds_per_instance_{r['sweep']}{r['value']}"] = r["seconds_per_instance"]
         else:
-            s[f"{r['method']}_over_isacnn_{r['sweep']}{r['value']}"] = r["ratio_vs_isacnn"]
+            s[f"{r['method']}_over_isacnn_{r['sweep']}{r['value']}"] = r["ratio_to_isacnn"]
     return s
 
 
@@ -712,6 +711,6 @@ register(ExperimentSpec(
                     where={"sweep": sw}, logy=True, xlabel=lab, ylabels=["s per instance"],
                     title=f"qi_uplink Table I: time vs {lab}")
            for sw, lab in (("num_tx", "N_t"), ("num_rx", "N_r"), ("num_users", "K"))],
-    table_columns=["sweep", "value", "seconds_per_instance", "ratio_vs_isacnn",
+    table_columns=["sweep", "value", "seconds_per_instance", "ratio_to_isacnn",
                    "paper_seconds_per_instance"],
 ))

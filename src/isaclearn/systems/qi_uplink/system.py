@@ -88,32 +88,32 @@ def _design_arrays(design: Design) -> dict[str, Any]:
 
 def _designers() -> list[DesignerEntry]:
     from isaclearn.solvers.uplink import (
-        AverageDesigner,
-        ReferenceDesigner,
-        TraditionalDesigner,
-        ZfbfDesigner,
+        ZFBF,
+        Average,
+        OptimalityReference,
+        Traditional,
     )
 
     return [
-        DesignerEntry("average", AverageDesigner, description="equal waveform powers, MMSE beams"),
-        DesignerEntry("zfbf", ZfbfDesigner,
+        DesignerEntry("average", Average, description="equal waveform powers, MMSE beams"),
+        DesignerEntry("zfbf", ZFBF,
                       description="zero-forcing beams with the waveform optimal for them"),
-        DesignerEntry("traditional", TraditionalDesigner,
+        DesignerEntry("traditional", Traditional,
                       description="AO + SCA (batched exact KKT subproblems)"),
-        DesignerEntry("traditional_cvxpy", lambda: TraditionalDesigner(backend="cvxpy"),
+        DesignerEntry("traditional_cvxpy", lambda: Traditional(backend="cvxpy"),
                       slow=True, description="AO + SCA, subproblems by CVXPY per instance"),
-        DesignerEntry("reference", ReferenceDesigner, kind="bound",
+        DesignerEntry("reference", OptimalityReference, kind="bound",
                       description="optimality reference of problem (28) (frontier search)"),
     ]
 
 
 def _load_learned(paths: Sequence[str], options: Options) -> dict[str, Any]:
-    from isaclearn.learn.isacnn import LearnedUplinkDesigner, load_uplink_net
+    from isaclearn.learn.isacnn import LearnedUplink, load_uplink_net
 
     out: dict[str, Any] = {}
     for path in paths:
         stem = Path(path).name.removesuffix(".json").removesuffix(".safetensors")
-        out[f"learned:{stem}"] = LearnedUplinkDesigner(load_uplink_net(path),
+        out[f"learned:{stem}"] = LearnedUplink(load_uplink_net(path),
                                                        name=f"learned:{stem}")
     return out
 
