@@ -1,7 +1,20 @@
-"""isaclearn.learn"""
+"""Learned designers: networks, losses, the one training loop, checkpoints, compression.
 
-# Networks, losses, the one training loop (loop.fit with a TrainTask and one TrainConfig), the
-# one checkpoint format (checkpoint), compression and export.
+* :mod:`.loop` — the one training loop :func:`fit` (epochs, Adam, plateau learning rate, best
+  weights, early stopping, time limit, TensorBoard, the non-finite-gradient guard, resumable
+  state) driven by a :class:`TrainTask`, with the one settings dataclass :class:`TrainConfig`.
+* :mod:`.checkpoint` — the one checkpoint format: safetensors + JSON sidecar with SHA-256,
+  atomic writes and a format version (:func:`save_model` / :func:`load_model`); nothing is ever
+  unpickled.
+* :mod:`.precoder_nets`, :mod:`.losses`, :mod:`.training`, :mod:`.designer` — the downlink
+  precoder networks of temiz_unsup, their unsupervised loss (eq. 25), their training task and
+  the designer that wraps a trained network (:class:`LearnedPrecoder`).
+* :mod:`.isacnn` — ISACNN and FC-NN of qi_uplink, their task and designer.
+* :mod:`.compression`, :mod:`.export` — quantization, pruning, ONNX export.
+
+A trained network is a designer like any other (``design(problem) -> Design``).
+"""
+
 from isaclearn.learn.checkpoint import (
     Checkpoint,
     load_checkpoint,

@@ -10,8 +10,10 @@ short name         paper (``shared/papers/``)
 ``ding_dt``        004: digital-twin vehicular ISAC, EKF, PCRB, Bi-LSTM
 =================  ============================================================
 
-Shared by every system: :mod:`isaclearn.systems.base` (what a system declares: experiments,
-their configs and profiles, the :class:`~isaclearn.systems.base.RunContext` they report through)
+Shared by every system: :mod:`isaclearn.systems.base` (what a system declares: its
+:class:`~isaclearn.systems.base.SystemSpec` — scenario, problem and design classes,
+``evaluate``, metrics, designers, file layout, bench suites — and its experiments, their configs
+and profiles, the :class:`~isaclearn.systems.base.RunContext` they report through)
 and :mod:`isaclearn.systems.toolkit` (the pieces experiments are built from: a resumable sweep,
 scoring a designer into a result row, timing it, finite means and summaries, thread control).
 """
@@ -35,3 +37,6 @@ def load_all() -> None:
         except ModuleNotFoundError as exc:  # a system not written yet
             if exc.name != f"isaclearn.systems.{name}":
                 raise
+
+
+__all__ = ["DEFAULT_SYSTEM", "SYSTEM_MODULES", "load_all"]
