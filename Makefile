@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/isaclearn run temiz_unsup.baselines --profile quick --out runs/demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -16,7 +16,8 @@ import math
 import sys
 
 TIMING = {"seconds_per_instance", "seconds_per_instance_median", "ms_per_instance",
-          "train_time_s", "epoch_time_s", "time_to_95pct_wmmse_s", "ratio_vs_isacnn", "ratio_to_isacnn",
+          "train_time_s", "epoch_time_s", "time_to_95pct_wmmse_s", "ratio_vs_isacnn",
+          "ratio_to_isacnn",
           "train_time_s_total"}
 
 
