@@ -22,6 +22,7 @@ from isaclearn.learn.designer import (
     save_precoder,
     trained_weights,
 )
+from isaclearn.learn.fast_inference import structured_inference
 from isaclearn.learn.losses import (
     LOSS_TERMS,
     LossConfig,
@@ -84,6 +85,7 @@ __all__ = [
     "save_checkpoint",
     "save_precoder",
     "encoder_inference",
+    "structured_inference",
     "structured_precoder",
     "train_many",
     "train_precoder",
