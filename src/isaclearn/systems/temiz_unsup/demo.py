@@ -66,7 +66,7 @@ class DemoConfig(LearnedCommon):
     """Transmit antennas ``M``."""
     rhos: tuple[float, ...] = (1.0, 0.5)
     """Trade-off weights at which each network variant is trained and scored."""
-    sdr_instances: int = 4
+    sdr_instances: int = 8
     """Test instances (the first ones) for the SDR boundary (one SDP per instance and Γ)."""
     sdr_sinr_db: tuple[float, ...] = (-10.0, -5.0, 0.0, 2.5, 5.0)
     """SINR targets Γ of the SDR boundary, dB."""
@@ -286,7 +286,7 @@ register(ExperimentSpec(
     profiles={
         "quick": {"variants": ("struct",), "num_train": 8000, "max_epochs": 100,
                   "patience": 10, "max_train_time_s": 35.0, "num_test": 1000,
-                  "num_beta": 256, "num_gamma": 16, "sdr_instances": 4},
+                  "num_beta": 256, "num_gamma": 16, "sdr_instances": 8},
         "paper": {"variants": ("struct",), "num_train": 100_000, "max_epochs": 100,
                   "patience": 10, "max_train_time_s": 240.0, "num_test": 20_000,
                   "num_beta": 1024, "num_gamma": 64, "sdr_instances": 32,
@@ -297,7 +297,8 @@ register(ExperimentSpec(
     plots=[PlotSpec(filename="rate_crb.png", x="sum_crb_db", y=["sum_rate"],
                     where={"plane": "rate_crb"},
                     title="Every method on the rate-CRB plane (M = K = 10, 20 dB)",
-                    xlabel="sum CRB (dB rad^2)", ylabels=["sum rate (bit/s/Hz)"])],
+                    xlabel="sum CRB (dB rad^2), lower is better",
+                    ylabels=["sum rate (bit/s/Hz)"])],
     table_columns=["method", "sinr_min_db", "instances", "sum_rate", "sum_crb_db",
                    "frac_wmmse", "seconds_per_instance", "train_time_s"],
     table_where={"kind": "method"},
