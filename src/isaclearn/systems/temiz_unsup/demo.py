@@ -176,10 +176,12 @@ def run_demo(cfg: DemoConfig, ctx: RunContext) -> dict[str, Any]:
                                       "seconds_per_instance": sec}])
 
         store = _store(cfg, ctx)
-        limit = (f"at most {cfg.max_train_time_s:g} s each" if cfg.max_train_time_s > 0
-                 else "no time limit")
-        ctx.log(f"training {len(cfg.variants) * len(cfg.rhos)} network(s) on {cfg.num_train} "
-                f"instances ({limit}, {cfg.num_threads} thread(s))")
+        todo = [(v, r) for v in cfg.variants for r in cfg.rhos if not ctx.is_done(f"{v}/rho{r:g}")]
+        if todo:
+            limit = (f"at most {cfg.max_train_time_s:g} s each" if cfg.max_train_time_s > 0
+                     else "no time limit")
+            ctx.log(f"{len(todo)} network(s) to score (trained on {cfg.num_train} instances, "
+                    f"{limit}, {cfg.num_threads} thread(s), unless already in {store.folder})")
         for variant in cfg.variants:
             for rho in cfg.rhos:
                 key = f"{variant}/rho{rho:g}"
