@@ -365,6 +365,7 @@ def test_structured_inference_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None
         torch.testing.assert_close(structured_inference(net, h, theta, power=1.0,
                                                         noise_var=0.1),
                                    net(h, theta, power=1.0, noise_var=0.1)[1])
+    assert structured_inference(net, h[:0], theta[:0]).shape == (0, 6, 5)
     with pytest.raises(ConfigError, match="chunk_size"):
         structured_inference(net, h, theta, chunk_size=0)
     with pytest.raises(ShapeError):

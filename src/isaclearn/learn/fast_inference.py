@@ -6,18 +6,20 @@ token features, the pre-norm Transformer encoder and the precoder form of
 :func:`~isaclearn.learn.precoder_nets.structured_precoder`), rearranged so that a CPU spends its
 time on arithmetic rather than on small-kernel overhead and memory traffic:
 
-* **Chunks.** The batch is processed ``chunk_size`` instances at a time (default 512), so that
-  the encoder's activations (``chunk_size · K · d_model`` floats) stay in the core's cache
-  between the many element-wise steps.
+* **Chunks.** The network (embedding, encoder, head) runs ``chunk_size`` instances at a time
+  (default 512), so that its activations (``chunk_size · K · d_model`` floats) stay in the
+  core's cache between the many element-wise steps; the features and the precoder form, whose
+  cost is in per-matrix LAPACK calls, run on the whole batch.
 * **Cholesky instead of LU.** Both matrices that are inverted are Hermitian positive definite:
   the regularized Gram matrix of the features, :math:`\mathbf G = \mathbf H\mathbf H^H +
   (K\sigma^2/P_t)\mathbf I_K`, whose inverse is needed only on its diagonal
   (:func:`torch.cholesky_inverse`), and the matrix of the precoder form,
-  :math:`\sigma^2\mathbf I_M + \sum_i\lambda_i\mathbf h_i^H\mathbf h_i` with
-  :math:`\lambda_i \ge 0`, solved by :func:`torch.cholesky_solve`. Batched complex Cholesky is
-  about three times faster than LU on CPU for 10 × 10 matrices. Should a factorization fail
-  numerically (``info > 0``, a matrix that is not positive definite in floating point), that
-  chunk falls back to the general solver, as the reference uses.
+  :math:`\mathbf A = \sigma^2\mathbf I_M + \sum_i\lambda_i\mathbf h_i^H\mathbf h_i` with
+  :math:`\lambda_i \ge 0`, applied as :math:`\mathbf A^{-1}\mathbf R = \mathbf L^{-H}(\mathbf
+  L^{-1}\mathbf R)` with :math:`\mathbf L^{-1}` from one batched triangular solve and two small
+  matrix products. For small batched complex matrices this is cheaper than LU with pivoting.
+  Should a factorization fail numerically (``info > 0``: not positive definite in floating
+  point), the batch falls back to the general solver the reference uses.
 * **Attention without per-head small matrix products.** Attention over the ``K`` user tokens of
   an instance with ``H`` heads of width ``d_h`` is written with the keys and values arranged
   block-diagonally over the heads, :math:`\mathbf S = \mathbf Q\,\mathrm{blkdiag}_h(\mathbf
@@ -27,7 +29,9 @@ time on arithmetic rather than on small-kernel overhead and memory traffic:
   already concatenated in the output, so that no ``[B, H, K, d_h]`` transposed copies are made.
   The block-diagonal buffers are allocated once per chunk size; only their diagonal blocks are
   written. The softmax over ``K`` keys is written with element-wise operations (PyTorch's
-  softmax kernel is slow for rows this short); ``1/√d_h`` is folded into the query weights.
+  softmax kernel is slow for rows this short), without subtracting the row maximum when a bound
+  on the scores from the weights alone (:func:`_score_bound`) shows that ``exp`` cannot
+  overflow; ``1/√d_h`` is folded into the query weights.
 * **Shared target angles.** When every instance has the same target angles (the usual test
   set), the steering vectors are computed once and the products with them become one
   ``[B K, M] × [M, T]`` matrix product.
@@ -247,7 +251,8 @@ def structured_inference(
     Returns
     -------
     torch.Tensor
-        ``[B, M, K]`` complex with :math:`\|\mathbf W\|_F^2 = P_t` (eq. 21), no gradient.
+        ``[B, M, K]`` complex with :math:`\|\mathbf W\|_F^2 = \sum_k p_k = P_t` (the form
+        meets eq. 21 by construction, so the power scaling is not applied again), no gradient.
 
     Raises
     ------
@@ -277,6 +282,8 @@ def structured_inference(
         m = cfg.num_antennas
         shared = bool((theta_t == theta_t[:1]).all()) if theta_t.shape[0] > 0 else False
         a_shared = ula(m, theta_t[0]).to(h.dtype) if shared else None  # [T, M]
+        if h.shape[0] == 0:
+            return h.new_zeros(0, m, cfg.num_users)
         x, gain_raw, a_mt = _features(h, theta_t, r, a_shared, power=power,
                                       noise_var=noise_var)
         y = torch.cat([_network(net, encoder, x[s:s + chunk_size],
