@@ -125,14 +125,15 @@ def _add_precoder_arguments(p: argparse.ArgumentParser) -> None:
                    help="networks taken from --runs (default 3; structured ones first)")
     p.add_argument("--designers", default=None,
                    help="comma-separated designer names to time (default: all, including "
-                        "dpc_bound)")
+                        "dpc_bound and the floor rows mlp_4x128 and mlp_4x128+rzf)")
     p.add_argument("--seed", type=int, default=0, help="seed of the scenario sample")
     p.add_argument("--single-start-wmmse", action="store_true",
                    help="also time wmmse_rzf: WMMSE from the RZF start alone (100 iterations "
                         "or converged), next to the reference wmmse (best of MRT/ZF/RZF starts)")
     p.add_argument("--checkpoint", action="append", default=None, metavar="PATH",
                    help="trained temiz_unsup network (checkpoint stem, .safetensors or .json) to "
-                        "time next to the baselines; repeatable")
+                        "time next to the baselines, instead of those found under --runs; "
+                        "repeatable")
     p.add_argument("--rho", type=float, default=None,
                    help="trade-off weight fed to a rho-conditioned network (default: the stored "
                         "one)")
