@@ -408,15 +408,22 @@ def test_bench_precoders_json(tmp_path: Path, fake_designers: dict[str, FakeDesi
                               capsys: pytest.CaptureFixture[str]) -> None:
     report = tmp_path / "bench.json"
     code, out, err = run_cli(["bench", "precoders", "--batch", 8, "--antennas", 4, "--users", 3,
-                              "--convex-batch", 2, "--repeat", 2, "--json", report], capsys)
+                              "--convex-batch", 2, "--repeat", 2, "--runs", tmp_path / "none",
+                              "--json", report], capsys)
     assert code == 0, err
     rows = {r["designer"]: r for r in json.loads(report.read_text())}
-    assert list(rows) == ["mrt", "wmmse", "fake_convex", "dpc_bound"]
+    assert list(rows) == ["mrt", "wmmse", "fake_convex", "dpc_bound", "mlp_4x128",
+                          "mlp_4x128+rzf"]
     for r in rows.values():
         for field in ("designer", "seconds_per_instance", "sum_rate_mean", "batch",
-                      "ratio_to_wmmse"):
+                      "ratio_to_wmmse", "ratio_to_floor"):
             assert field in r
         assert r["seconds_per_instance"] > 0
+        assert r["ratio_to_floor"] == pytest.approx(
+            r["seconds_per_instance"] / rows["mlp_4x128+rzf"]["seconds_per_instance"])
+    assert rows["mlp_4x128+rzf"]["ratio_to_floor"] == 1.0
+    assert rows["mlp_4x128"]["sum_rate_mean"] is None  # a random network's output: time only
+    assert rows["mlp_4x128+rzf"]["batch"] == 8 and "ratio_to_floor" in out
     assert rows["mrt"]["batch"] == 8 and rows["fake_convex"]["batch"] == 2
     assert rows["mrt"]["valid_instances"] == 8 and rows["fake_convex"]["valid_instances"] == 1
     assert math.isfinite(rows["fake_convex"]["sum_rate_mean"])
@@ -455,8 +462,8 @@ def test_bench_designer_selection(tmp_path: Path, fake_designers: dict[str, Fake
     assert [r["designer"] for r in rows] == ["fake_convex", "mrt"]
     assert rows[0]["ratio_to_wmmse"] is None  # WMMSE not timed
 
-    code, _, err = run_cli(["bench", "precoders", "--batch", 4, "--designers", "nope"],
-                           capsys)
+    code, _, err = run_cli(["bench", "precoders", "--batch", 4, "--designers", "nope",
+                            "--runs", ""], capsys)
     assert_user_error(code, err, "--designers", "nope", "mrt")
     code, _, err = run_cli(["bench", "precoders", "--batch", 0], capsys)
     assert_user_error(code, err, "--batch")

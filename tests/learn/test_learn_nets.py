@@ -237,3 +237,155 @@ def test_designer_and_precoder_checkpoint_round_trip(tmp_path) -> None:
     assert designer.design(p128).w.dtype == C128
     with pytest.raises(ConfigError):
         LearnedPrecoder(build_network(cfg), rho=None)
+
+
+# ------------------------------------------------------------------ fast structured inference
+
+
+def _straightforward(net: StructuredPrecoderNet, h: torch.Tensor, theta: torch.Tensor, *,
+                     power: float, noise_var: float, rho: float | None) -> torch.Tensor:
+    """The precoder computed the plain way: token features, PyTorch's own encoder module (train
+    mode without dropout), the head, then the precoder form by LU (``structured_precoder``)."""
+    import copy
+
+    ref = copy.deepcopy(net)
+    for mod in ref.modules():
+        if isinstance(mod, torch.nn.Dropout):
+            mod.p = 0.0
+        if isinstance(mod, torch.nn.MultiheadAttention):
+            mod.dropout = 0.0
+    ref.train()
+    with torch.no_grad():
+        r = None if rho is None else torch.full((h.shape[0],), rho, dtype=h.real.dtype)
+        theta_b = theta.expand(h.shape[0], -1) if theta.dim() == 1 else theta
+        lam, p, c = ref.parameters_of_form(h, theta_b, power=power, noise_var=noise_var, rho=r)
+        w = structured_precoder(h, theta_b, lam, p, c, noise_var=noise_var)
+    return w
+
+
+def _random_head(net: StructuredPrecoderNet, std: float = 0.3) -> None:
+    with torch.no_grad():
+        net.head.weight.normal_(0, std)
+        net.head.bias.normal_(0, std)
+
+
+@pytest.mark.parametrize(("rho_conditioned", "shared_theta", "chunk", "heads", "layers"), [
+    (False, True, 512, 4, 2), (False, False, 7, 4, 2), (True, True, 5, 2, 1),
+    (True, False, 64, 1, 3),
+])
+def test_structured_inference_equals_the_straightforward_computation(
+        rho_conditioned: bool, shared_theta: bool, chunk: int, heads: int, layers: int) -> None:
+    """Equal in complex128 to 1e-10 (the same mathematics); in complex64 within the rounding
+    that the conditioning of the 10 x 10 solves allows."""
+    import copy
+
+    from isaclearn.learn import structured_inference
+
+    torch.manual_seed(3)
+    cfg = NetConfig(kind="structured", num_antennas=8, num_users=6, num_targets=2,
+                    d_model=16, num_layers=layers, num_heads=heads,
+                    rho_conditioned=rho_conditioned)
+    net = StructuredPrecoderNet(cfg).eval()
+    _random_head(net)
+    problem = make_scenario(8, 6, target_angles_deg=(-10.0, 25.0) if shared_theta else None
+                            ).sample(37, generator=make_generator(5), dtype=C128)
+    rho = 0.4 if rho_conditioned else None
+    kw = {"power": problem.power, "noise_var": problem.noise_var, "rho": rho}
+    net64 = copy.deepcopy(net).double()
+    w = structured_inference(net64, problem.h, problem.theta, chunk_size=chunk, **kw)
+    want = _straightforward(net64, problem.h, problem.theta, **kw)
+    assert w.shape == (37, 8, 6) and w.dtype == C128 and not w.requires_grad
+    torch.testing.assert_close(w, want, atol=1e-10, rtol=1e-8)
+    torch.testing.assert_close(fro_norm_sq(w), torch.full((37,), problem.power,
+                                                          dtype=torch.float64))
+    h32, theta32 = problem.h.to(torch.complex64), problem.theta.float()
+    w32 = structured_inference(net, h32, theta32, chunk_size=chunk, **kw)
+    with torch.no_grad():
+        module32 = net(h32, theta32, **kw)[1]
+    assert w32.dtype == torch.complex64
+    # complex64: no further from the exact (complex128) result than the module's own output
+    err = float((w32 - want).abs().max())
+    assert err <= 2 * float((module32 - want).abs().max()) + 1e-6
+    torch.testing.assert_close(w32, module32, atol=3e-4, rtol=0)
+    w32[0] = 0  # an ordinary tensor (not an inference tensor): callers may modify it
+
+
+def test_structured_inference_in_double_precision_and_theta_forms() -> None:
+    from isaclearn.learn import structured_inference
+
+    torch.manual_seed(4)
+    cfg = NetConfig(kind="structured", num_antennas=5, num_users=4, d_model=8, num_layers=1,
+                    num_heads=2)
+    net = StructuredPrecoderNet(cfg).double().eval()
+    _random_head(net, 0.5)
+    h = _h(9, 4, 5, 11, C128)
+    theta = torch.tensor([-0.3, 0.7], dtype=torch.float64)
+    w1 = structured_inference(net, h, theta, power=2.0, noise_var=0.05, chunk_size=4)
+    w2 = structured_inference(net, h, theta.expand(9, 2).clone(), power=2.0, noise_var=0.05)
+    want = _straightforward(net, h, theta, power=2.0, noise_var=0.05, rho=None)
+    assert w1.dtype == C128
+    torch.testing.assert_close(w1, want, atol=1e-12, rtol=1e-10)
+    torch.testing.assert_close(w2, want, atol=1e-12, rtol=1e-10)
+
+
+def test_structured_inference_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large attention weights (scores not bounded: the row maximum is subtracted), a failed
+    Cholesky factorization (LU instead) and an encoder of another kind (the module's forward)
+    all give the same precoder."""
+    import isaclearn.learn.fast_inference as fi
+    from isaclearn.learn import structured_inference
+
+    torch.manual_seed(6)
+    cfg = NetConfig(kind="structured", num_antennas=6, num_users=5, d_model=16, num_layers=2,
+                    num_heads=4)
+    net = StructuredPrecoderNet(cfg).eval()
+    _random_head(net)
+    with torch.no_grad():
+        for layer in net.encoder.layers:
+            layer.self_attn.in_proj_weight[:32] *= 6.0  # queries and keys: scores up to ~100s
+    layers = fi._layers(net.encoder)
+    assert layers is not None and all(lay.shift for lay in layers)
+    h, theta = _h(11, 5, 6, 8), torch.rand(11, 2)
+    want = _straightforward(net, h, theta, power=1.0, noise_var=0.1, rho=None)
+    w = structured_inference(net, h, theta, power=1.0, noise_var=0.1)
+    assert bool(torch.isfinite(w).all())
+    torch.testing.assert_close(w, want, atol=5e-5, rtol=1e-4)
+
+    def failing(g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return g, torch.ones(g.shape[:-2], dtype=torch.int32)
+
+    monkeypatch.setattr(torch.linalg, "cholesky_ex", failing)
+    torch.testing.assert_close(structured_inference(net, h, theta, power=1.0, noise_var=0.1),
+                               want, atol=5e-5, rtol=1e-4)
+    monkeypatch.undo()
+
+    net.encoder.norm = torch.nn.LayerNorm(16)  # not what StructuredPrecoderNet builds
+    assert fi._layers(net.encoder) is None
+    with torch.no_grad():
+        torch.testing.assert_close(structured_inference(net, h, theta, power=1.0,
+                                                        noise_var=0.1),
+                                   net(h, theta, power=1.0, noise_var=0.1)[1])
+    assert structured_inference(net, h[:0], theta[:0]).shape == (0, 6, 5)
+    with pytest.raises(ConfigError, match="chunk_size"):
+        structured_inference(net, h, theta, chunk_size=0)
+    with pytest.raises(ShapeError):
+        structured_inference(net, h[:, :4], theta)
+
+
+def test_learned_precoder_design_uses_the_fast_path() -> None:
+    from isaclearn.learn import structured_inference
+
+    torch.manual_seed(7)
+    cfg = NetConfig(kind="structured", num_antennas=10, num_users=10, d_model=16,
+                    num_layers=1, num_heads=2)
+    net = StructuredPrecoderNet(cfg)
+    _random_head(net)
+    problem = make_scenario(10, 10).sample(5, generator=make_generator(9))
+    w = LearnedPrecoder(net, rho=1.0).design(problem).w
+    assert not net.training
+    assert torch.equal(w, structured_inference(net, problem.h, problem.theta,
+                                               power=problem.power,
+                                               noise_var=problem.noise_var))
+    with torch.no_grad():
+        torch.testing.assert_close(w, net(problem.h, problem.theta, power=problem.power,
+                                          noise_var=problem.noise_var)[1], atol=2e-5, rtol=1e-4)

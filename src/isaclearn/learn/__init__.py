@@ -38,6 +38,7 @@ from isaclearn.learn.designer import (
     save_precoder,
     trained_weights,
 )
+from isaclearn.learn.fast_inference import structured_inference
 from isaclearn.learn.loop import (
     RHO_GRID,
     BatchLoss,
@@ -112,6 +113,7 @@ __all__ = [
     "save_model",
     "save_precoder",
     "encoder_inference",
+    "structured_inference",
     "structured_precoder",
     "train_many",
     "train_precoder",

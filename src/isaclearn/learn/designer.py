@@ -25,7 +25,13 @@ from isaclearn.learn.checkpoint import (
     model_weights,
     save_model,
 )
-from isaclearn.learn.precoder_nets import NetConfig, PrecoderNet, build_network
+from isaclearn.learn.fast_inference import structured_inference
+from isaclearn.learn.precoder_nets import (
+    NetConfig,
+    PrecoderNet,
+    StructuredPrecoderNet,
+    build_network,
+)
 
 
 @dataclass
@@ -46,7 +52,9 @@ class LearnedPrecoder:
     -----
     The network sees ``problem.csi`` (the estimate when the problem carries one) and the target
     angles; it runs in the dtype of its weights (float32 / complex64) and the design is returned
-    in the dtype of ``problem.h``. ``info`` carries ``rho``.
+    in the dtype of ``problem.h``. ``info`` carries ``rho``. A structured network runs through
+    :func:`~isaclearn.learn.fast_inference.structured_inference` (the same precoder as the
+    module's ``forward`` up to rounding, several times faster on CPU).
     """
 
     net: PrecoderNet
@@ -79,8 +87,13 @@ class LearnedPrecoder:
         h = problem.csi.to(cdt)
         theta = problem.theta.to(pdt)
         rho = self.rho if self.net.config.rho_conditioned else None
-        with torch.no_grad():
-            _, w = self.net(h, theta, power=problem.power, noise_var=problem.noise_var, rho=rho)
+        if isinstance(self.net, StructuredPrecoderNet):
+            w = structured_inference(self.net, h, theta, power=problem.power,
+                                     noise_var=problem.noise_var, rho=rho)
+        else:
+            with torch.no_grad():
+                _, w = self.net(h, theta, power=problem.power, noise_var=problem.noise_var,
+                                rho=rho)
         return Design(w=w.to(problem.h.dtype), info={"rho": self.rho, **self.info})
 
 

@@ -11,7 +11,8 @@ loss (``dnn``), the same network scored after eq. (21) (``dnn_scaled``), a struc
 emitting the parameters of the optimal MISO precoder form (``struct``), ρ-conditioned
 versions of both (``dnn_rho``, ``struct_rho``) and ``struct`` trained by continuation along ρ
 (``struct_cont`` downwards from ρ = 1, ``struct_cont_up`` upwards from ρ = 0). Experiments:
-``tradeoff`` (Figs. 3–4), ``compression`` (Table 3, Figs. 5–6), ``snr`` (Fig. 8),
+``demo`` (what ``make demo`` runs: ``struct`` at ρ = 1 and 0.5 beside every baseline and the
+bounds), ``tradeoff`` (Figs. 3–4), ``compression`` (Table 3, Figs. 5–6), ``snr`` (Fig. 8),
 ``csi_error`` (Fig. 9), ``beampattern`` (Figs. 10–11) and ``snr_definition`` (which SNR
 reading gives the paper's 36.1 bit/s/Hz).
 
@@ -41,5 +42,6 @@ __all__ = [
 ]
 
 from isaclearn.systems.temiz_unsup import baselines as _baselines  # noqa: E402,F401  (registers)
+from isaclearn.systems.temiz_unsup import demo as _demo  # noqa: E402,F401  (registers)
 from isaclearn.systems.temiz_unsup import experiments as _experiments  # noqa: E402,F401  (registers)
 from isaclearn.systems.temiz_unsup.system import SYSTEM  # noqa: E402,F401  (registers)

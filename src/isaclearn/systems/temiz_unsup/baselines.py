@@ -1,4 +1,4 @@
-"""``temiz_unsup.baselines``: every classical designer on the paper's scenario (the demo).
+"""``temiz_unsup.baselines``: every classical designer on the paper's scenario (no training).
 
 Samples the temiz_unsup scenario (``M = K = 10``, targets at −10° and 25°, ``R = 10``,
 ``SNR = 20 dB``), runs every baseline designer, and records
@@ -199,7 +199,7 @@ SPEC = register(ExperimentSpec(
         "paper": {"batch": 100_000, "convex_batch": 100},
     },
     description="every classical designer on the paper's scenario: table, beampatterns, "
-                "SDR rate-CRB boundary (the demo)",
+                "SDR rate-CRB boundary (no training)",
     plots=[
         PlotSpec(filename="beampatterns.png", x="angle_deg", y=["gain_db"],
                  where={"kind": "beampattern"}, title="Mean transmit beampattern",

@@ -149,7 +149,10 @@ def _log_sizes(cfg: LearnedCommon, ctx: RunContext) -> None:
             f"{cfg.patience}, {limit}")
 
 
-def _store(cfg: LearnedCommon, ctx: RunContext) -> ModelStore:
+def model_store(cfg: LearnedCommon, ctx: RunContext) -> ModelStore:
+    """The :class:`ModelStore` of a learned-precoder experiment: checks the variants, logs the
+    data sizes, keeps networks in ``model_dir`` or ``<run>/models`` (a temporary folder when
+    the run has no folder)."""
     check_variants(cfg.variants)
     _log_sizes(cfg, ctx)
     folder: Path | None
@@ -225,7 +228,7 @@ class TradeoffConfig(LearnedCommon):
 def run_tradeoff(cfg: TradeoffConfig, ctx: RunContext) -> dict[str, Any]:
     """Sum rate and sum CRB versus ρ for each variant; baselines and the SDR boundary."""
     with threads(cfg.num_threads):
-        store = _store(cfg, ctx)
+        store = model_store(cfg, ctx)
         for m in cfg.antennas:
             test = _test_set(cfg, m)
             small = test.subset(slice(0, cfg.sdr_instances))
@@ -388,7 +391,7 @@ class CompressionConfig(LearnedCommon):
 def run_compression(cfg: CompressionConfig, ctx: RunContext) -> dict[str, Any]:
     """Quantization/pruning grid, complexity, inference timing and ONNX latency."""
     with threads(cfg.num_threads):
-        store = _store(cfg, ctx)
+        store = model_store(cfg, ctx)
         test = _test_set(cfg, cfg.num_antennas)
         points = [(v, rho) for v in cfg.variants for rho in (cfg.rho_rate, cfg.rho_crb)]
         sweep(ctx, points, lambda p: f"{p[0]}/rho{p[1]:g}",
@@ -564,7 +567,7 @@ def _parse_compressions(items: tuple[str, ...]) -> list[tuple[int, float]]:
 def run_snr(cfg: SnrConfig, ctx: RunContext) -> dict[str, Any]:
     """Sum rate and sum CRB versus SNR for full and compressed networks."""
     with threads(cfg.num_threads):
-        store = _store(cfg, ctx)
+        store = model_store(cfg, ctx)
         test_at = lru_cache(maxsize=1)(partial(_snr_test_set, cfg))
         points = [(snr, part) for snr in cfg.snrs_db for part in ("baselines", *cfg.variants)]
         sweep(ctx, points, lambda p: f"snr{p[0]:g}/{p[1]}",
@@ -637,7 +640,7 @@ class CsiErrorConfig(LearnedCommon):
 def run_csi_error(cfg: CsiErrorConfig, ctx: RunContext) -> dict[str, Any]:
     """Sum rate versus CSI error; networks trained with perfect CSI (as in the paper)."""
     with threads(cfg.num_threads):
-        store = _store(cfg, ctx)
+        store = model_store(cfg, ctx)
         test_at = lru_cache(maxsize=1)(partial(_csi_test_set, cfg))
         points = [(m, mu, part) for m in cfg.antennas for mu in cfg.mus
                   for part in ("baselines", *cfg.variants)]
@@ -718,7 +721,7 @@ _TARGETS_DEG = (-10.0, 25.0)
 def run_beampattern(cfg: BeampatternConfig, ctx: RunContext) -> dict[str, Any]:
     """Mean transmit beampatterns of the networks and their peak directions."""
     with threads(cfg.num_threads):
-        store = _store(cfg, ctx)
+        store = model_store(cfg, ctx)
         test_at = lru_cache(maxsize=1)(partial(_test_set, cfg))
         points = [(m, v, rho) for m in cfg.antennas for v in cfg.variants for rho in cfg.rhos]
         sweep(ctx, points, lambda p: _rho_key(*p),
