@@ -296,3 +296,28 @@ def test_errors_name_the_argument() -> None:
         crb_angle(w, theta, num_rx=0, radar_snr=1.0, num_symbols=1)
     with pytest.raises(IsacError, match="theta"):
         crb_angle(w, torch.tensor([0.1j]), num_rx=2, radar_snr=1.0, num_symbols=1)
+
+
+def test_crb_is_infinite_without_angle_information() -> None:
+    """W = 0 carries no information on any angle: the bound is +inf, not NaN (the approximate
+    CRB agrees). A beam in the null of one target's steering vector and its derivative leaves
+    that target's bound unbounded while the other's stays finite, with a finite gradient."""
+    from isaclearn.arrays import ula
+
+    theta = torch.tensor([[-0.3, 0.5]], dtype=torch.float64)
+    zero = torch.zeros(1, 4, 2, dtype=torch.complex128)
+    crb = crb_angle(zero, theta, num_rx=4, radar_snr=1.0, num_symbols=1)
+    assert torch.isinf(crb).all() and (crb > 0).all()
+    assert torch.isinf(crb_angle_approx(zero, theta, radar_snr=1.0, num_symbols=1)).all()
+    # a single beam orthogonal to a(theta_0) and its derivative: no information on target 0
+    a0 = ula(4, theta[:, :1]).reshape(4)
+    from isaclearn.arrays import ula_derivative
+
+    d0 = ula_derivative(4, theta[:, :1]).reshape(4)
+    basis = torch.linalg.qr(torch.stack([a0, d0], dim=-1), mode="complete").Q[:, 2:]
+    w = basis[:, :1].reshape(1, 4, 1).clone().requires_grad_(True)
+    crb = crb_angle(w, theta, num_rx=4, radar_snr=1.0, num_symbols=1)
+    # rounding leaves ~1e-17 of the beam on a(theta_0): inf or astronomically large
+    assert crb[0, 0] > 1e12 * crb[0, 1] and torch.isfinite(crb[0, 1])
+    crb[0, 1].backward()
+    assert w.grad is not None and torch.isfinite(torch.view_as_real(w.grad)).all()

@@ -30,6 +30,8 @@ transmit covariance; the transmit power enters through ``w``.
 
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 import torch
@@ -129,7 +131,8 @@ def crb_angle(
     -------
     torch.Tensor
         ``[..., T]`` real, rad²; ``float32`` for ``complex64`` ``w``, ``float64`` for
-        ``complex128``.
+        ``complex128``; ``+inf`` for a target the design gives no angle information about
+        (e.g. ``W = 0``, or a beam orthogonal to the target's steering vector).
 
     Raises
     ------
@@ -166,7 +169,12 @@ def crb_angle(
     t_da = bdb.conj() * n_aw + bb * c_aw_daw.conj()
     eta = _snr(radar_snr, t_aa)
     denom = 2.0 * eta * num_symbols * (t_dd * t_aa - abs_sq(t_da))
-    return t_aa / denom
+    # No angle information (a target the design does not illuminate, e.g. W = 0): the Fisher
+    # information is singular and the bound is +inf (not 0/0). The safe denominator keeps the
+    # gradient finite there.
+    informative = denom > 0
+    return torch.where(informative, t_aa / torch.where(informative, denom, 1.0),
+                       torch.full_like(t_aa, math.inf))
 
 
 def crb_angle_approx(
