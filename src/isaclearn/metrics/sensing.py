@@ -31,7 +31,6 @@ transmit covariance; the transmit power enters through ``w``.
 from __future__ import annotations
 
 import math
-
 from typing import Any
 
 import torch
