@@ -487,6 +487,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_error_text(exc: OSError) -> str:
+    """``PATH: reason`` for an :class:`OSError` (e.g. ``runs/x/results.csv: No space left on
+    device``)."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename is not None:
+        return f"{exc.filename}: {reason}"
+    return reason
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit code."""
     try:
@@ -498,6 +507,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except IsacError as exc:
         _err(str(exc))
+        return 2
+    except OSError as exc:  # a file system refusal not caught closer to its cause
+        _err(_os_error_text(exc))
         return 2
     except KeyboardInterrupt:
         _err("interrupted")

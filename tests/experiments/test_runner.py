@@ -167,8 +167,13 @@ def test_resume_with_other_config_is_refused(tmp_path: Path, fake_exp: Experimen
 
 def test_resume_into_fresh_folder_and_non_run_folder(tmp_path: Path,
                                                      fake_exp: ExperimentSpec) -> None:
-    result = run_experiment("testsys.fake", out_dir=tmp_path / "new", resume=True, quiet=True)
-    assert len(result.rows) == 8
+    with pytest.raises(ConfigError, match="does not exist, so there is nothing to resume"):
+        run_experiment("testsys.fake", out_dir=tmp_path / "new", resume=True, quiet=True)
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="is empty, so there is nothing to resume"):
+        run_experiment("testsys.fake", out_dir=tmp_path / "empty", resume=True, quiet=True)
+    assert not any((tmp_path / "empty").iterdir())
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("mine")
@@ -275,3 +280,64 @@ def test_summary_table_means_per_method_and_point() -> None:
     assert table == [{"method": "a", "y": 7.0}]
     text = format_table(table, cols)
     assert text.splitlines()[0].split() == ["method", "y"]
+
+
+class _Rejected:
+    """Raise a ConfigError at sweep point ``at`` (``0``: before any point is recorded)."""
+
+    at: int = 0
+
+
+def rejecting_fn(cfg: FakeConfig, ctx: RunContext) -> dict[str, Any]:
+    assert ctx.out_dir is not None
+    (ctx.out_dir / "models").mkdir(exist_ok=True)  # an artefact of the run, e.g. a checkpoint folder
+    for i, x in enumerate(cfg.points):
+        if i == _Rejected.at:
+            raise ConfigError("num_antennas must be >= 1, got -4")
+        ctx.record(f"x={x:g}", [{"method": "a", "x": x, "y": x}])
+    return {}
+
+
+@pytest.fixture
+def rejecting_exp() -> Iterator[ExperimentSpec]:
+    spec = base.register(ExperimentSpec(name="testsys.rejecting", fn=rejecting_fn,
+                                        config_cls=FakeConfig, profiles={"quick": {}}))
+    yield spec
+    base._REGISTRY.pop(spec.name, None)
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-folder", "empty-folder"])
+def test_rejected_fresh_run_leaves_nothing(tmp_path: Path, rejecting_exp: ExperimentSpec,
+                                           capsys: pytest.CaptureFixture[str],
+                                           existing: bool) -> None:
+    """A fresh run rejected (IsacError) before its first sweep point removes what it made and
+    prints no resume hint; the same --out is then usable."""
+    _Rejected.at = 0
+    out = tmp_path / "parent" / "x5"
+    if existing:
+        out.mkdir(parents=True)
+    with pytest.raises(ConfigError, match="num_antennas"):
+        run_experiment("testsys.rejecting", out_dir=out, quiet=True)
+    assert "--resume" not in capsys.readouterr().err
+    if existing:
+        assert out.is_dir() and not any(out.iterdir())
+    else:
+        assert not (tmp_path / "parent").exists()  # the parents it created go too
+    _Rejected.at = 99
+    run_experiment("testsys.rejecting", out_dir=out, quiet=True)
+    assert len(read_results_csv(out / "results.csv")) == 4
+
+
+def test_rejected_run_after_a_point_keeps_it(tmp_path: Path, rejecting_exp: ExperimentSpec,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    _Rejected.at = 2
+    out = tmp_path / "x6"
+    with pytest.raises(ConfigError):
+        run_experiment("testsys.rejecting", out_dir=out, quiet=True)
+    assert "2 finished sweep point(s) are saved" in capsys.readouterr().err
+    assert len(read_results_csv(out / "results.csv")) == 2
+    # a resumed run that is rejected keeps the folder as well
+    with pytest.raises(ConfigError):
+        run_experiment("testsys.rejecting", out_dir=out, resume=True, quiet=True)
+    assert "--resume" in capsys.readouterr().err
+    assert (out / "config.json").is_file()

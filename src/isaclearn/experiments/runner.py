@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 import isaclearn
-from isaclearn.core.errors import ConfigError, InputFileError
+from isaclearn.core.errors import ConfigError, InputFileError, IsacError
 from isaclearn.core.random import seed_everything
 from isaclearn.experiments.plotting import plot_rows
 from isaclearn.experiments.results import (
@@ -191,26 +191,75 @@ def _config_differences(saved: Mapping[str, Any], now: Mapping[str, Any]) -> lis
     return diffs
 
 
-def _prepare_folder(out_dir: Path, record: dict[str, Any], resume: bool
-                    ) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
-    """Create or check the run folder; the finished sweep points of an earlier run."""
+@dataclass
+class _Folder:
+    """What :func:`_prepare_folder` found and made: the finished sweep points of an earlier run,
+    warnings, and what to remove if a fresh run is rejected before finishing a point."""
+
+    done: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    fresh: bool = True
+    created: Path | None = None
+    """The topmost folder this run created (``None``: ``out_dir`` existed, empty)."""
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The topmost ancestor of ``path`` (or ``path`` itself) that does not exist."""
+    missing = None
+    for p in (path, *path.parents):
+        if p.exists():
+            break
+        missing = p
+    return missing
+
+
+def _cannot(out_dir: Path, what: str, exc: OSError) -> ConfigError:
+    where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(out_dir) else ""
+    return ConfigError(f"--out {out_dir}: cannot {what} ({exc.strerror or exc}{where}); choose "
+                       f"another folder with --out")
+
+
+def _prepare_folder(out_dir: Path, record: dict[str, Any], resume: bool) -> _Folder:
+    """Create or check the run folder; the finished sweep points of an earlier run.
+
+    Raises
+    ------
+    ConfigError
+        The path is a file or cannot be created or written (an ``OSError``: permission,
+        read-only or virtual file system, a file in the path); a non-empty folder without
+        ``resume``; ``resume`` on a missing or empty folder (nothing to resume), on a folder
+        that is not a run folder, or with a different config.
+    InputFileError
+        The saved ``config.json`` is unreadable.
+    """
     cfg_path = out_dir / CONFIG_FILE
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"--out {out_dir} exists and is not a folder")
-    non_empty = out_dir.is_dir() and any(out_dir.iterdir())
+    try:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise ConfigError(f"--out {out_dir} exists and is not a folder")
+        non_empty = out_dir.is_dir() and any(out_dir.iterdir())
+    except OSError as exc:
+        raise _cannot(out_dir, "read the folder", exc) from None
+    if resume and not non_empty:
+        state = "is empty" if out_dir.is_dir() else "does not exist"
+        raise ConfigError(f"cannot resume {out_dir}: the folder {state}, so there is nothing to "
+                          f"resume; drop --resume to start a new run there")
     if not resume:
         if non_empty:
             raise ConfigError(
                 f"output folder {out_dir} already exists and is not empty; pass --resume to "
                 f"continue that run, or choose a new folder with --out"
             )
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_json(cfg_path, record)
-        return {}, []
-    if not non_empty:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_json(cfg_path, record)
-        return {}, []
+        created = _first_missing(out_dir)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _cannot(out_dir, "create the run folder", exc) from None
+        try:
+            write_json(cfg_path, record)
+        except OSError as exc:
+            _remove_created(out_dir, created)
+            raise _cannot(out_dir, f"write {CONFIG_FILE}", exc) from None
+        return _Folder(created=created)
     if not cfg_path.is_file():
         raise ConfigError(f"cannot resume {out_dir}: it has no {CONFIG_FILE}, so it is not a "
                           f"run folder; choose a new folder with --out")
@@ -239,8 +288,29 @@ def _prepare_folder(out_dir: Path, record: dict[str, Any], resume: bool
                           f"finished sweep points are unknown; choose a new folder with --out")
     done, warnings = read_progress(progress)
     saved.setdefault("resumed", []).append(record["started"])
-    write_json(cfg_path, saved)
-    return done, warnings
+    try:
+        write_json(cfg_path, saved)
+    except OSError as exc:
+        raise _cannot(out_dir, f"write {CONFIG_FILE}", exc) from None
+    return _Folder(done=done, warnings=warnings, fresh=False)
+
+
+def _remove_created(out_dir: Path, created: Path | None) -> None:
+    """Remove what a rejected fresh run made: the folders it created, or (when ``out_dir``
+    existed, and was therefore empty) everything inside ``out_dir``."""
+    import shutil
+
+    try:
+        if created is not None:
+            shutil.rmtree(created)
+        elif out_dir.is_dir():
+            for child in out_dir.iterdir():
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+    except OSError:
+        pass  # best effort: the error being reported matters more
 
 
 def run_experiment(
@@ -301,10 +371,14 @@ def run_experiment(
     cfg = resolve_config(spec, profile, overrides, seed=seed, device=device)
     folder = Path(out_dir) if out_dir is not None else Path("runs") / f"{spec.name}-{profile}"
     record = _config_record(spec, profile, cfg, overrides, seed, device)
-    done, warnings = _prepare_folder(folder, record, resume)
+    prepared = _prepare_folder(folder, record, resume)
+    done = prepared.done
 
-    ctx = FolderContext(folder, done=done)
-    for w in warnings:
+    try:
+        ctx = FolderContext(folder, done=done)
+    except OSError as exc:
+        raise _cannot(folder, "write the results", exc) from None
+    for w in prepared.warnings:
         ctx.log(f"warning: {w}")
     if done:
         ctx.log(f"resuming {folder}: {len(done)} finished sweep point(s) kept")
@@ -315,11 +389,16 @@ def run_experiment(
     ctx.log(f"running {spec.name} (profile {profile}) into {folder}")
     try:
         summary = spec.fn(cfg, ctx)
+    except IsacError:
+        if prepared.fresh and not ctx.recorded:
+            # rejected before finishing a sweep point: leave nothing behind, so that the
+            # corrected command can use the same --out
+            _remove_created(folder, prepared.created)
+            raise
+        _log_resume_hint(ctx, spec, profile, folder)
+        raise
     except BaseException:
-        n = len(ctx.resumed_keys | set(ctx.recorded))
-        ctx.log(f"run stopped; {n} finished sweep point(s) are saved in {folder / RESULTS_FILE}; "
-                f"continue with: isaclearn run {spec.name} --profile {profile} --out {folder} "
-                f"--resume")
+        _log_resume_hint(ctx, spec, profile, folder)
         raise
     if summary is None:
         summary = {}
@@ -345,6 +424,14 @@ def run_experiment(
         resumed_keys=sorted(ctx.resumed_keys),
         new_keys=list(ctx.recorded),
     )
+
+
+def _log_resume_hint(ctx: FolderContext, spec: ExperimentSpec, profile: str, folder: Path
+                     ) -> None:
+    n = len(ctx.resumed_keys | set(ctx.recorded))
+    ctx.log(f"run stopped; {n} finished sweep point(s) are saved in {folder / RESULTS_FILE}; "
+            f"continue with: isaclearn run {spec.name} --profile {profile} --out {folder} "
+            f"--resume")
 
 
 def render_table(spec: ExperimentSpec, rows: list[dict[str, Any]]) -> str:

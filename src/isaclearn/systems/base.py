@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,7 +185,57 @@ class ExperimentSpec:
         return cfg
 
 
+_OPEN = {"(": ")", "[": "]"}
+
+
+def _list_items(text: str, raw: str, key: str) -> list[str]:
+    """The comma-separated items of a list value, with optional enclosing ``(...)`` or
+    ``[...]``; unbalanced or nested brackets and empty items are refused."""
+    body = text
+    if body[:1] in _OPEN:
+        if body[-1:] != _OPEN[body[0]]:
+            raise ConfigError(f"--set {key}={raw}: unbalanced brackets; write a list as "
+                              f"a,b,c or [a,b,c]")
+        body = body[1:-1]
+    if any(c in body for c in "()[]"):
+        raise ConfigError(f"--set {key}={raw}: unbalanced or nested brackets; write a list "
+                          f"as a,b,c or [a,b,c]")
+    if not body.strip():
+        return []
+    items = [s.strip() for s in body.split(",")]
+    if any(not s for s in items):
+        raise ConfigError(f"--set {key}={raw}: empty item in the list (two commas in a row, "
+                          f"or a comma at either end)")
+    return items
+
+
+def _finite(value: float, raw: str, key: str) -> float:
+    if not math.isfinite(value):
+        why = " (it overflows to inf)" if not math.isnan(value) and "inf" not in \
+            raw.lower() else ""
+        raise ConfigError(f"--set {key}={raw}: expected a finite number, got {value}{why}")
+    return value
+
+
+def _number(text: str) -> int | float | None:
+    """``text`` as an int, else a float, else ``None``."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def _parse_value(raw: str, current: Any, key: str) -> Any:
+    """``raw`` parsed as a value of the type of ``current`` (the field's present value).
+
+    Floats must be finite (``nan``, ``inf`` and overflowing literals such as ``1e400`` are
+    refused); lists are ``a,b,c`` or ``[a,b,c]`` / ``(a,b,c)`` with balanced brackets and no
+    empty item (an empty value or ``()`` is the empty list).
+    """
     text = raw.strip()
     try:
         if isinstance(current, bool):
@@ -197,20 +248,21 @@ def _parse_value(raw: str, current: Any, key: str) -> Any:
         if isinstance(current, int):
             return int(text)
         if isinstance(current, float):
-            return float(text)
+            return _finite(float(text), raw, key)
         if isinstance(current, tuple | list):
-            items = [s for s in text.strip("()[]").split(",") if s.strip()]
             elem = current[0] if len(current) else 0.0
-            vals = [_parse_value(s, elem, key) for s in items]
+            vals = [_parse_value(s, elem, key) for s in _list_items(text, raw, key)]
             return type(current)(vals)
         if current is None:
             if text.lower() in ("none", "null"):
                 return None
-            try:
-                return float(text) if any(c in text for c in ".eE") else int(text)
-            except ValueError:
-                return text
+            number = _number(text)
+            if isinstance(number, float):
+                return _finite(number, raw, key)
+            return text if number is None else number
         return text
+    except ConfigError:
+        raise
     except ValueError:
         raise ConfigError(
             f"--set {key}={raw}: expected a value of type {type(current).__name__}"
