@@ -2,7 +2,7 @@
 
 Subcommands::
 
-    isaclearn list [--system NAME]
+    isaclearn list [EXPERIMENT | SYSTEM] [--system NAME]
     isaclearn run EXPERIMENT [--profile quick|paper] [--set key=value ...] [--out DIR]
                              [--resume] [--seed N] [--device cpu|cuda]
     isaclearn plot DIR [--errorbars]
@@ -57,6 +57,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if args.system:
         return _list_system(_system(args.system))
     exps = experiments()
+    if args.name:
+        if args.name in exps:
+            return _list_experiment(exps[args.name])
+        if args.name in systems():
+            return _list_system(systems()[args.name])
+        raise ConfigError(f"list: unknown experiment or system {args.name!r}; experiments: "
+                          f"{', '.join(exps)}; systems: {', '.join(systems())}")
     out = sys.stdout
     known = systems()
     print("systems:", file=out)
@@ -79,7 +86,43 @@ def _cmd_list(args: argparse.Namespace) -> int:
             print(f"  {sname:<16} {suite.description}", file=out)
         else:
             print(f"  {sname:<16} (the {suite.name} suite of {spec.name})", file=out)
-    print("\n`isaclearn list --system NAME` shows a system's metrics and file layout.", file=out)
+    print("\n`isaclearn list SYSTEM` shows a system's metrics and file layout; "
+          "`isaclearn list EXPERIMENT` an experiment's config fields (the keys of --set).",
+          file=out)
+    return 0
+
+
+def _set_text(value: Any) -> str:
+    """A config value as ``--set KEY=VALUE`` takes it (lists as ``a,b,c``)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple | list):
+        return ",".join(_set_text(v) for v in value) if value else "()"
+    if isinstance(value, str):
+        return value if value else '""'
+    return str(value)
+
+
+def _list_experiment(exp: Any) -> int:
+    """An experiment's description, profiles and config fields with type, default, the
+    profiles' values where they differ and the field's docstring."""
+    from isaclearn.systems.base import config_fields
+
+    out = sys.stdout
+    print(f"{exp.name}: {exp.description}", file=out)
+    print(f"profiles: {', '.join(exp.profiles)} (isaclearn run uses quick unless --profile "
+          f"says otherwise)", file=out)
+    print(f"\nconfig fields (isaclearn run {exp.name} --set KEY=VALUE ...; lists as a,b,c):",
+          file=out)
+    for f in config_fields(exp.config_cls):
+        line = f"  {f.name}: {f.type} = {_set_text(f.default)}"
+        differ = [f"{p}: {_set_text(v[f.name])}" for p, v in exp.profiles.items()
+                  if f.name in v and v[f.name] != f.default]
+        if differ:
+            line += f"  ({'; '.join(differ)})"
+        print(line, file=out)
+        for doc_line in (f.doc or "(no description)").splitlines():
+            print(f"      {doc_line}", file=out)
     return 0
 
 
@@ -271,6 +314,10 @@ def _evaluate_compare(args: argparse.Namespace, spec: Any, problem: Any, design_
     from isaclearn.systems.toolkit import finite_instances, subset_design
 
     shown = spec.shown_metrics()
+    notes = {name: _designer_note(d) for name, d in designers.items()}
+    for name, note in notes.items():
+        if note:
+            print(f"{name}: {note}")
     rows, report = [], {}
     for name, design in designs.items():
         ok = finite_instances(design)
@@ -284,6 +331,8 @@ def _evaluate_compare(args: argparse.Namespace, spec: Any, problem: Any, design_
         rows.append({"design": name, "valid": int(ok.sum()), **mean})
         report[name] = {"valid_instances": int(ok.sum()), "mean": mean,
                         "per_instance": {m: to_jsonable(v.double()) for m, v in metrics.items()}}
+        if notes.get(name):
+            report[name]["note"] = notes[name]
     cols = ["design", "valid", *shown]
     print(format_table(rows, cols))
     print("means over the instances with a finite design (valid); units: "
@@ -296,6 +345,14 @@ def _evaluate_compare(args: argparse.Namespace, spec: Any, problem: Any, design_
     if args.out:
         _write_designs(args.out, spec, designs)
     return 0
+
+
+def _designer_note(designer: Any) -> str | None:
+    """The one-line ``info["note"]`` a system's loaded network may carry (e.g. which trade-off
+    weight it runs at)."""
+    info = getattr(designer, "info", None)
+    note = info.get("note") if isinstance(info, dict) else None
+    return str(note) if note else None
 
 
 def _write_designs(path: str, spec: Any, designs: dict[str, Any]) -> None:
@@ -413,16 +470,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("list", help="systems, experiments, designers, bench suites")
+    p = sub.add_parser("list", help="systems, experiments, designers, bench suites; one "
+                                    "experiment's config fields or one system's details")
+    p.add_argument("name", nargs="?", default=None, metavar="EXPERIMENT|SYSTEM",
+                   help="an experiment: its config fields (the keys of run --set) with type, "
+                        "default, profile values and meaning; a system: as --system")
     p.add_argument("--system", default=None, help="details of one system: metrics, designers, "
                                                   "file layout")
     p.set_defaults(func=_cmd_list)
 
-    p = sub.add_parser("run", help="run an experiment into a folder")
+    p = sub.add_parser("run", help="run an experiment into a folder",
+                       epilog="`isaclearn list EXPERIMENT` prints the experiment's config "
+                              "fields (the keys of --set) with their types, defaults, profile "
+                              "values and meaning.")
     p.add_argument("experiment", help="experiment name <system>.<experiment> (see isaclearn list)")
     p.add_argument("--profile", default="quick", help="quick (default) or paper")
     p.add_argument("--set", action="append", nargs="+", metavar="KEY=VALUE",
-                   help="override a config field (repeatable)")
+                   help="override a config field (repeatable; lists as a,b,c); `isaclearn list "
+                        "EXPERIMENT` shows the keys")
     p.add_argument("--out", type=Path, default=None,
                    help="run folder (default runs/<experiment>-<profile>)")
     p.add_argument("--resume", action="store_true",

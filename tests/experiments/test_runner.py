@@ -290,7 +290,7 @@ class _Rejected:
 
 def rejecting_fn(cfg: FakeConfig, ctx: RunContext) -> dict[str, Any]:
     assert ctx.out_dir is not None
-    (ctx.out_dir / "models").mkdir(exist_ok=True)  # an artefact of the run, e.g. a checkpoint folder
+    (ctx.out_dir / "models").mkdir(exist_ok=True)  # an artefact, e.g. a checkpoint folder
     for i, x in enumerate(cfg.points):
         if i == _Rejected.at:
             raise ConfigError("num_antennas must be >= 1, got -4")

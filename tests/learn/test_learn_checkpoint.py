@@ -130,3 +130,21 @@ def test_precoder_loaders_refuse_foreign_checkpoints(tmp_path) -> None:
                                     "num_targets": 1, "hidden": [3]}})
     with pytest.raises(CheckpointError, match="does not fit"):
         load_precoder(tmp_path / "shape")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_both_files_get_the_umask_default_mode(tmp_path, umask: int) -> None:
+    """The tensor file is not left at safetensors' 0600 beside a 0644 sidecar: both get the
+    mode a new file gets under the process umask."""
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        t_path = save_checkpoint(tmp_path / "ck", _tensors(), kind="test", config={})
+    finally:
+        os.umask(old)
+    want = 0o666 & ~umask
+    _, j_path = paths(tmp_path / "ck")
+    assert stat.S_IMODE(t_path.stat().st_mode) == want
+    assert stat.S_IMODE(j_path.stat().st_mode) == want

@@ -6,7 +6,22 @@ fraction, angle in radians); ``isaclearn list --system NAME`` prints it. Files a
 ``.npz`` or MATLAB ``.mat`` up to v7; keys are case-sensitive, with a case-insensitive fallback
 when the exact key is absent. Scalars may be 0-d arrays, 1-element arrays or MATLAB 1×1
 matrices; a MATLAB row or column vector is accepted for a one-letter field; a field whose first
-letter is ``B`` may be given without it (one instance, or the same for every instance). Values
+letter is ``B`` may be given without it (one instance, or the same for every instance).
+
+A two-letter field ``[B, X]`` that may be shared by every instance (``batch="broadcast"``, e.g.
+the target angles ``theta`` ``[B, T]``) is read as
+
+* ``[X]`` (1-D) or a ``1×X`` row: the same values for every instance;
+* ``[B, X]``: per instance;
+* an ``n×1`` column with ``n ≠ B``: ``n`` values shared by every instance (a MATLAB column
+  vector);
+* an ``n×1`` column with ``n = B > 1``: in an ``.npz`` file, whose arrays keep their exact
+  shape, one value per instance (``X = 1``); in a ``.mat`` file, where every vector is a matrix
+  and columns are the usual way to write one, it is ambiguous and refused with a message that
+  says how to store either meaning (a ``1×X`` row for shared values; an ``.npz`` of shape
+  ``(B, 1)`` for one value per instance).
+
+Values
 are read in double precision (``complex128`` / ``float64``). MATLAB v7.3 files (HDF5) are not
 read: save with ``-v7``. Object arrays are refused without being unpickled.
 
@@ -38,18 +53,42 @@ MAX_COUNT = 1_000_000
 """Largest integer accepted for a count (antennas, snapshots): more is taken for a typo."""
 
 
+_NPZ_HELP = "an .npz is the zip archive numpy.savez writes: numpy.savez(path, H=..., ...)"
+
+
 def _read_npz(path: Path) -> dict[str, Any]:
+    """The arrays of an ``.npz`` archive; never unpickles (object arrays are marked, not read).
+
+    A file that is not a zip archive (text, a renamed ``.npy``, anything else) is reported as
+    not a valid ``.npz``, not with NumPy's own message, which assumes a pickle and suggests
+    ``allow_pickle``.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"\x93NUMPY"):
+        raise InputFileError(f"{path}: not a valid .npz file: it is a single-array .npy file "
+                             f"without names; {_NPZ_HELP}")
+    if not zipfile.is_zipfile(path):
+        raise InputFileError(f"{path}: not a valid .npz file (not a zip archive); {_NPZ_HELP}")
     try:
         with np.load(path, allow_pickle=False) as data:
             out: dict[str, Any] = {}
             for k in data.files:
                 try:
-                    out[k] = data[k]
-                except ValueError:  # object arrays need pickle, which is refused
-                    out[k] = _NonNumeric("an object array")
+                    value = data[k]
+                except ValueError as exc:
+                    if "allow_pickle" in str(exc):  # object arrays need pickle: refused
+                        out[k] = _NonNumeric("an object array")
+                        continue
+                    raise InputFileError(f"{path}: array {k} is corrupt "
+                                         f"({_reason(exc)})") from None
+                out[k] = (value if isinstance(value, np.ndarray)
+                          else _NonNumeric("a member that is not a NumPy .npy array"))
             return out
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputFileError(f"{path}: cannot read as .npz ({_reason(exc)})") from None
+        reason = _reason(exc)
+        detail = "" if "pickle" in reason else f" ({reason})"
+        raise InputFileError(f"{path}: not a valid .npz file{detail}; {_NPZ_HELP}") from None
 
 
 def _read_mat(path: Path) -> dict[str, Any]:
@@ -237,11 +276,14 @@ def _array_field(f: FileField, raw: Any, path: Path, dims: _Dims) -> np.ndarray:
         arr = arr[None]
     elif batched and n == 2 and arr.ndim == 2 and f.batch == "broadcast" and "B" in dims.size:
         rows, cols = arr.shape
-        if rows != dims.size["B"]:
+        b = dims.size["B"]
+        if rows != b:
             if rows == 1:
                 arr = arr[0]
             elif cols == 1:  # a MATLAB column vector of the per-instance letter
                 arr = arr[:, 0]
+        elif cols == 1 and b > 1 and path.suffix.lower() == ".mat":
+            raise ShapeError(_ambiguous_column(f, arr.shape, path))
     if batched and f.batch == "broadcast" and n == 2 and arr.ndim == 0:
         arr = arr.reshape(1)
     if batched and f.batch == "broadcast" and arr.ndim == n - 1:
@@ -263,6 +305,16 @@ def _array_field(f: FileField, raw: Any, path: Path, dims: _Dims) -> np.ndarray:
     if f.kind == "angle_rad":
         _check_angles(arr, f.name, path)
     return arr.astype(np.complex128 if f.kind == "complex" else np.float64)
+
+
+def _ambiguous_column(f: FileField, shape: tuple[int, ...], path: Path) -> str:
+    """The message for a MATLAB ``B×1`` column of a broadcast ``[B, X]`` field (B > 1)."""
+    n, x = shape[0], f.dims[1]
+    return (f"{path}: {f.name} of shape {shape} is ambiguous with B = {n} instances: a MATLAB "
+            f"{n}x1 column is either {x} = {n} values shared by every instance or one value per "
+            f"instance ({x} = 1); store shared values as a 1x{x} row vector ({f.name}(:).' in "
+            f"MATLAB), and one value per instance as an array of shape ({n}, 1) in an .npz file "
+            f"(NumPy keeps the shape exactly)")
 
 
 def _scalar_field(f: FileField, raw: Any, path: Path) -> float | int:

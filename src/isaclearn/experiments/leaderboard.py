@@ -48,24 +48,54 @@ def _reducer(spec: SystemSpec) -> Callable[[Mapping[str, torch.Tensor]], dict[st
     return reduce
 
 
-def _learned(spec: SystemSpec, options: Options, notes: list[str]) -> dict[str, Any]:
+def _note(designer: Any) -> str | None:
+    info = getattr(designer, "info", None)
+    note = info.get("note") if isinstance(info, dict) else None
+    return str(note) if note else None
+
+
+def _fits(designer: Any, problem: Any) -> None:
+    """Raise the designer's :class:`IsacError` if it cannot design for ``problem``'s sizes (a
+    trial on its first instance)."""
+    designer.design(problem.subset(slice(0, 1)))
+
+
+def _learned(spec: SystemSpec, options: Options, problem: Any, notes: list[str]
+             ) -> dict[str, Any]:
+    """The trained networks given with ``--checkpoint`` (each must fit the test instances, else
+    :class:`ConfigError`) and those found under ``--runs`` (skipped with a note when they do
+    not load or fit)."""
     out: dict[str, Any] = {}
     if spec.load_learned is None:
         if getattr(options, "checkpoint", None):
             raise ConfigError(f"--checkpoint: system {spec.name} has no trained networks")
         return out
-    if getattr(options, "checkpoint", None):
-        out.update(spec.load_learned(options.checkpoint, options))
+    for path in getattr(options, "checkpoint", None) or []:
+        for name, designer in spec.load_learned([path], options).items():
+            try:
+                _fits(designer, problem)
+            except IsacError as exc:
+                raise ConfigError(f"--checkpoint {path} does not fit the {spec.name} "
+                                  f"leaderboard instances: {exc}") from None
+            out[name] = designer
     runs = getattr(options, "runs", "")
     if runs and spec.find_learned is not None:
         found = spec.find_learned(Path(runs))
         for path in found:
             try:
-                out.update(spec.load_learned([str(path)], options))
+                loaded = spec.load_learned([str(path)], options)
+                for designer in loaded.values():
+                    _fits(designer, problem)
             except IsacError as exc:
                 notes.append(f"skipped {path}: {exc}")
+                continue
+            out.update(loaded)
         if found:
             notes.append(f"{len(found)} trained network(s) found under {runs}/")
+    for name, designer in out.items():
+        note = _note(designer)
+        if note:
+            notes.append(f"{name}: {note}")
     return out
 
 
@@ -79,7 +109,8 @@ def leaderboard(spec: SystemSpec, options: Options, log: Callable[[str], None]) 
     Raises
     ------
     ConfigError
-        A system without test instances, a bad count, an unknown designer name.
+        A system without test instances, a bad count, an unknown designer name, a
+        ``--checkpoint`` network that does not fit the test instances.
     """
     if spec.leaderboard_scenario is None:
         raise ConfigError(f"system {spec.name} declares no leaderboard test instances")
@@ -94,7 +125,7 @@ def leaderboard(spec: SystemSpec, options: Options, log: Callable[[str], None]) 
     entries = spec.designer_entries()
     designers: dict[str, tuple[str, bool, Any]] = {
         n: (e.kind, e.slow, e.make) for n, e in entries.items()}
-    for name, designer in _learned(spec, options, notes).items():
+    for name, designer in _learned(spec, options, problem, notes).items():
         designers[name] = ("learned", False, (lambda d=designer: d))
     names = [*designers, *spec.bounds]
     if options.designers:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,6 +134,9 @@ def save_checkpoint(
     meta["sha256"] = _sha256(tmp_t)
     tmp_j = j_path.with_name(j_path.name + ".tmp")
     tmp_j.write_text(json.dumps(meta, indent=2, sort_keys=True))
+    # safetensors creates its file with mode 0600; give it the sidecar's mode (the default of
+    # the process umask for a new file), so that both files are shared alike
+    os.chmod(tmp_t, stat.S_IMODE(os.stat(tmp_j).st_mode))
     os.replace(tmp_t, t_path)
     os.replace(tmp_j, j_path)
     return t_path

@@ -156,8 +156,10 @@ def load_trained(
 ) -> LearnedPrecoder:
     """A designer from either a ``precoder`` checkpoint or a finished ``training_state`` one.
 
-    ``rho`` overrides the stored weight (required for a ``ρ``-conditioned network loaded from a
-    training state); ``name`` overrides the stored name.
+    ``rho`` is fed to a ``ρ``-conditioned network instead of the stored weight (it is required
+    for one loaded from a training state without a stored ``ρ``); a per-``ρ`` network keeps the
+    ``ρ`` it was trained for, whatever ``rho`` says. ``name`` overrides the stored name.
+    ``info`` holds ``checkpoint`` and ``trained_rho`` (the stored ``ρ``, or ``None``).
     """
     net_cfg, tensors, ck = trained_weights(stem, expected_net=expected_net)
     stored_rho = ck.config.get("rho")
@@ -165,6 +167,6 @@ def load_trained(
     net: PrecoderNet = build_network(net_cfg)
     load_weights(net, tensors, stem)
     net.eval()
-    use_rho = rho if rho is not None else stored_rho
+    use_rho = rho if (rho is not None and net_cfg.rho_conditioned) else stored_rho
     return LearnedPrecoder(net=net, rho=use_rho, name=name or stored_name,
-                           info={"checkpoint": str(stem)})
+                           info={"checkpoint": str(stem), "trained_rho": stored_rho})

@@ -269,12 +269,89 @@ def _parse_value(raw: str, current: Any, key: str) -> Any:
         ) from None
 
 
+@dataclass(frozen=True)
+class ConfigField:
+    """One field of an experiment's config, as ``isaclearn list EXPERIMENT`` shows it.
+
+    Attributes
+    ----------
+    name : str
+        The key of ``--set KEY=VALUE``.
+    type : str
+        The annotation as written in the source (``"tuple[float, ...]"``).
+    default : Any
+        The dataclass default.
+    doc : str
+        The attribute docstring under the field in the source (``""`` when there is none).
+    """
+
+    name: str
+    type: str
+    default: Any
+    doc: str
+
+
+def attribute_docs(cls: type) -> dict[str, str]:
+    """The attribute docstrings of a class and its bases: the string literal right under a
+    field (``x: int = 1`` then ``\"\"\"Meaning.\"\"\"``), parsed from the source with :mod:`ast`.
+
+    A subclass's docstring wins over its base's; classes whose source is not available (built
+    at run time) contribute nothing.
+
+    Examples
+    --------
+    >>> from isaclearn.systems.temiz_unsup.experiments import TradeoffConfig
+    >>> attribute_docs(TradeoffConfig)["num_users"]
+    'Users ``K``.'
+    """
+    import ast
+    import inspect
+    import textwrap
+
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if klass is object:
+            continue
+        try:
+            source = textwrap.dedent(inspect.getsource(klass))
+        except (OSError, TypeError):
+            continue
+        tree = ast.parse(source)
+        node = next((n for n in tree.body if isinstance(n, ast.ClassDef)), None)
+        if node is None:
+            continue
+        body = node.body
+        for stmt, nxt in zip(body, body[1:]):
+            if (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+                    and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+                    and isinstance(nxt.value.value, str)):
+                docs[stmt.target.id] = inspect.cleandoc(nxt.value.value)
+    return docs
+
+
+def config_fields(config_cls: type) -> list[ConfigField]:
+    """The fields of an experiment config dataclass with type, default and docstring."""
+    docs = attribute_docs(config_cls)
+    out = []
+    for f in dataclasses.fields(config_cls):
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        out.append(ConfigField(f.name, kind, default, docs.get(f.name, "")))
+    return out
+
+
 def set_field(cfg: Any, key: str, raw: str) -> Any:
     """Return a copy of the dataclass ``cfg`` with field ``key`` set from the string ``raw``."""
     names = {f.name for f in dataclasses.fields(cfg)}
     if key not in names:
         raise ConfigError(
-            f"unknown config key {key!r}; known keys: {', '.join(sorted(names))}"
+            f"unknown config key {key!r}; known keys: {', '.join(sorted(names))} (`isaclearn "
+            f"list EXPERIMENT` shows their types, defaults and meaning)"
         )
     value = _parse_value(raw, getattr(cfg, key), key)
     return dataclasses.replace(cfg, **{key: value})
@@ -335,7 +412,13 @@ class FileField:
         Value of an absent optional scalar.
     batch : {"optional", "broadcast"}
         For fields whose first letter is ``B``: ``"optional"`` reads a field given without ``B``
-        as one instance; ``"broadcast"`` as the same value for every instance.
+        as one instance; ``"broadcast"`` as the same value for every instance. A broadcast
+        ``[B, X]`` field is read as shared by every instance when given as ``[X]``, a ``1×X``
+        row or an ``n×1`` column with ``n ≠ B``, and per instance when given as ``[B, X]``.
+        An ``n×1`` column with ``n = B > 1`` means ``[B, 1]`` (one value per instance) in an
+        ``.npz`` file, whose arrays keep their exact shape; in a ``.mat`` file (every MATLAB
+        vector is a matrix) it is ambiguous and refused: store shared values as a ``1×X`` row,
+        one value per instance as an ``.npz`` array of shape ``(B, 1)``.
     """
 
     name: str
@@ -491,7 +574,9 @@ class SystemSpec:
         Layout of ``isaclearn evaluate`` files (``None``: the system reads no files).
     load_learned : callable or None
         ``load_learned(paths, options) -> {name: designer}`` for trained networks given by path
-        (``--checkpoint``); ``options`` carries the parsed :attr:`cli_options`.
+        (``--checkpoint``); ``options`` carries the parsed :attr:`cli_options`. A designer may
+        carry ``info["note"]``, one line the command line prints with its results (e.g. which
+        trade-off weight it runs at, or that an option does not apply to it).
     find_learned : callable or None
         ``find_learned(folder) -> list of checkpoint paths`` of this system's trained networks
         under a folder (the leaderboard looks under ``runs/``).

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from isaclearn.core.errors import ConfigError
 from isaclearn.core.random import make_generator
 from isaclearn.learn.isacnn import (
     UPLINK_TRAIN_CONFIG,
@@ -61,8 +62,8 @@ def bench_uplink(
         A trained network; ``None`` trains one quickly (``train_samples`` instances,
         ``train_epochs`` epochs) so that its WSNR is meaningful (the training is not timed).
     num_cvxpy : int
-        Instances given to the CVXPY-backed traditional scheme (one CVXPY solve per instance
-        and SCA step; timed per instance).
+        Instances (the first ones, at most ``batch``) given to the CVXPY-backed traditional
+        scheme (one CVXPY solve per instance and SCA step; timed per instance).
     repeats : int
         Timing repetitions for the fast designers (minimum reported).
     seed : int
@@ -77,7 +78,22 @@ def bench_uplink(
     list of dict
         One row per designer: ``designer``, ``seconds_per_instance``, ``wsnr_mean``, ``instances``
         (instances timed), ``ratio_to_isacnn`` (when ISACNN was benchmarked).
+
+    Raises
+    ------
+    ConfigError
+        An unknown designer, ``batch < 1``, ``num_cvxpy < 1`` while ``traditional_cvxpy`` is
+        timed, or a scenario override out of range.
     """
+    unknown = [d for d in designers if d not in DEFAULT_DESIGNERS]
+    if unknown:
+        raise ConfigError(f"unknown designer {unknown[0]!r}; choose from "
+                          f"{', '.join(DEFAULT_DESIGNERS)}")
+    if batch < 1:
+        raise ConfigError(f"batch must be >= 1, got {batch}")
+    if "traditional_cvxpy" in designers and num_cvxpy < 1:
+        raise ConfigError(f"num_cvxpy must be >= 1 when traditional_cvxpy is timed, got "
+                          f"{num_cvxpy}")
     sc = make_scenario(**scenario)
     te = sc.sample(batch, generator=make_generator(1000 * seed + 3)).to(device)
     if "isacnn" in designers and model is None:
@@ -100,8 +116,6 @@ def bench_uplink(
     rows: list[dict[str, Any]] = []
     for name in designers:
         if name not in table:
-            from isaclearn.core.errors import ConfigError
-
             raise ConfigError(f"unknown designer {name!r}; choose from {', '.join(table)}")
         des = table[name]()
         prob = te.subset(slice(0, num_cvxpy)) if name == "traditional_cvxpy" else te
@@ -136,7 +150,8 @@ def add_uplink_bench_arguments(parser: Any) -> None:
     parser.add_argument("--users", type=int, default=5, help="users K (default 5)")
     parser.add_argument("--alpha", type=float, default=0.5, help="sensing weight (default 0.5)")
     parser.add_argument("--cvxpy-batch", type=int, default=3,
-                        help="instances for the CVXPY-backed traditional scheme (default 3)")
+                        help="instances for the CVXPY-backed traditional scheme (default 3; 0 "
+                             "leaves it out)")
     parser.add_argument("--train-epochs", type=int, default=20,
                         help="epochs of the quick ISACNN training before timing (default 20)")
     parser.add_argument("--checkpoint", default=None,
@@ -145,17 +160,47 @@ def add_uplink_bench_arguments(parser: Any) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="timing repetitions (default 3)")
 
 
+def check_uplink_options(options: Any) -> None:
+    """Raise :class:`ConfigError` naming the first option of ``isaclearn bench uplink`` out of
+    range: ``--batch``, ``--tx``, ``--rx``, ``--users``, ``--train-epochs``, ``--repeat``
+    must be >= 1, ``--cvxpy-batch`` >= 0 (0 leaves the CVXPY scheme out; more than ``--batch``
+    means all), ``--alpha`` in [0, 1]."""
+    for name in ("batch", "tx", "rx", "users", "train_epochs", "repeat"):
+        value = getattr(options, name)
+        if value < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    if options.cvxpy_batch < 0:
+        raise ConfigError(f"--cvxpy-batch must be >= 0 (0 leaves traditional_cvxpy out), got "
+                          f"{options.cvxpy_batch}")
+    if not 0.0 <= options.alpha <= 1.0:
+        raise ConfigError(f"--alpha must be in [0, 1], got {options.alpha}")
+
+
 def run_uplink_bench(options: Any, log: Any = None) -> list[dict[str, Any]]:
     """``run(options, log)`` of the ``uplink`` bench suite: :func:`bench_uplink` with the
     parsed options of :func:`add_uplink_bench_arguments`."""
     from isaclearn.learn.isacnn import load_uplink_net
 
+    check_uplink_options(options)
     model = load_uplink_net(options.checkpoint) if getattr(options, "checkpoint", None) else None
+    if model is not None:
+        spec = model.spec
+        have = (spec.num_tx, spec.num_rx, spec.num_users)
+        want = (options.tx, options.rx, options.users)
+        if have != want:
+            raise ConfigError(
+                f"--checkpoint {options.checkpoint}: the network is for (N_t, N_r, K) = {have}, "
+                f"the benchmark uses {want} (--tx, --rx, --users); give those sizes or another "
+                f"network")
+    designers: tuple[str, ...] = DEFAULT_DESIGNERS
+    if options.cvxpy_batch == 0:
+        designers = tuple(d for d in designers if d != "traditional_cvxpy")
     if log is not None:
         log(f"uplink bench: batch {options.batch}, N_t={options.tx}, N_r={options.rx}, "
             f"K={options.users}, alpha={options.alpha}"
             + ("" if model is not None else f", ISACNN trained {options.train_epochs} epochs"))
-    return bench_uplink(options.batch, model=model, train_epochs=options.train_epochs,
+    return bench_uplink(options.batch, designers=designers, model=model,
+                        train_epochs=options.train_epochs,
                         num_cvxpy=options.cvxpy_batch, repeats=options.repeat,
                         num_tx=options.tx, num_rx=options.rx, num_users=options.users,
                         alpha=options.alpha, device=getattr(options, "device", None) or "cpu",

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -143,18 +144,24 @@ def found_networks(options: Options, log: Log) -> list[tuple[Path, float | None]
     if not folder or limit <= 0:
         return []
     fits = []
+    other: list[str] = []
     for stem in find_networks(folder):
         try:
             net, stored = _sidecar_net(stem)
         except (OSError, ValueError):
             continue
         if (net.get("num_antennas"), net.get("num_users")) != (options.antennas, options.users):
+            other.append(f"{stem} (M = {net.get('num_antennas')}, K = {net.get('num_users')})")
             continue
         rho = getattr(options, "rho", None)
         if rho is None:
             rho = stored if stored is not None else (1.0 if net.get("rho_conditioned") else None)
         mtime = stem.with_name(stem.name + ".json").stat().st_mtime
         fits.append((net.get("kind") != "structured", -mtime, str(stem), rho))
+    if other:
+        shown = ", ".join(other[:3]) + (f" and {len(other) - 3} more" if len(other) > 3 else "")
+        log(f"skipped {len(other)} network(s) under {folder}/ built for other sizes than M = "
+            f"{options.antennas}, K = {options.users}: {shown}")
     chosen = [(Path(stem), rho) for _, _, stem, rho in sorted(fits)[:limit]]
     if chosen:
         log(f"networks found under {folder}/ (M = {options.antennas}, K = {options.users}; "
@@ -179,11 +186,26 @@ def precoder_designers(options: Options, log: Log | None = None) -> dict[str, An
 
         out["wmmse_rzf"] = WMMSE(init="rzf")
     given = getattr(options, "checkpoint", None) or []
+    say = log or (lambda _: None)
+    loaded: dict[str, Any] = {}
     if given:
-        out.update(learned_designers(given, rho=getattr(options, "rho", None)))
+        for path in given:
+            for name, designer in learned_designers([path],
+                                                    rho=getattr(options, "rho", None)).items():
+                cfg = designer.net.config
+                if (cfg.num_antennas, cfg.num_users) != (options.antennas, options.users):
+                    raise ConfigError(
+                        f"--checkpoint {path}: the network is for M = {cfg.num_antennas} "
+                        f"antennas, K = {cfg.num_users} users; the benchmark uses M = "
+                        f"{options.antennas}, K = {options.users} (set --antennas and --users)")
+                loaded[name] = designer
     else:
-        for path, rho in found_networks(options, log or (lambda _: None)):
-            out.update(learned_designers([path], rho=rho))
+        for path, rho in found_networks(options, say):
+            loaded.update(learned_designers([path], rho=rho))
+    for name, designer in loaded.items():
+        if designer.info.get("note"):
+            say(f"{name}: {designer.info['note']}")
+    out.update(loaded)
     return out
 
 
@@ -251,6 +273,13 @@ def run_precoders(options: Options, log: Log) -> list[dict[str, Any]]:
                               f"{getattr(options, name)}")
     if options.convex_batch < 0:
         raise ConfigError(f"--convex-batch must be >= 0, got {options.convex_batch}")
+    if getattr(options, "max_networks", 0) < 0:
+        raise ConfigError(f"--max-networks must be >= 0, got {options.max_networks}")
+    if not math.isfinite(options.snr_db):
+        raise ConfigError(f"--snr-db must be a finite number, got {options.snr_db}")
+    rho = getattr(options, "rho", None)
+    if rho is not None and not 0.0 <= rho <= 1.0:
+        raise ConfigError(f"--rho must be in [0, 1], got {rho:g}")
     device = torch.device(options.device)
     scenario = make_scenario(options.antennas, options.users,
                                          snr_db=options.snr_db)

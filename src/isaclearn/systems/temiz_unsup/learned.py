@@ -356,12 +356,15 @@ def learned_designers(paths: Iterable[str | Path], *, rho: float | None = None
                       ) -> dict[str, Any]:
     """Designers from trained-network checkpoints, named ``learned:<stem>``.
 
-    ``paths`` are checkpoint stems or their ``.safetensors`` / ``.json`` files; ``rho`` is fed
-    to ρ-conditioned networks (required for those unless stored) and overrides a per-ρ
-    network's stored value (informational only for those).
+    ``paths`` are checkpoint stems or their ``.safetensors`` / ``.json`` files. ``rho`` is fed
+    to ρ-conditioned networks (required for those unless stored); a per-ρ network keeps the ρ
+    it was trained for and ignores ``rho``. Each designer's ``info["note"]`` says which ρ it
+    runs at and whether ``rho`` was ignored (:func:`rho_note`); the command line prints it.
 
     Raises
     ------
+    ConfigError
+        ``rho`` outside [0, 1] (or not finite).
     CheckpointError
         A missing, corrupted or foreign checkpoint.
     """
@@ -377,8 +380,22 @@ def learned_designers(paths: Iterable[str | Path], *, rho: float | None = None
             stem = stem.removesuffix(suffix)
         name = f"learned:{stem}"
         designer.name = name
+        designer.info["note"] = rho_note(designer, rho)
         out[name] = designer
     return out
+
+
+def rho_note(designer: LearnedPrecoder, rho: float | None) -> str:
+    """Which ρ ``designer`` runs at, and what became of the requested ``rho``, in one line."""
+    trained = designer.info.get("trained_rho")
+    if designer.net.config.rho_conditioned:
+        source = "--rho" if rho is not None else "its stored value; --rho changes it"
+        return f"rho-conditioned network, run at rho = {designer.rho:g} ({source})"
+    text = ("per-rho network trained for rho = "
+            + (f"{trained:g}" if trained is not None else "? (not stored)"))
+    if rho is not None:
+        text += f"; --rho {rho:g} is ignored (it applies to rho-conditioned networks only)"
+    return text
 
 
 def find_networks(folder: str | Path) -> list[Path]:

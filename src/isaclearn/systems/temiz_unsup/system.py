@@ -9,13 +9,20 @@ key             shape                meaning
                 or ``[K, M]``        (then ``B = 1``); real or complex
 ``W``           ``[B, M, K]``        precoders, user ``k``'s beam is column ``W[b, :, k]``
                 or ``[M, K]``        (optional when the command designs its own)
-``theta``       ``[T]`` or ``[B, T]``  target angles in radians, within ``[-π/2, π/2]``, real
+``theta``       ``[T]`` or ``[B, T]``  target angles in radians, within ``[-π/2, π/2]``, real;
+                                     ``[T]`` (or a 1×T row) is shared by every instance
 ``noise_var``   scalar               user noise variance ``σ²`` (W), > 0
 ``radar_snr``   scalar               radar SNR ``η`` (linear), > 0
 ``num_rx``      scalar               radar receive antennas ``N``, integer ≥ 1
 ``num_symbols`` scalar, optional     snapshots ``L``, integer ≥ 1 (default 1)
 ``power``       scalar, optional     power budget ``P_t`` (W), > 0 (default 1; not used in scoring)
 ==============  ===================  ====================================================
+
+A MATLAB column ``theta`` of ``n`` angles is read as ``n`` angles shared by every instance when
+``n ≠ B``; with ``n = B > 1`` it is ambiguous (``T = B`` shared angles, or one angle per
+instance) and refused: store shared angles as a 1×T row (``theta(:).'``), one angle per instance
+as an ``.npz`` array of shape ``(B, 1)`` (NumPy keeps shapes exactly, so there it is read as
+``[B, T = 1]``).
 """
 
 from __future__ import annotations
@@ -46,7 +53,9 @@ from isaclearn.systems.temiz_unsup.scenario import make_scenario
 
 PROBLEM_FIELDS = (
     FileField("H", ("B", "K", "M"), "complex", "true channels; user k's channel is row H[b, k, :]"),
-    FileField("theta", ("B", "T"), "angle_rad", "target angles in radians, within [-pi/2, pi/2]",
+    FileField("theta", ("B", "T"), "angle_rad", "target angles in radians, within [-pi/2, pi/2]; "
+              "[T] or a 1xT row is shared by every instance (a .mat Bx1 column with B > 1 is "
+              "refused as ambiguous)",
               batch="broadcast"),
     FileField("noise_var", (), "positive", "user noise variance sigma^2 (W)"),
     FileField("radar_snr", (), "positive", "radar SNR eta (linear)"),
