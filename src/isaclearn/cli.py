@@ -266,7 +266,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     spec = _system(args.system)
     _check_out_file(args.json, "--json")
-    _check_out_file(args.out, "--out")
+    _check_out_file(args.out, "--out", (".npz", ".mat"))
     designers = _selected_designers(spec, args)
     problem, design_file = load_problem_file(args.file, spec, require_design=not designers)
     print(f"{args.file}: {_describe(problem)} ({spec.name})")
@@ -362,13 +362,32 @@ def _write_designs(path: str, spec: Any, designs: dict[str, Any]) -> None:
     print(f"wrote {written} ({', '.join(designs)})")
 
 
-def _check_out_file(path: str | None, flag: str) -> None:
-    """Refuse an output file whose folder is missing before any work is done."""
+def _check_out_file(path: str | None, flag: str, suffixes: tuple[str, ...] = ()) -> None:
+    """Refuse an output file that cannot be written before any work is done or printed: a
+    missing folder, a folder in place of the file, a folder where no file can be created
+    (probed with a temporary file), a suffix not in ``suffixes``."""
+    import os
+    import tempfile
+
     if not path:
         return
-    parent = Path(path).parent
+    target = Path(path)
+    parent = target.parent
+    if suffixes and target.suffix.lower() not in suffixes:
+        raise ConfigError(f"{flag} {path}: unsupported file type "
+                          f"{target.suffix.lower() or '(none)'!r}; use {' or '.join(suffixes)}")
     if not parent.is_dir():
-        raise ConfigError(f"{flag} {path}: folder {parent} does not exist")
+        state = "is not a folder" if parent.exists() else "does not exist"
+        raise ConfigError(f"{flag} {path}: folder {parent} {state}")
+    if target.is_dir():
+        raise ConfigError(f"{flag} {path}: is a folder; give a file name")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".isaclearn-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigError(f"{flag} {path}: cannot write in folder {parent} "
+                          f"({exc.strerror or exc})") from None
 
 
 def _write_json_file(path: Path, obj: Any, writer: Any) -> None:

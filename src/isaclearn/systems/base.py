@@ -345,6 +345,41 @@ def config_fields(config_cls: type) -> list[ConfigField]:
     return out
 
 
+def check_fields(
+    cfg: Any,
+    *,
+    at_least_1: Sequence[str] = (),
+    at_least_0: Sequence[str] = (),
+    unit_interval: Sequence[str] = (),
+    positive: Sequence[str] = (),
+) -> None:
+    """Check ranges of config fields (for a config's ``__post_init__``, so that a bad
+    ``--set`` value is refused before a run folder is made).
+
+    Each name is a scalar field or a tuple field (every element is checked): ``at_least_1``
+    (counts ≥ 1), ``at_least_0`` (≥ 0), ``unit_interval`` (in [0, 1]), ``positive`` (> 0).
+
+    Raises
+    ------
+    ConfigError
+        Naming the first field and value out of range.
+    """
+    rules: list[tuple[Sequence[str], Callable[[float], bool], str]] = [
+        (at_least_1, lambda v: v >= 1, "must be >= 1"),
+        (at_least_0, lambda v: v >= 0, "must be >= 0"),
+        (unit_interval, lambda v: 0.0 <= v <= 1.0, "must be in [0, 1]"),
+        (positive, lambda v: v > 0, "must be > 0"),
+    ]
+    for names, ok, text in rules:
+        for name in names:
+            value = getattr(cfg, name)
+            values = value if isinstance(value, tuple | list) else (value,)
+            bad = [v for v in values if not ok(v)]
+            if bad:
+                what = "values" if isinstance(value, tuple | list) else "value"
+                raise ConfigError(f"config field {name}: {what} {text}, got {bad[0]!r}")
+
+
 def set_field(cfg: Any, key: str, raw: str) -> Any:
     """Return a copy of the dataclass ``cfg`` with field ``key`` set from the string ``raw``."""
     names = {f.name for f in dataclasses.fields(cfg)}

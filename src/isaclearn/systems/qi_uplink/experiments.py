@@ -39,7 +39,7 @@ from isaclearn.solvers.uplink import (
     OptimalityReference,
     Traditional,
 )
-from isaclearn.systems.base import ExperimentSpec, PlotSpec, RunContext, register
+from isaclearn.systems.base import ExperimentSpec, PlotSpec, RunContext, check_fields, register
 from isaclearn.systems.qi_uplink.evaluation import evaluate, mean_scores
 from isaclearn.systems.toolkit import score, sweep, time_designer
 
@@ -108,6 +108,13 @@ class UplinkCommon:
     """Random channel symmetries on every training mini-batch (``false``: the paper's recipe)."""
     seed: int = 0
     """Seed of the data sets, the network initialization and the shuffling."""
+
+    def __post_init__(self) -> None:
+        check_fields(self, at_least_1=("num_tx", "num_rx", "num_users", "num_symbols",
+                                       "num_train", "num_val", "num_test", "max_epochs",
+                                       "batch_size"),
+                     at_least_0=("patience", "lr_patience"), unit_interval=("alpha",),
+                     positive=("lr", "lr_factor"))
 
 
 def _scenario(cfg: UplinkCommon, **over: Any) -> UplinkScenario:

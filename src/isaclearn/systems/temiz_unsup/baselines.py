@@ -30,7 +30,7 @@ import torch
 from isaclearn.core.design import Design
 from isaclearn.core.random import make_generator
 from isaclearn.metrics import beampattern
-from isaclearn.systems.base import ExperimentSpec, PlotSpec, RunContext, register
+from isaclearn.systems.base import ExperimentSpec, PlotSpec, RunContext, check_fields, register
 from isaclearn.systems.temiz_unsup.designers import CONVEX_DESIGNERS, baseline_designers
 from isaclearn.systems.temiz_unsup.evaluation import evaluate, row_metrics
 from isaclearn.systems.temiz_unsup.scenario import make_scenario
@@ -69,6 +69,10 @@ class BaselinesConfig:
     """Angles of the beampattern grid over [−90°, 90°]."""
     seed: int = 0
     """Seed of the scenario sample."""
+
+    def __post_init__(self) -> None:
+        check_fields(self, at_least_1=("num_antennas", "num_users", "batch", "grid_points"),
+                     at_least_0=("convex_batch",))
 
 
 _CONVEX_WARMUP = 1

@@ -41,7 +41,13 @@ from isaclearn.core.errors import ConfigError
 from isaclearn.core.random import make_generator
 from isaclearn.learn import compress
 from isaclearn.metrics import beampattern
-from isaclearn.systems.base import ExperimentSpec, PlotSpec, RunContext, register
+from isaclearn.systems.base import (
+    ExperimentSpec,
+    PlotSpec,
+    RunContext,
+    check_fields,
+    register,
+)
 from isaclearn.systems.temiz_unsup.evaluation import db, evaluate, row_metrics
 from isaclearn.systems.temiz_unsup.learned import (
     VARIANTS,
@@ -127,6 +133,16 @@ class LearnedCommon:
     train_workers: int = 1
     """Per-ρ networks trained at once (Ray tasks, one torch thread each) when Ray is installed;
     1 = one after another (the right choice on a 2-core machine)."""
+
+    def __post_init__(self) -> None:
+        check_variants(self.variants)
+        check_fields(self, at_least_1=("num_users", "num_test", "num_train", "batch_size",
+                                       "max_epochs", "num_threads", "train_workers",
+                                       "num_beta", "num_gamma"),
+                     at_least_0=("patience", "max_train_time_s"), positive=("lr",))
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"config field dropout: value must be in [0, 1), got "
+                              f"{self.dropout!r}")
 
 
 def _sizes(cfg: LearnedCommon) -> dict[str, Any]:
@@ -223,6 +239,11 @@ class TradeoffConfig(LearnedCommon):
     per_rho_subset: tuple[float, ...] = ()
     """ρ values at which the one-network-per-ρ variants are trained and evaluated (empty: all
     of ``rhos``); the ρ-conditioned variants always cover ``rhos``."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_fields(self, at_least_1=("antennas",), at_least_0=("sdr_instances",),
+                     unit_interval=("rhos", "per_rho_subset"))
 
 
 def run_tradeoff(cfg: TradeoffConfig, ctx: RunContext) -> dict[str, Any]:
@@ -386,6 +407,11 @@ class CompressionConfig(LearnedCommon):
     onnx: bool = True
     """Export the full and the Q = 7 / J = 10 % entry-wise networks and time them under
     onnxruntime (skipped with a note when the ``onnx`` extra is missing)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_fields(self, at_least_1=("num_antennas", "bits"), unit_interval=(
+            "rho_rate", "rho_crb", "prune"))
 
 
 def run_compression(cfg: CompressionConfig, ctx: RunContext) -> dict[str, Any]:
@@ -555,6 +581,10 @@ class SnrConfig(LearnedCommon):
     """Train a network at every SNR (True) or use the networks trained at ``snr_db`` (False;
     the entry-wise network does not see σ², the structured one does)."""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_fields(self, at_least_1=("num_antennas",), unit_interval=("rho",))
+
 
 def _parse_compressions(items: tuple[str, ...]) -> list[tuple[int, float]]:
     out = []
@@ -636,6 +666,11 @@ class CsiErrorConfig(LearnedCommon):
     rho: float = 1.0
     """Trade-off weight (the paper: 1)."""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_fields(self, at_least_1=("antennas",), at_least_0=("mus",),
+                     unit_interval=("rho",))
+
 
 def run_csi_error(cfg: CsiErrorConfig, ctx: RunContext) -> dict[str, Any]:
     """Sum rate versus CSI error; networks trained with perfect CSI (as in the paper)."""
@@ -701,6 +736,10 @@ class BeampatternConfig(LearnedCommon):
     """(Q, J) pairs as "Q/J" (the paper's figures: full and Q = 5, J = 20 %)."""
     grid_points: int = 721
     """Angles of the grid over [−90°, 90°] (0.25° steps by default)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_fields(self, at_least_1=("antennas", "grid_points"), unit_interval=("rhos",))
 
 
 def _peaks(angles_deg: torch.Tensor, pattern: torch.Tensor, count: int) -> list[float]:
