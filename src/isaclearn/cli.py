@@ -217,8 +217,22 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- evaluate
 
 
+def _check_system_options(spec: Any, args: argparse.Namespace) -> None:
+    """Refuse an option of another system's networks (e.g. ``--rho`` with ``--system
+    qi_uplink``), which would otherwise be ignored without a word."""
+    from isaclearn.systems.base import systems
+
+    own = {o.flag for o in spec.cli_options}
+    for other in systems().values():
+        for o in other.cli_options:
+            if o.flag not in own and getattr(args, o.dest, None) is not None:
+                raise ConfigError(f"{o.flag} does not apply to system {spec.name} (it is an "
+                                  f"option of {other.name} networks)")
+
+
 def _selected_designers(spec: Any, args: argparse.Namespace) -> dict[str, Any]:
     """The designers named by ``--designer`` and ``--checkpoint`` (in that order)."""
+    _check_system_options(spec, args)
     out: dict[str, Any] = {}
     wanted = [n.strip() for group in (args.designer or []) for n in group.split(",")
               if n.strip()]
@@ -269,9 +283,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     _check_out_file(args.out, "--out", (".npz", ".mat"))
     designers = _selected_designers(spec, args)
     problem, design_file = load_problem_file(args.file, spec, require_design=not designers)
-    print(f"{args.file}: {_describe(problem)} ({spec.name})")
+    heading = f"{args.file}: {_describe(problem)} ({spec.name})"
     if designers:
-        return _evaluate_compare(args, spec, problem, design_file, designers)
+        return _evaluate_compare(args, spec, problem, design_file, designers, heading)
+    print(heading)
     assert design_file is not None  # required above when no designer is named
     metrics = spec.evaluate(problem, design_file)
     table = _metric_table(spec, metrics)
@@ -302,8 +317,10 @@ def _describe(problem: Any) -> str:
 
 
 def _evaluate_compare(args: argparse.Namespace, spec: Any, problem: Any, design_file: Any,
-                      designers: dict[str, Any]) -> int:
-    """Score the file's design (if any) and each designer's design on the file's problem."""
+                      designers: dict[str, Any], heading: str) -> int:
+    """Score the file's design (if any) and each designer's design on the file's problem
+    (designed before anything is printed, so that a designer that does not fit the file is
+    a one-line error)."""
     from isaclearn.experiments.results import format_table, to_jsonable, write_json
 
     designs: dict[str, Any] = {}
@@ -311,6 +328,7 @@ def _evaluate_compare(args: argparse.Namespace, spec: Any, problem: Any, design_
         designs["file"] = design_file
     for name, designer in designers.items():
         designs[name] = designer.design(problem)
+    print(heading)
     from isaclearn.systems.toolkit import finite_instances, subset_design
 
     shown = spec.shown_metrics()
@@ -432,6 +450,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     from isaclearn.experiments.leaderboard import LEADERBOARD_COLUMNS, leaderboard
     from isaclearn.experiments.results import format_table, rows_to_csv_text, write_json
     spec = _system(args.system)
+    _check_system_options(spec, args)
     _check_out_file(args.json, "--json")
     _check_out_file(args.csv, "--csv")
 

@@ -1,7 +1,7 @@
 """The ``isaclearn`` command line, run in-process through ``main`` (plus one real subprocess).
 
 Every user error must give one line ``isaclearn: error: ...`` on stderr, exit code 2 and no
-traceback.
+traceback; the bad inputs themselves are the corpus of ``test_bad_inputs.py``.
 """
 
 from __future__ import annotations
@@ -164,78 +164,6 @@ def _set(key: str, value: Any) -> Any:
     return lambda d: {**d, key: value}
 
 
-EVALUATE_ERRORS = [
-    ("missing-key", _drop("W"), ["missing key", "W"]),
-    ("wrong-shape", _set("H", np.ones((B, K, M, 2), complex)), ["H", "shape"]),
-    ("H-2d-vs-W-3d", _set("H", np.ones((K, M), complex)), ["W", "B = 3", "B = 1"]),
-    ("inconsistent-B", _set("W", np.ones((B + 1, M, K), complex)), ["W", "B = 3"]),
-    ("inconsistent-KM", _set("W", np.ones((B, K, M), complex)), ["W", "[B, M, K]"]),
-    ("theta-shape", _set("theta", np.zeros((B + 1, 2))), ["theta", "shape"]),
-    ("nan", _set("H", np.full((B, K, M), np.nan)), ["H", "NaN"]),
-    ("inf", _set("theta", np.array([0.1, np.inf])), ["theta", "Inf"]),
-    ("negative-noise", _set("noise_var", -1.0), ["noise_var", "positive"]),
-    ("zero-radar-snr", _set("radar_snr", 0.0), ["radar_snr", "positive"]),
-    ("negative-power", _set("power", -2.0), ["power", "positive"]),
-    ("non-integer-num_rx", _set("num_rx", 1.5), ["num_rx", "integer"]),
-    ("zero-num_symbols", _set("num_symbols", 0), ["num_symbols", ">= 1"]),
-    ("text-value", _set("noise_var", "0.01"), ["noise_var", "numeric"]),
-    ("object-array", _set("H", np.array([1, "a"], dtype=object)), ["H", "numeric"]),
-    ("complex-theta", _set("theta", np.array([0.1j, 0.2])), ["theta", "real"]),
-]
-
-
-@pytest.mark.parametrize("suffix", [".npz", ".mat"])
-@pytest.mark.parametrize(("mutate", "words"), [c[1:] for c in EVALUATE_ERRORS],
-                         ids=[c[0] for c in EVALUATE_ERRORS])
-def test_evaluate_bad_content(tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str,
-                              mutate: Any, words: list[str]) -> None:
-    path = save(tmp_path / f"design{suffix}", mutate(design_arrays()))
-    report = tmp_path / "scores.json"
-    code, out, err = run_cli(["evaluate", path, "--json", report], capsys)
-    assert_user_error(code, err, str(path), *words)
-    assert not report.exists()
-
-
-def test_evaluate_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_cli(["evaluate", tmp_path / "absent.mat"], capsys)
-    assert_user_error(code, err, "absent.mat", "no such file")
-
-
-@pytest.mark.parametrize("content", [b"garbage" * 40, b""], ids=["garbage", "empty"])
-@pytest.mark.parametrize("suffix", [".npz", ".mat"])
-def test_evaluate_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                  suffix: str, content: bytes) -> None:
-    path = tmp_path / f"bad{suffix}"
-    path.write_bytes(content)
-    code, _, err = run_cli(["evaluate", path], capsys)
-    assert_user_error(code, err, str(path),
-                      "not a valid .npz" if suffix == ".npz" else "cannot read")
-    assert "pickle" not in err
-
-
-def test_evaluate_mat_v73(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "v73.mat"
-    path.write_bytes(b"MATLAB 7.3 MAT-file, Platform: GLNXA64".ljust(512) + b"\x89HDF\r\n\x1a\n")
-    code, _, err = run_cli(["evaluate", path], capsys)
-    assert_user_error(code, err, "v7.3", "-v7")
-
-
-def test_evaluate_unknown_system(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = save(tmp_path / "d.npz", design_arrays())
-    code, _, err = run_cli(["evaluate", path, "--system", "nope"], capsys)
-    assert_user_error(code, err, "--system", "nope")
-
-
-# --------------------------------------------------------------------------- argparse errors
-
-
-@pytest.mark.parametrize("argv", [[], ["bogus"], ["run"], ["bench", "precoders", "--batch", "x"],
-                                  ["bench", "nosuchsuite"], ["evaluate"]])
-def test_usage_errors_are_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_cli(argv, capsys)
-    assert_user_error(code, err)
-
-
 def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(["--help"], capsys)
     assert code == 0 and "evaluate" in out and "bench" in out
@@ -336,21 +264,6 @@ def test_run_resume_after_interruption(tmp_path: Path, tiny_exp: ExperimentSpec,
     code, _, err = run_cli(["run", "testcli.tiny", "--out", out_dir, "--resume",
                             "--set", "offset=1"], capsys)
     assert_user_error(code, err, "cannot resume", "offset")
-
-
-@pytest.mark.parametrize(("argv", "words"), [
-    (["run", "testcli.nope"], ["unknown experiment", "testcli.nope"]),
-    (["run", "testcli.tiny", "--set", "offset=abc"], ["offset=abc", "float"]),
-    (["run", "testcli.tiny", "--set", "nokey=1"], ["unknown config key", "nokey"]),
-    (["run", "testcli.tiny", "--set", "offset"], ["key=value"]),
-    (["run", "testcli.tiny", "--profile", "huge"], ["unknown profile", "huge"]),
-])
-def test_run_bad_arguments(tmp_path: Path, tiny_exp: ExperimentSpec,
-                           capsys: pytest.CaptureFixture[str], argv: list[str],
-                           words: list[str]) -> None:
-    code, _, err = run_cli([*argv, "--out", tmp_path / "r"], capsys)
-    assert_user_error(code, err, *words)
-    assert not (tmp_path / "r").exists()
 
 
 def test_plot_command(tmp_path: Path, tiny_exp: ExperimentSpec,

@@ -96,6 +96,9 @@ def _learned(spec: SystemSpec, options: Options, problem: Any, notes: list[str]
         note = _note(designer)
         if note:
             notes.append(f"{name}: {note}")
+    given = [o.flag for o in spec.cli_options if getattr(options, o.dest, None) is not None]
+    if given and not out:
+        notes.append(f"{', '.join(given)} ignored: no trained network was given or found")
     return out
 
 
