@@ -498,6 +498,12 @@ def _add_system_options(p: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------- parser
 
 
+def _seed(text: str) -> int:
+    from isaclearn.systems.base import seed_arg
+
+    return seed_arg(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``isaclearn`` argument parser (every system's bench suites and options included)."""
     from isaclearn.systems import DEFAULT_SYSTEM
@@ -530,7 +536,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run folder (default runs/<experiment>-<profile>)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out, skipping finished sweep points")
-    p.add_argument("--seed", type=int, default=None, help="seed (sets the config's seed)")
+    p.add_argument("--seed", type=_seed, default=None,
+                   help="seed in [0, 2**32 - 1] (sets the config's seed)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.set_defaults(func=_cmd_run)
 
@@ -575,7 +582,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slow-batch", type=int, default=4,
                    help="instances (the first ones) for designers that solve one program per "
                         "instance (default 4; 0 leaves them out)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the test instances")
+    p.add_argument("--seed", type=_seed, default=0,
+                   help="seed of the test instances, in [0, 2**32 - 1]")
     p.add_argument("--designers", default=None,
                    help="comma-separated designers to rank (default: all)")
     p.add_argument("--checkpoint", action="append", default=None, metavar="PATH",
@@ -588,6 +596,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_system_options(p)
     p.set_defaults(func=_cmd_leaderboard)
     return parser
+
+
+def _reason(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def _os_error_text(exc: OSError) -> str:
@@ -614,6 +627,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # a file system refusal not caught closer to its cause
         _err(_os_error_text(exc))
         return 2
+    except MemoryError:
+        _err("out of memory; reduce the sizes (--batch, --set ...)")
+        return 2
+    except RuntimeError as exc:
+        if type(exc).__name__ == "OutOfMemoryError" or "can't allocate memory" in str(exc):
+            _err(f"out of memory ({_reason(exc)}); reduce the sizes (--batch, --set ...)")
+            return 2
+        raise
     except KeyboardInterrupt:
         _err("interrupted")
         return 130

@@ -271,6 +271,14 @@ case("usage-plot-no-dir", argv("plot"), "required", "dir")
 case("usage-list-unknown-option", argv("list", "--nope"), "unrecognized arguments", "--nope")
 case("usage-run-seed-text", argv("run", "corpus.tiny", "--seed", "abc"), "--seed", "int")
 case("usage-bench-alpha-text", argv("bench", "uplink", "--alpha", "high"), "--alpha", "float")
+case("usage-run-seed-huge", argv("run", "corpus.tiny", "--seed", "99999999999999999999"),
+     "--seed", "[0, 2**32 - 1]")
+case("usage-run-seed-negative", argv("run", "corpus.tiny", "--seed", "-1"), "--seed",
+     "[0, 2**32 - 1]")
+case("usage-leaderboard-seed-negative", argv("leaderboard", "--seed", "-1"), "--seed",
+     "[0, 2**32 - 1]")
+case("usage-bench-seed-huge", argv("bench", "precoders", "--seed", str(2**64)), "--seed",
+     "[0, 2**32 - 1]")
 case("usage-evaluate-rho-text", argv("evaluate", E("temiz_npz"), "--rho", "x"), "--rho",
      "float")
 case("list-unknown-name", argv("list", "nosuch.exp"), "unknown experiment or system",
@@ -336,6 +344,10 @@ RUN_CASES = [
     ("qi-zero-test", _run("qi_uplink.snr", "num_test=0"), ["num_test", ">= 1"]),
     ("qi-negative-lr", _run("qi_uplink.training", "lr=-1e-3"), ["lr", "> 0"]),
     ("device-unknown", ["run", "corpus.tiny", "--device", "tpu"], ["tpu"]),
+    ("set-seed-negative", _run("temiz_unsup.baselines", "seed=-1"), ["--set seed",
+                                                                    "[0, 2**32 - 1]"]),
+    ("set-test-seed-huge", _run("temiz_unsup.tradeoff", f"test_seed={2**40}"),
+     ["--set test_seed", "[0, 2**32 - 1]"]),
 ]
 for _id, _argv, _words in RUN_CASES:
     case(f"run-{_id}", _argv if callable(_argv) else argv(*_argv), *_words, after=_no_folder)
@@ -608,6 +620,8 @@ BENCH_CASES = [
     ("precoders-slow-batch-0", ["precoders", "--slow-batch", "0"], ["--slow-batch"]),
     ("precoders-convex-negative", ["precoders", "--convex-batch", "-1"], ["--convex-batch"]),
     ("precoders-max-networks", ["precoders", "--max-networks", "-1"], ["--max-networks"]),
+    ("precoders-batch-huge", ["precoders", "--batch", str(10**11)], ["--batch", "at most"]),
+    ("uplink-batch-huge", ["uplink", "--batch", str(10**11)], ["--batch", "at most"]),
     ("precoders-snr-nan", ["precoders", "--snr-db", "nan"], ["--snr-db", "finite"]),
     ("precoders-snr-inf", ["precoders", "--snr-db", "inf"], ["--snr-db", "finite"]),
     ("precoders-rho", ["precoders", "--rho", "2"], ["--rho", "[0, 1]"]),
@@ -673,7 +687,8 @@ case("plot-nothing-drawable", argv("plot", _copy_run(edit={
 
 LEADERBOARD_CASES = [
     ("unknown-system", ["--system", "nope"], ["--system", "nope"]),
-    ("batch-0", ["--batch", "0"], ["--batch", ">= 1"]),
+    ("batch-0", ["--batch", "0"], ["--batch", "[1, 1000000]"]),
+    ("batch-huge", ["--batch", str(10**11)], ["--batch", "[1, 1000000]", str(10**11)]),
     ("slow-batch-negative", ["--slow-batch", "-1"], ["--slow-batch", ">= 0"]),
     ("unknown-designer", ["--batch", "2", "--runs", "", "--designers", "nope"],
      ["--designers", "nope"]),
@@ -836,3 +851,33 @@ def test_documented_leaderboard_rho_without_networks(capsys: pytest.CaptureFixtu
                               "--designers", "mrt", "--rho", "0.5"], capsys)
     assert code == 0, err
     assert "--rho ignored: no trained network was given or found" in out
+
+
+@pytest.mark.parametrize("error", [MemoryError(), RuntimeError(
+    "[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you tried "
+    "to allocate 4000000000000 bytes.")], ids=["MemoryError", "torch-allocator"])
+def test_out_of_memory_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str],
+                                   error: BaseException) -> None:
+    """A size too large for the machine (e.g. a huge --set) ends in one line, not a
+    traceback."""
+    from isaclearn.experiments import runner
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(runner, "run_experiment", boom)
+    code, out, err = run_cli(["run", "corpus.tiny"], capsys)
+    assert_one_line_error(code, out, err, ["out of memory", "reduce the sizes"])
+
+
+def test_other_runtime_errors_are_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only out-of-memory is turned into a user error: a bug still raises."""
+    from isaclearn.experiments import runner
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(runner, "run_experiment", boom)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["run", "corpus.tiny"])

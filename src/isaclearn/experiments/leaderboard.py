@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from isaclearn.core.errors import ConfigError, IsacError
-from isaclearn.systems.base import Options, SystemSpec
+from isaclearn.systems.base import MAX_INSTANCES, Options, SystemSpec
 from isaclearn.systems.toolkit import finite_mean, score, time_designer
 
 LEADERBOARD_COLUMNS = ["rank", "method", "kind", "instances", "gap_pct", "seconds_per_instance"]
@@ -117,8 +117,8 @@ def leaderboard(spec: SystemSpec, options: Options, log: Callable[[str], None]) 
     """
     if spec.leaderboard_scenario is None:
         raise ConfigError(f"system {spec.name} declares no leaderboard test instances")
-    if options.batch < 1:
-        raise ConfigError(f"--batch must be >= 1, got {options.batch}")
+    if not 1 <= options.batch <= MAX_INSTANCES:
+        raise ConfigError(f"--batch must be in [1, {MAX_INSTANCES}], got {options.batch}")
     if options.slow_batch < 0:
         raise ConfigError(f"--slow-batch must be >= 0, got {options.slow_batch}")
     repeat = int(getattr(options, "repeat", 1) or 1)

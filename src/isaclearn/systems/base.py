@@ -380,8 +380,37 @@ def check_fields(
                 raise ConfigError(f"config field {name}: {what} {text}, got {bad[0]!r}")
 
 
+MAX_SEED = 2**32 - 1
+"""Largest seed accepted (seeds are integers in ``[0, 2**32 - 1]``, the range every generator
+seeded from them accepts, also after the offsets some experiments add)."""
+
+MAX_INSTANCES = 1_000_000
+"""Most test instances a benchmark or leaderboard accepts (``--batch``): more is taken for a
+typo rather than allocated."""
+
+
+def check_seed(value: int, name: str = "seed") -> int:
+    """``value`` if it is a seed in ``[0, MAX_SEED]``, else :class:`ConfigError` naming
+    ``name``."""
+    if not 0 <= value <= MAX_SEED:
+        raise ConfigError(f"{name} must be an integer in [0, 2**32 - 1], got {value}")
+    return value
+
+
+def seed_arg(text: str) -> int:
+    """``argparse`` type of a ``--seed`` option: an integer in ``[0, MAX_SEED]``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32 - 1], got {value}")
+    return value
+
+
 def set_field(cfg: Any, key: str, raw: str) -> Any:
-    """Return a copy of the dataclass ``cfg`` with field ``key`` set from the string ``raw``."""
+    """Return a copy of the dataclass ``cfg`` with field ``key`` set from the string ``raw``
+    (a field named ``seed`` or ``*_seed`` must be in ``[0, MAX_SEED]``)."""
     names = {f.name for f in dataclasses.fields(cfg)}
     if key not in names:
         raise ConfigError(
@@ -389,6 +418,8 @@ def set_field(cfg: Any, key: str, raw: str) -> Any:
             f"list EXPERIMENT` shows their types, defaults and meaning)"
         )
     value = _parse_value(raw, getattr(cfg, key), key)
+    if (key == "seed" or key.endswith("_seed")) and isinstance(value, int):
+        check_seed(value, f"--set {key}")
     return dataclasses.replace(cfg, **{key: value})
 
 

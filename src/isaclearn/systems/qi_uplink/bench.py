@@ -28,7 +28,7 @@ from isaclearn.solvers.uplink import (
     OptimalityReference,
     Traditional,
 )
-from isaclearn.systems.base import BenchSuite
+from isaclearn.systems.base import MAX_INSTANCES, BenchSuite
 from isaclearn.systems.qi_uplink.evaluation import evaluate, make_scenario
 from isaclearn.systems.toolkit import finite_mean, time_designer
 
@@ -162,13 +162,16 @@ def add_uplink_bench_arguments(parser: Any) -> None:
 
 def check_uplink_options(options: Any) -> None:
     """Raise :class:`ConfigError` naming the first option of ``isaclearn bench uplink`` out of
-    range: ``--batch``, ``--tx``, ``--rx``, ``--users``, ``--train-epochs``, ``--repeat``
-    must be >= 1, ``--cvxpy-batch`` >= 0 (0 leaves the CVXPY scheme out; more than ``--batch``
-    means all), ``--alpha`` in [0, 1]."""
+    range: ``--batch`` (at most :data:`~isaclearn.systems.base.MAX_INSTANCES`), ``--tx``,
+    ``--rx``, ``--users``, ``--train-epochs``, ``--repeat`` must be >= 1, ``--cvxpy-batch``
+    >= 0 (0 leaves the CVXPY scheme out; more than ``--batch`` means all), ``--alpha`` in
+    [0, 1]."""
     for name in ("batch", "tx", "rx", "users", "train_epochs", "repeat"):
         value = getattr(options, name)
         if value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    if options.batch > MAX_INSTANCES:
+        raise ConfigError(f"--batch must be at most {MAX_INSTANCES}, got {options.batch}")
     if options.cvxpy_batch < 0:
         raise ConfigError(f"--cvxpy-batch must be >= 0 (0 leaves traditional_cvxpy out), got "
                           f"{options.cvxpy_batch}")

@@ -43,7 +43,7 @@ import torch
 
 from isaclearn.core.design import Design
 from isaclearn.core.errors import ConfigError, IsacError
-from isaclearn.systems.base import BenchSuite
+from isaclearn.systems.base import MAX_INSTANCES, BenchSuite, seed_arg
 from isaclearn.systems.toolkit import finite_instances, finite_mean, time_designer
 
 Options = argparse.Namespace
@@ -98,7 +98,8 @@ def _add_precoder_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--designers", default=None,
                    help="comma-separated designer names to time (default: all, including "
                         "dpc_bound and the floor rows mlp_4x128 and mlp_4x128+rzf)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the scenario sample")
+    p.add_argument("--seed", type=seed_arg, default=0,
+                   help="seed of the scenario sample, in [0, 2**32 - 1]")
     p.add_argument("--single-start-wmmse", action="store_true",
                    help="also time wmmse_rzf: WMMSE from the RZF start alone (100 iterations "
                         "or converged), next to the reference wmmse (best of MRT/ZF/RZF starts)")
@@ -271,6 +272,8 @@ def run_precoders(options: Options, log: Log) -> list[dict[str, Any]]:
         if getattr(options, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got "
                               f"{getattr(options, name)}")
+    if options.batch > MAX_INSTANCES:
+        raise ConfigError(f"--batch must be at most {MAX_INSTANCES}, got {options.batch}")
     if options.convex_batch < 0:
         raise ConfigError(f"--convex-batch must be >= 0, got {options.convex_batch}")
     if getattr(options, "max_networks", 0) < 0:
