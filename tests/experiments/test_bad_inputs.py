@@ -417,6 +417,8 @@ case("resume-no-progress", argv("run", "corpus.tiny", "--resume", "--out",
      "progress.jsonl is missing")
 case("run-rejected-inside", argv("run", "corpus.tiny", "--set", "fail=true", "--out",
                                  T("out")), "fail=true", logs=True, after=_no_folder)
+case("run-model-dir-impossible", _run("temiz_unsup.tradeoff", "model_dir=/proc/isaclearn-x"),
+     "model folder", "/proc/isaclearn-x", "model_dir", logs=True, after=_no_folder)
 case("run-real-rejected-no-debris", argv("run", "temiz_unsup.baselines", "--set",
                                          "num_antennas=-4", "--out", T("x5")),
      "num_antennas", after=lambda env, tmp: None if not (tmp / "x5").exists()

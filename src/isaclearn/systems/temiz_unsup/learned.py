@@ -192,7 +192,11 @@ class ModelStore:
             self._tmp = tempfile.TemporaryDirectory(prefix="isaclearn-models-")
             folder = self._tmp.name
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"model folder {self.folder} cannot be created "
+                              f"({exc.strerror or exc}); check model_dir") from None
         self.settings = settings
         self.log = log
         self._designers: dict[str, tuple[LearnedPrecoder, dict[str, Any]]] = {}
