@@ -313,6 +313,14 @@ def _remove_created(out_dir: Path, created: Path | None) -> None:
         pass  # best effort: the error being reported matters more
 
 
+def _log_resume_hint(ctx: FolderContext, spec: ExperimentSpec, profile: str, folder: Path
+                     ) -> None:
+    n = len(ctx.resumed_keys | set(ctx.recorded))
+    ctx.log(f"run stopped; {n} finished sweep point(s) are saved in {folder / RESULTS_FILE}; "
+            f"continue with: isaclearn run {spec.name} --profile {profile} --out {folder} "
+            f"--resume")
+
+
 def run_experiment(
     name: str,
     profile: str = "quick",
@@ -358,13 +366,19 @@ def run_experiment(
     ------
     ConfigError
         Unknown experiment, profile or key; bad value; existing folder without ``resume``;
-        resuming with a different config.
+        ``resume`` on a missing or empty folder (nothing to resume) or with a different config;
+        a folder that cannot be created or written (``OSError``: permission, read-only or
+        virtual file system, a file in the path).
 
     Notes
     -----
     Rows are persisted as each sweep point is recorded, so an exception inside the experiment
     leaves ``results.csv`` and ``progress.jsonl`` with every finished point; the exception is
-    re-raised after a message saying how to resume.
+    re-raised after a message saying how to resume. The exception: a fresh run (not
+    ``resume``) rejected with an :class:`~isaclearn.core.errors.IsacError` before it recorded
+    any sweep point removes what it made (the folder, and the parents it created; or the
+    contents of the empty folder it was given) and prints no resume hint, so that the
+    corrected command can use the same ``out_dir``.
     """
     spec = get_experiment(name)
     check_device(device)
@@ -424,14 +438,6 @@ def run_experiment(
         resumed_keys=sorted(ctx.resumed_keys),
         new_keys=list(ctx.recorded),
     )
-
-
-def _log_resume_hint(ctx: FolderContext, spec: ExperimentSpec, profile: str, folder: Path
-                     ) -> None:
-    n = len(ctx.resumed_keys | set(ctx.recorded))
-    ctx.log(f"run stopped; {n} finished sweep point(s) are saved in {folder / RESULTS_FILE}; "
-            f"continue with: isaclearn run {spec.name} --profile {profile} --out {folder} "
-            f"--resume")
 
 
 def render_table(spec: ExperimentSpec, rows: list[dict[str, Any]]) -> str:
