@@ -883,3 +883,19 @@ def test_other_runtime_errors_are_not_hidden(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(runner, "run_experiment", boom)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["run", "corpus.tiny"])
+
+
+def test_documented_zero_precoder_has_infinite_crb(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A zero precoder gives no information on the angles: its exact sum CRB is +inf (as the
+    approximate one says), not NaN; the JSON report (strict JSON) holds null for it."""
+    data = temiz_arrays()
+    data["W"] = np.zeros_like(data["W"])
+    report = tmp_path / "z.json"
+    code, out, err = run_cli(["evaluate", save(tmp_path / "zero.npz", data), "--json", report],
+                             capsys)
+    assert code == 0, err
+    line = next(s for s in out.splitlines() if s.startswith("sum_crb "))
+    assert line.split()[1] == "inf" and "nan" not in line
+    got = json.loads(report.read_text())
+    assert got["per_instance"]["sum_crb"] == [None] * B
