@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from isaclearn.core.errors import ConfigError, InputFileError, IsacError
 from isaclearn.experiments.results import (
@@ -24,6 +24,9 @@ from isaclearn.experiments.results import (
     union_columns,
 )
 from isaclearn.systems.base import PlotSpec
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 GENERIC_PLOT = "results.png"
 """File name of the figure drawn for an experiment that declares no :class:`PlotSpec`."""
@@ -119,7 +122,28 @@ def draw_plot(
     warn: Callable[[str], None] | None = None,
 ) -> Path:
     """Draw ``spec`` (one figure, :attr:`PlotSpec.split` not expanded) from the tidy ``rows``
-    into the PNG file ``path``.
+    into the PNG file ``path`` (:func:`plot_figure`, saved at 110 dpi).
+
+    Raises
+    ------
+    ConfigError
+        As :func:`plot_figure`.
+    """
+    fig = plot_figure(rows, spec, errorbars=errorbars,
+                      warn=(lambda m: warn(f"{path.name}: {m}")) if warn is not None else None)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def plot_figure(
+    rows: Sequence[Mapping[str, Any]],
+    spec: PlotSpec,
+    *,
+    errorbars: bool = False,
+    warn: Callable[[str], None] | None = None,
+) -> Figure:
+    """The matplotlib figure of ``spec`` (one figure, :attr:`PlotSpec.split` not expanded)
+    drawn from the tidy ``rows``.
 
     Rows with the same group and x value are averaged; with ``errorbars`` the standard error of
     that mean is drawn as well (caps on sparse curves, a shaded band on curves of
@@ -135,7 +159,7 @@ def draw_plot(
         can be drawn (the message gives ``spec.empty_reason`` when set).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure as _Figure
 
     sel = [r for r in rows if matches(r, spec.where)]
     if not sel:
@@ -154,7 +178,7 @@ def draw_plot(
                           f"the rows matching {spec.where})")
 
     n = len(spec.y)
-    fig = Figure(figsize=(5.0 * n, 4.0), layout="constrained")
+    fig = _Figure(figsize=(5.0 * n, 4.0), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, n, squeeze=False)[0]
     all_groups = list(dict.fromkeys(r.get(spec.group) for r in sel)) if spec.group else [None]
@@ -213,11 +237,10 @@ def draw_plot(
         note = f"not drawn (no finite values): {', '.join(not_drawn)}"
         fig.text(0.01, 0.005, note, fontsize="x-small", ha="left", va="bottom")
         if warn is not None:
-            warn(f"{path.name}: {note}")
+            warn(note)
     if spec.title:
         fig.suptitle(spec.title)
-    fig.savefig(path, dpi=110)
-    return path
+    return fig
 
 
 def _stderr(values: Sequence[float]) -> float:

@@ -619,6 +619,7 @@ register(ExperimentSpec(
                     ylabels=["WSNR"], title="qi_uplink Fig. 7")],
     table_columns=["alpha", "method", "wsnr", "gap_pct", "sensing_rate", "comm_rate",
                    "seconds_per_instance"],
+    table_group=["alpha"],
 ))
 
 register(ExperimentSpec(
@@ -635,6 +636,7 @@ register(ExperimentSpec(
            PlotSpec(filename="training_fcnn.png", x="epoch", y=["train_loss", "val_loss"],
                     group="train_num", where={"method": "fcnn"}, title="FC-NN")],
     table_columns=["method", "train_num", "epoch", "train_loss", "val_loss"],
+    table_group=["train_num"],
     table_filter=_best_epoch,
 ))
 
@@ -653,6 +655,7 @@ register(ExperimentSpec(
                     ylabels=["SR (bit/s/Hz)", "CR (bit/s/Hz)"], title="qi_uplink Fig. 8")],
     table_columns=["snr_s_db", "snr_c_db", "method", "sensing_rate", "comm_rate", "wsnr",
                    "gap_pct"],
+    table_group=["snr_s_db", "snr_c_db"],
 ))
 
 register(ExperimentSpec(
@@ -671,6 +674,7 @@ register(ExperimentSpec(
                     ylabels=["SR", "CR", "SCR"], title="qi_uplink Fig. 9")],
     table_columns=["num_antennas", "num_users", "method", "sensing_rate", "comm_rate",
                    "sum_comm_rate", "gap_pct"],
+    table_group=["num_antennas", "num_users"],
 ))
 
 register(ExperimentSpec(
@@ -688,6 +692,7 @@ register(ExperimentSpec(
                     where={"method": "isacnn"}, xlabel="α", title="qi_uplink Fig. 10")],
     table_columns=["num_users", "alpha", "method", "wsnr", "sensing_rate", "comm_rate",
                    "gap_pct"],
+    table_group=["num_users", "alpha"],
 ))
 
 register(ExperimentSpec(
@@ -706,6 +711,7 @@ register(ExperimentSpec(
                     ylabels=["WSNR (beams on true H, paper)", "WSNR (beams from estimate)"],
                     title="qi_uplink Fig. 11 (ISACNN)")],
     table_columns=["beta", "num_rx", "method", "wsnr_genie", "wsnr", "gap_pct"],
+    table_group=["beta", "num_rx"],
 ))
 
 register(ExperimentSpec(
@@ -724,4 +730,5 @@ register(ExperimentSpec(
            for sw, lab in (("num_tx", "N_t"), ("num_rx", "N_r"), ("num_users", "K"))],
     table_columns=["sweep", "value", "method", "seconds_per_instance", "ratio_to_isacnn",
                    "paper_seconds_per_instance"],
+    table_group=["value"],
 ))

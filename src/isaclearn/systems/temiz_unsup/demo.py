@@ -261,4 +261,5 @@ register(ExperimentSpec(
     table_columns=["method", "sinr_min_db", "instances", "sum_rate", "sum_crb_db",
                    "frac_wmmse", "seconds_per_instance", "train_time_s"],
     table_where={"kind": "method"},
+    table_group=["sinr_min_db"],
 ))

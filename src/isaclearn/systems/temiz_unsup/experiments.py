@@ -544,6 +544,7 @@ register(ExperimentSpec(
     table_columns=["method", "label", "rho", "sum_rate", "rel_sum_rate", "sum_crb_db",
                    "complexity_paper", "complexity_measured"],
     table_where={"kind": "grid"},
+    table_group=["rho"],
 ))
 
 
@@ -630,6 +631,7 @@ register(ExperimentSpec(
                     xlabel="SNR (dB)", ylabels=["sum rate (bit/s/Hz)", "sum CRB (dB rad^2)"])],
     table_columns=["method", "snr_db", "sum_rate", "sum_crb_db"],
     table_where={"kind": "snr"},
+    table_group=["snr_db"],
 ))
 
 
@@ -694,6 +696,7 @@ register(ExperimentSpec(
                     xlabel="mu", ylabels=["sum rate (bit/s/Hz)"])],
     table_columns=["M", "method", "mu", "sum_rate"],
     table_where={"kind": "csi"},
+    table_group=["M", "mu"],
 ))
 
 
@@ -787,6 +790,7 @@ register(ExperimentSpec(
                     ylabels=["a^H R_X a (dB)"])],
     table_columns=["M", "method", "peaks_deg", "max_peak_error_deg"],
     table_where={"kind": "peaks"},
+    table_group=["M"],
 ))
 
 
