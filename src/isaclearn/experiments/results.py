@@ -533,12 +533,17 @@ class FolderContext:
         except OSError:
             pass
 
+    def _poll_s(self) -> float:
+        """How often the heartbeat thread looks at the clock."""
+        return min(1.0, max(0.01, self.log_interval_s / 4))
+
     def _beat_line(self) -> None:
-        """Log the innermost loop's status if nothing was written for ``log_interval_s``
-        (on a terminal: refresh the bars and write the status to ``run.log`` only)."""
+        """Log the innermost loop's status if nothing was written for about ``log_interval_s``
+        (less one polling period, so that no silence exceeds it; on a terminal: refresh the
+        bars and write the status to ``run.log`` only)."""
         with self._lock:
             now = self._clock()
-            if not self._loops or now - self._last_line < self.log_interval_s:
+            if not self._loops or now - self._last_line < self.log_interval_s - self._poll_s():
                 return
             text = self._loops[-1].status(now)
             if any(lp.bar is not None for lp in self._loops):
@@ -557,8 +562,7 @@ class FolderContext:
         stop = self._beat_stop
 
         def beat() -> None:
-            wait = min(1.0, max(0.01, self.log_interval_s / 4))
-            while not stop.wait(wait):
+            while not stop.wait(self._poll_s()):
                 try:
                     self._beat_line()
                 except Exception:  # a progress line must never break a run

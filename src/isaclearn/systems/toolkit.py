@@ -147,6 +147,7 @@ def solver_progress(ctx: RunContext, desc: str) -> Callable[[range], Iterable[in
 
 
 _EPOCH_LINE = re.compile(r"^epoch\s+(\d+)\s*(.*)$")
+_EPOCH_TIME = re.compile(r"\((\d+(?:\.\d*)?) s\)\s*$")
 
 
 class EpochLog:
@@ -155,9 +156,10 @@ class EpochLog:
     :func:`isaclearn.learn.fit` reports every epoch (``"epoch  k  train ...  val ...  lr ...
     (t s)"``). This passes the first epoch and then at most one epoch every ``interval_s``
     seconds (and the epoch limit) to ``log`` as ``"tag: epoch k/max_epochs, train ..., val
-    ..., at most ~T left"``, where ``T`` is the mean time per epoch so far times the epochs
-    left to the limit (early stopping or ``max_time_s`` may end training sooner). Other lines
-    (resume, warm start) are passed on with the tag.
+    ..., at most ~T left"``, where ``T`` is the mean time per epoch so far (the ``(t s)`` of the
+    lines, else the wall time since construction) times the epochs left to the limit (early
+    stopping or ``max_time_s`` may end training sooner). Other lines (resume, warm start) are
+    passed on with the tag.
 
     Parameters
     ----------
@@ -197,6 +199,8 @@ class EpochLog:
         self._clock = clock
         self._start = clock()
         self._epochs = 0
+        self._epoch_s = 0.0
+        self._timed = 0
         self._last: float | None = None
 
     def __call__(self, line: str) -> None:
@@ -207,13 +211,19 @@ class EpochLog:
         epoch, rest = int(m.group(1)), m.group(2)
         now = self._clock()
         self._epochs += 1
+        t = _EPOCH_TIME.search(rest)
+        if t is not None:
+            self._epoch_s += float(t.group(1))
+            self._timed += 1
         last_epoch = epoch >= self.max_epochs
         if self._last is not None and now - self._last < self.interval_s and not last_epoch:
             return
         self._last = now
         text = f"{self.tag}: epoch {epoch}/{self.max_epochs}, {rest}"
         if not last_epoch:
-            left = (now - self._start) / self._epochs * (self.max_epochs - epoch)
+            per_epoch = (self._epoch_s / self._timed if self._timed
+                         else (now - self._start) / self._epochs)
+            left = per_epoch * (self.max_epochs - epoch)
             if self.max_time_s is not None:
                 left = min(left, max(0.0, self.max_time_s - (now - self._start)))
             text += f", at most ~{format_duration(left)} left"

@@ -255,7 +255,7 @@ register(ExperimentSpec(
                 "beside MRT, ZF, MMSE, WMMSE, the SDR boundary and the DPC bound",
     plots=[PlotSpec(filename="rate_crb.png", x="sum_crb_db", y=["sum_rate"],
                     where={"plane": "rate_crb"},
-                    title="Every method on the rate-CRB plane (M = K = 10, 20 dB)",
+                    title="Every method on the rate-CRB plane",
                     xlabel="sum CRB (dB rad^2), lower is better",
                     ylabels=["sum rate (bit/s/Hz)"])],
     table_columns=["method", "sinr_min_db", "instances", "sum_rate", "sum_crb_db",

@@ -627,7 +627,7 @@ register(ExperimentSpec(
     },
     description="sum rate and sum CRB vs SNR for the full and compressed networks (Fig. 8)",
     plots=[PlotSpec(filename="snr.png", x="snr_db", y=["sum_rate", "sum_crb_db"],
-                    where={"kind": "snr"}, title="Sum rate and sum CRB vs SNR, rho = 0.5",
+                    where={"kind": "snr"}, title="Sum rate and sum CRB vs SNR",
                     xlabel="SNR (dB)", ylabels=["sum rate (bit/s/Hz)", "sum CRB (dB rad^2)"])],
     table_columns=["method", "snr_db", "sum_rate", "sum_crb_db"],
     table_where={"kind": "snr"},
