@@ -3,6 +3,16 @@
 :func:`draw_plot` draws one :class:`~isaclearn.systems.base.PlotSpec`; :func:`plot_run` redraws
 every figure of a run folder (``isaclearn plot DIR``). Matplotlib is used through its
 object-oriented API with the Agg canvas, so no display and no global backend switch is needed.
+
+* A spec with ``split`` (e.g. ``split="M"``, file name ``"tradeoff_M{M}.png"``) becomes one
+  figure per value found in the results (:func:`expand_plot`), so no figure name hard-codes a
+  sweep value.
+* With error bars (``isaclearn plot DIR --errorbars``) every figure goes to
+  ``<name>_errorbars.png`` beside the default one; dense curves (≥ :data:`DENSE` points, e.g.
+  beampatterns) get a shaded band instead of caps and markers, and their legend goes beside the
+  axes.
+* A figure that cannot be drawn is skipped with a message saying why (``empty_reason`` of the
+  spec when set); a curve that has rows but no finite value is named in a note on the figure.
 """
 
 from __future__ import annotations
