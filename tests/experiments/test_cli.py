@@ -229,7 +229,8 @@ def test_run_writes_folder(tmp_path: Path, tiny_exp: ExperimentSpec,
         assert (out_dir / name).is_file(), name
     cfg = json.loads((out_dir / "config.json").read_text())
     assert cfg["config"] == {"points": [1, 2, 3, 4], "offset": 0.5}
-    assert json.loads((out_dir / "summary.json").read_text()) == {"total": 34.0}
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert summary["total"] == 34.0 and set(summary) == {"total", "table"}
     assert len(read_results_csv(out_dir / "results.csv")) == 8
     assert "alpha" in out and "beta" in out and "score" in out
 
@@ -270,9 +271,14 @@ def test_plot_command(tmp_path: Path, tiny_exp: ExperimentSpec,
                       capsys: pytest.CaptureFixture[str]) -> None:
     out_dir = tmp_path / "r"
     assert run_cli(["run", "testcli.tiny", "--out", out_dir], capsys)[0] == 0
-    (out_dir / "score.png").unlink()
+    before = (out_dir / "score.png").read_bytes()
     code, out, err = run_cli(["plot", out_dir, "--errorbars"], capsys)
     assert code == 0, err
+    assert (out_dir / "score_errorbars.png").read_bytes()[:4] == b"\x89PNG"
+    assert "score_errorbars.png" in out
+    assert (out_dir / "score.png").read_bytes() == before  # the default figure is kept
+    (out_dir / "score.png").unlink()
+    assert run_cli(["plot", out_dir], capsys)[0] == 0
     assert (out_dir / "score.png").read_bytes()[:4] == b"\x89PNG"
     code, _, err = run_cli(["plot", tmp_path / "absent"], capsys)
     assert_user_error(code, err, "absent")

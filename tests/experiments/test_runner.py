@@ -216,9 +216,12 @@ def test_plot_redraws_from_results_only(tmp_path: Path, fake_exp: ExperimentSpec
     run_experiment("testsys.fake", out_dir=out, quiet=True)
     (out / "fake.png").unlink()
     (out / "progress.jsonl").unlink()
-    written = plot_run(out, errorbars=True)
-    assert written == [out / "fake.png"]
+    assert plot_run(out) == [out / "fake.png"]
     assert (out / "fake.png").read_bytes()[:8] == PNG_MAGIC
+    before = (out / "fake.png").read_bytes()
+    assert plot_run(out, errorbars=True) == [out / "fake_errorbars.png"]
+    assert (out / "fake_errorbars.png").read_bytes()[:8] == PNG_MAGIC
+    assert (out / "fake.png").read_bytes() == before
 
 
 def test_plot_generic_and_bad_specs(tmp_path: Path, fake_exp: ExperimentSpec) -> None:
@@ -272,10 +275,10 @@ def test_summary_table_means_per_method_and_point() -> None:
         {"key": "p2", "method": "a", "x": 2, "y": 7.0, "kind": "other"},
     ]
     cols, table = summary_table(rows, exclude=["x"])
-    assert cols == ["key", "method", "y"]
-    assert table == [{"key": "p1", "method": "a", "y": 2.0},
-                     {"key": "p1", "method": "b", "y": 5.0},
-                     {"key": "p2", "method": "a", "y": 7.0}]
+    assert cols == ["key", "method", "y", "rows"]  # a line averages two rows: say so
+    assert table == [{"key": "p1", "method": "a", "y": 2.0, "rows": 2},
+                     {"key": "p1", "method": "b", "y": 5.0, "rows": 1},
+                     {"key": "p2", "method": "a", "y": 7.0, "rows": 1}]
     cols, table = summary_table(rows, columns=["method", "y"], where={"kind": "other"})
     assert table == [{"method": "a", "y": 7.0}]
     text = format_table(table, cols)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import Any
 
 import cvxpy as cp
 import numpy as np
@@ -372,3 +373,42 @@ def test_sdr_default_scenario_m10_k10() -> None:
     tight = res.tight
     torch.testing.assert_close(res.rank_one_sum_crb[tight], res.relaxation_sum_crb[tight],
                                rtol=1e-3, atol=0.0)
+
+
+# ------------------------------------------------------------------ progress of the loops
+
+
+def test_progress_wrappers_see_every_instance_and_change_nothing() -> None:
+    from isaclearn.core.errors import ConfigError
+    from isaclearn.learn.losses import min_approx_sum_crb
+
+    prob = _problem(3, 2, 4, seed=5)
+    seen: list[list[int]] = []
+
+    def loop(indices: range) -> list[int]:
+        seen.append(list(indices))
+        return list(indices)
+
+    plain, wrapped = SensingOnly().design(prob), SensingOnly(progress=loop).design(prob)
+    assert torch.equal(plain.w, wrapped.w) and seen == [[0, 1, 2]]
+    plain = SdrTradeoff(sinr_min_db=0.0).design(prob)
+    wrapped = SdrTradeoff(sinr_min_db=0.0, progress=loop).design(prob)
+    assert torch.equal(plain.w.nan_to_num(), wrapped.w.nan_to_num()) and seen[-1] == [0, 1, 2]
+    assert SdrTradeoff(progress=loop) == SdrTradeoff()  # not part of the definition
+    targets: list[float] = []
+
+    def per_target(g: float) -> Any:
+        targets.append(g)
+        return loop
+
+    assert (sdr_boundary(prob, [-5.0, 0.0], progress=per_target)
+            == sdr_boundary(prob, [-5.0, 0.0]))
+    assert targets == [-5.0, 0.0]
+    th = prob.theta.expand(3, 2)
+    assert torch.equal(min_approx_sum_crb(th, 4, 1.0, radar_snr=ETA, num_symbols=1),
+                       min_approx_sum_crb(th, 4, 1.0, radar_snr=ETA, num_symbols=1,
+                                          progress=loop))
+    with pytest.raises(ConfigError, match="unchanged"):
+        SensingOnly(progress=lambda r: [i + 1 for i in r]).design(prob)
+    with pytest.raises(ConfigError, match="stopped after 2 of 3"):
+        SensingOnly(progress=lambda r: list(r)[:2]).design(prob)

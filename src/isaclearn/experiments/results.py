@@ -21,6 +21,7 @@ import json
 import math
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ import numpy as np
 import torch
 
 from isaclearn.core.errors import ConfigError, InputFileError
+from isaclearn.core.units import format_duration
 
 T = TypeVar("T")
 
@@ -246,18 +248,27 @@ def mean_or_nan(values: Iterable[Any]) -> float:
     return sum(nums) / len(nums) if nums else math.nan
 
 
+ROWS_COLUMN = "rows"
+"""Column added to a summary table whose lines average several result rows: how many."""
+
+
 def summary_table(
     rows: Sequence[Mapping[str, Any]],
     *,
     columns: Sequence[str] = (),
     where: Mapping[str, Any] | None = None,
     exclude: Sequence[str] = (),
+    group: Sequence[str] = (),
+    keep: Callable[[Mapping[str, Any]], bool] | None = None,
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """Mean of each metric per method × sweep point.
+    """One line per method × sweep point: the mean of each metric over the matching rows.
 
-    Rows are filtered by ``where`` and grouped by their ``key`` column (the sweep point) and
-    every non-numeric column among the shown ones (``method`` first); numeric columns are
-    averaged within each group.
+    Rows are filtered by ``where`` and ``keep``, then grouped by their ``key`` column (the sweep
+    point), their ``method`` column, every non-numeric shown column and the ``group`` columns;
+    numeric columns are averaged within each group. A table never mixes methods: ``method``
+    is a grouping column and is always shown when the rows have it. When some line averages
+    more than one row, a last column ``rows`` says how many; when the shown identifying
+    columns do not tell the lines apart, ``key`` is shown first.
 
     Parameters
     ----------
@@ -265,17 +276,28 @@ def summary_table(
         Tidy rows (as in ``results.csv``).
     columns : sequence of str
         Columns to show; empty shows ``key``, ``method`` and every numeric column not in
-        ``exclude``.
+        ``exclude``. ``method`` and the ``group`` columns are added when missing.
     where : dict, optional
         Only rows matching these values.
     exclude : sequence of str
         Numeric columns left out of the default column choice (e.g. plot x axes).
+    group : sequence of str
+        Further columns that identify a line (numeric sweep coordinates such as ``rho``):
+        rows that differ in them are never averaged.
+    keep : callable, optional
+        ``keep(row) -> bool``: only rows for which it is true (after ``where``).
 
     Returns
     -------
     (columns, table_rows)
+
+    Examples
+    --------
+    >>> rows = [{"key": "p", "method": "a", "y": 1.0}, {"key": "p", "method": "b", "y": 3.0}]
+    >>> summary_table(rows, columns=["y"])
+    (['method', 'y'], [{'method': 'a', 'y': 1.0}, {'method': 'b', 'y': 3.0}])
     """
-    sel = [r for r in rows if matches(r, where or {})]
+    sel = [r for r in rows if matches(r, where or {}) and (keep is None or keep(r))]
     if not sel:
         return list(columns), []
     all_cols = union_columns(sel)
@@ -287,16 +309,25 @@ def summary_table(
     else:
         cols = [c for c in (KEY_COLUMN, "method") if c in all_cols]
         cols += [c for c in all_cols if c in numeric and c not in cols and c not in exclude]
-    label_cols = [c for c in cols if c not in numeric]
-    group_cols = list(dict.fromkeys([KEY_COLUMN, *label_cols]))
+    front = 1 if cols[:1] == [KEY_COLUMN] else 0
+    for c in reversed(["method", *group]):
+        if c in all_cols and c not in cols:
+            cols.insert(front, c)
+    ident = list(dict.fromkeys(["method", *group, *(c for c in cols if c not in numeric)]))
+    ident = [c for c in ident if c in all_cols and c != KEY_COLUMN]
+    group_cols = [KEY_COLUMN, *ident]
     groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
     for r in sel:
         groups.setdefault(tuple(str(r.get(c)) for c in group_cols), []).append(r)
+    shown_ids = {tuple(str(r.get(c)) for c in ident) for r in (m[0] for m in groups.values())}
+    if KEY_COLUMN not in cols and len(shown_ids) < len(groups):
+        cols.insert(0, KEY_COLUMN)
+    averaged = any(len(m) > 1 for m in groups.values())
     out = []
     for members in groups.values():
         line: dict[str, Any] = {}
         for c in cols:
-            if c in numeric:
+            if c in numeric and c not in ident:
                 vals = [r.get(c) for r in members if r.get(c) is not None]
                 line[c] = mean_or_nan(vals) if vals else None
                 if (line[c] is not None and all(isinstance(v, int) for v in vals)
@@ -304,8 +335,31 @@ def summary_table(
                     line[c] = vals[0]
             else:
                 line[c] = members[0].get(c)
+        if averaged:
+            line[ROWS_COLUMN] = len(members)
         out.append(line)
+    if averaged:
+        cols.append(ROWS_COLUMN)
     return cols, out
+
+
+def table_cells(table: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Summary-table lines as strict-JSON values that print the same.
+
+    Non-finite floats (which strict JSON cannot hold) become the strings ``"nan"``, ``"inf"``
+    and ``"-inf"``, which :func:`format_table` prints exactly as it prints the floats; other
+    values go through :func:`to_jsonable`.
+    """
+    out = []
+    for line in table:
+        cells: dict[str, Any] = {}
+        for c, v in line.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                cells[c] = "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+            else:
+                cells[c] = to_jsonable(v)
+        out.append(cells)
+    return out
 
 
 # --------------------------------------------------------------------------- progress log
@@ -346,6 +400,28 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+class _Loop:
+    """State of one running :meth:`FolderContext.progress` loop."""
+
+    def __init__(self, desc: str, total: int | None, start: float) -> None:
+        self.desc = desc or "progress"
+        self.total = total
+        self.start = start
+        self.count = 0
+        self.bar: Any = None
+
+    def status(self, now: float) -> str:
+        elapsed = now - self.start
+        of = f"/{self.total}" if self.total is not None else ""
+        text = f"{self.desc}: {self.count}{of} done, {format_duration(elapsed)} elapsed"
+        if self.count and self.total is not None and self.count < self.total:
+            left = elapsed / self.count * (self.total - self.count)
+            text += f", about {format_duration(left)} left"
+        elif not self.count:
+            text += ", first one still running"
+        return text
+
+
 class FolderContext:
     """A :class:`~isaclearn.systems.base.RunContext` that persists every recorded sweep point.
 
@@ -360,8 +436,13 @@ class FolderContext:
         Returns the text stream for messages and progress bars (default: the current
         ``sys.stderr``, looked up at each call).
     log_interval_s : float
-        When no progress bar can be shown (stderr is not a terminal), :meth:`progress` logs a
-        line at most this often.
+        Longest silence while a :meth:`progress` loop runs: on a terminal the loop shows a
+        tqdm bar (refreshed at least this often); otherwise, whenever no line was written for
+        this long, the innermost running loop logs ``desc: k/n done, elapsed, about ... left``
+        (also from a background thread while one item takes longer). Progress lines also go
+        to ``run.log``.
+    clock : callable
+        Monotonic clock in seconds (tests pass a fake one).
     """
 
     def __init__(
@@ -370,7 +451,8 @@ class FolderContext:
         *,
         done: Mapping[str, list[dict[str, Any]]] | None = None,
         stream: Callable[[], Any] | None = None,
-        log_interval_s: float = 15.0,
+        log_interval_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._out_dir = Path(out_dir)
         self._rows: dict[str, list[dict[str, Any]]] = {k: list(v) for k, v in (done or {}).items()}
@@ -378,7 +460,12 @@ class FolderContext:
         self._stream = stream or (lambda: sys.stderr)
         self.log_interval_s = log_interval_s
         self.recorded: list[str] = []
-        self._bar_active = 0
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._loops: list[_Loop] = []
+        self._last_line = clock()
+        self._beat: threading.Thread | None = None
+        self._beat_stop = threading.Event()
         self._rewrite_progress()
         if self._rows:
             self._write_csv()
@@ -400,38 +487,93 @@ class FolderContext:
                 total = None
         stream = self._stream()
         interactive = bool(getattr(stream, "isatty", lambda: False)())
-        bar = tqdm(iterable, total=total, desc=desc or None, file=stream,
-                   disable=not interactive, leave=False, dynamic_ncols=True)
-        last = time.monotonic()
-        count = 0
-        self._bar_active += interactive
+        loop = _Loop(desc, total, self._clock())
+        if interactive:
+            loop.bar = tqdm(total=total, desc=desc or None, file=stream, leave=False,
+                            dynamic_ncols=True)
+        with self._lock:
+            self._loops.append(loop)
+            self._start_heartbeat()
         try:
-            for item in bar:
+            for item in iterable:
                 yield item
-                count += 1
-                now = time.monotonic()
-                if not interactive and now - last >= self.log_interval_s:
-                    of = f"/{total}" if total is not None else ""
-                    self.log(f"{desc or 'progress'}: {count}{of} done")
-                    last = now
+                with self._lock:
+                    loop.count += 1
+                    if loop.bar is not None:
+                        loop.bar.update(1)
+                    self._beat_line()
         finally:
-            bar.close()
-            self._bar_active -= interactive
+            with self._lock:
+                if loop in self._loops:
+                    self._loops.remove(loop)
+                if loop.bar is not None:
+                    loop.bar.close()
+                if not self._loops:
+                    self._stop_heartbeat()
 
     def log(self, message: str) -> None:
         stamp = datetime.now().strftime("%H:%M:%S")
         line = f"[{stamp}] {message}"
-        if self._bar_active:
-            from tqdm.auto import tqdm
+        with self._lock:
+            self._last_line = self._clock()
+            if any(lp.bar is not None for lp in self._loops):
+                from tqdm.auto import tqdm
 
-            tqdm.write(line, file=self._stream())
-        else:
-            print(line, file=self._stream(), flush=True)
+                tqdm.write(line, file=self._stream())
+            else:
+                print(line, file=self._stream(), flush=True)
+            self._append_log(line)
+
+    # -- progress lines ---------------------------------------------------------------------
+
+    def _append_log(self, line: str) -> None:
         try:
             with open(self._out_dir / "run.log", "a", encoding="utf-8") as fh:
                 fh.write(line + "\n")
         except OSError:
             pass
+
+    def _poll_s(self) -> float:
+        """How often the heartbeat thread looks at the clock."""
+        return min(1.0, max(0.01, self.log_interval_s / 4))
+
+    def _beat_line(self) -> None:
+        """Log the innermost loop's status if nothing was written for about ``log_interval_s``
+        (less one polling period, so that no silence exceeds it; on a terminal: refresh the
+        bars and write the status to ``run.log`` only)."""
+        with self._lock:
+            now = self._clock()
+            if not self._loops or now - self._last_line < self.log_interval_s - self._poll_s():
+                return
+            text = self._loops[-1].status(now)
+            if any(lp.bar is not None for lp in self._loops):
+                for lp in self._loops:
+                    if lp.bar is not None:
+                        lp.bar.refresh()
+                self._last_line = now
+                self._append_log(f"[{datetime.now().strftime('%H:%M:%S')}] {text}")
+            else:
+                self.log(text)
+
+    def _start_heartbeat(self) -> None:
+        if self._beat is not None and self._beat.is_alive():
+            return
+        self._beat_stop = threading.Event()
+        stop = self._beat_stop
+
+        def beat() -> None:
+            while not stop.wait(self._poll_s()):
+                try:
+                    self._beat_line()
+                except Exception:  # a progress line must never break a run
+                    pass
+
+        self._beat = threading.Thread(target=beat, name="isaclearn-progress", daemon=True)
+        self._beat.start()
+
+    def _stop_heartbeat(self) -> None:
+        self._beat_stop.set()
+        self._beat = None
 
     def is_done(self, key: str) -> bool:
         return key in self._rows

@@ -9,12 +9,15 @@
                        version, git commit, torch and Python versions, start time
 ``progress.jsonl``     one line per finished sweep point (``--resume`` skips those)
 ``results.csv``        tidy rows: ``key`` (the sweep point), then the rows' columns
-``summary.json``       the dict the experiment returns (JSON-safe)
+``summary.json``       the dict the experiment returns (JSON-safe), plus ``table``: the columns
+                       and lines of the printed summary table (:func:`table_of`)
 ``*.png``              the experiment's figures, drawn from ``results.csv``
 ``run.log``            the messages of the run
 =====================  =====================================================================
 
-and prints the summary table to standard output.
+and prints the summary table to standard output. The printed table and ``summary["table"]``
+are the same lines, computed once from the rows read back from ``results.csv``
+(:func:`table_from_summary` prints it again).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from isaclearn.experiments.results import (
     read_progress,
     read_results_csv,
     summary_table,
+    table_cells,
     to_jsonable,
     write_json,
 )
@@ -51,6 +55,8 @@ from isaclearn.systems.base import ExperimentSpec, get_experiment, set_field
 
 CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
+TABLE_KEY = "table"
+"""Entry of ``summary.json`` holding the printed table: ``{"columns": [...], "rows": [...]}``."""
 
 
 @dataclass
@@ -419,14 +425,18 @@ def run_experiment(
     if not isinstance(summary, Mapping):
         raise ConfigError(f"experiment {spec.name} returned {type(summary).__name__}, "
                           f"expected a dict")
-    write_json(folder / SUMMARY_FILE, summary)
-
     rows = ctx.table_rows()
     saved_rows = read_results_csv(folder / RESULTS_FILE) if rows else []
-    plots = plot_rows(saved_rows, spec.plots, folder, warn=ctx.log) if saved_rows else []
-    table = render_table(spec, saved_rows)
+    columns, lines = table_of(spec, saved_rows)
+    table = format_table(lines, columns) if lines else ""
+    summary = dict(summary)
+    if TABLE_KEY in summary:
+        ctx.log(f"warning: the summary's {TABLE_KEY!r} entry is replaced by the printed table")
+    summary[TABLE_KEY] = {"columns": columns if lines else [], "rows": table_cells(lines)}
+    write_json(folder / SUMMARY_FILE, summary)
     if table and not quiet:
         print(table, file=sys.stdout, flush=True)
+    plots = plot_rows(saved_rows, spec.plots, folder, warn=ctx.log) if saved_rows else []
     ctx.log(f"results in {folder}")
     return RunResult(
         out_dir=folder,
@@ -440,12 +450,28 @@ def run_experiment(
     )
 
 
-def render_table(spec: ExperimentSpec, rows: list[dict[str, Any]]) -> str:
-    """The summary table of a run: mean of each metric per method × sweep point (or the
-    experiment's ``table_columns`` of the rows matching its ``table_where``)."""
+def table_of(spec: ExperimentSpec, rows: list[dict[str, Any]]
+             ) -> tuple[list[str], list[dict[str, Any]]]:
+    """The columns and lines of a run's summary table, computed from its result rows.
+
+    One line per sweep point × method (× the experiment's ``table_group`` columns and its
+    non-numeric ``table_columns``) of the rows matching ``table_where`` and ``table_filter``;
+    see :func:`~isaclearn.experiments.results.summary_table`.
+    """
     exclude = [p.x for p in spec.plots]
-    where = getattr(spec, "table_where", None) or {}
-    cols, table = summary_table(rows, columns=spec.table_columns, where=where, exclude=exclude)
-    if not table:
-        return ""
-    return format_table(table, cols)
+    return summary_table(rows, columns=spec.table_columns, where=spec.table_where,
+                         exclude=exclude, group=spec.table_group, keep=spec.table_filter)
+
+
+def render_table(spec: ExperimentSpec, rows: list[dict[str, Any]]) -> str:
+    """The printed summary table of a run (``""`` when no row enters it): :func:`table_of`
+    formatted by :func:`~isaclearn.experiments.results.format_table`."""
+    columns, lines = table_of(spec, rows)
+    return format_table(lines, columns) if lines else ""
+
+
+def table_from_summary(summary: Mapping[str, Any]) -> str:
+    """The printed table of a run, rebuilt from its ``summary.json`` (``summary["table"]``)."""
+    entry = summary.get(TABLE_KEY) or {}
+    lines = entry.get("rows") or []
+    return format_table(lines, entry.get("columns") or []) if lines else ""

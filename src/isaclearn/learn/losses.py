@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
@@ -52,6 +52,9 @@ from isaclearn.channels.downlink import DownlinkProblem
 from isaclearn.core.errors import ConfigError, ShapeError
 from isaclearn.core.linalg import fro_norm_sq
 from isaclearn.metrics import crb_angle_approx, jain_fairness, sum_rate
+
+if TYPE_CHECKING:
+    from isaclearn.solvers.cvx_tools import InstanceLoop
 
 ScoreOn = Literal["raw", "scaled"]
 
@@ -208,6 +211,7 @@ def min_approx_sum_crb(
     *,
     radar_snr: float,
     num_symbols: int,
+    progress: InstanceLoop | None = None,
 ) -> torch.Tensor:
     r"""Minimum of the approximate sum CRB (eq. 22) over transmit covariances, per instance.
 
@@ -233,6 +237,9 @@ def min_approx_sum_crb(
         :math:`\eta` (linear).
     num_symbols : int
         ``L``.
+    progress : callable, optional
+        Wraps the loop over the instances: ``progress(range(B))`` must yield ``0, ..., B-1`` in
+        order (e.g. to show progress); ``None``: a plain loop.
 
     Returns
     -------
@@ -244,6 +251,7 @@ def min_approx_sum_crb(
 
     from isaclearn.arrays import ula
     from isaclearn.core.errors import SolverError
+    from isaclearn.solvers.cvx_tools import instance_loop
 
     th = torch.as_tensor(theta, dtype=torch.float64).detach().cpu()
     if th.dim() != 2:
@@ -258,7 +266,7 @@ def min_approx_sum_crb(
         [r_var >> 0, cp.real(cp.trace(r_var)) <= 1.0],
     )
     out = np.empty(th.shape[0])
-    for i in range(th.shape[0]):  # one conic program per instance (forced by the algorithm)
+    for i in instance_loop(th.shape[0], progress):  # one program per instance (forced)
         for t in range(t_count):
             c_par[t].value = np.outer(a[i, t], a[i, t].conj())
         status = None
@@ -283,7 +291,8 @@ def min_approx_sum_crb(
     return torch.from_numpy(out) / (2.0 * radar_snr * num_symbols * power)
 
 
-def compute_gamma(problem: DownlinkProblem) -> tuple[float, dict[str, Any]]:
+def compute_gamma(problem: DownlinkProblem, *, progress: InstanceLoop | None = None
+                  ) -> tuple[float, dict[str, Any]]:
     r""":math:`\gamma` of eq. (19): the minimum approximate sum CRB (eq. 22) at ``ρ = 0``.
 
     Parameters
@@ -291,6 +300,8 @@ def compute_gamma(problem: DownlinkProblem) -> tuple[float, dict[str, Any]]:
     problem : DownlinkProblem
         Instances whose target angles define the sensing problem (one convex program each: use
         one instance for fixed angles, a few dozen for random ones).
+    progress : callable, optional
+        Wrapper of the loop over the instances (see :func:`min_approx_sum_crb`).
 
     Returns
     -------
@@ -300,7 +311,8 @@ def compute_gamma(problem: DownlinkProblem) -> tuple[float, dict[str, Any]]:
         ``num_instances``, ``min``, ``max`` (spread over the instances), ``reference``.
     """
     g = min_approx_sum_crb(problem.theta, problem.num_antennas, problem.power,
-                           radar_snr=problem.radar_snr, num_symbols=problem.num_symbols)
+                           radar_snr=problem.radar_snr, num_symbols=problem.num_symbols,
+                           progress=progress)
     return float(g.mean()), {
         "num_instances": int(g.numel()),
         "min": float(g.min()),

@@ -67,8 +67,10 @@ from isaclearn.core.errors import SolverError
 from isaclearn.metrics.sensing import crb_from_covariance
 from isaclearn.solvers.cvx_tools import (
     SOLVED,
+    InstanceLoop,
     batch_theta,
     hermitian_vec,
+    instance_loop,
     power_vector,
     psd_part,
     sensing_data,
@@ -96,6 +98,7 @@ def sensing_only_covariance(
     solver: str | Sequence[str] | None = None,
     reference: str = "center",
     spacing: float = 0.5,
+    progress: InstanceLoop | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Transmit covariance of minimum sum CRB: :math:`\min \sum_t \mathrm{CRB}_t(\mathbf R)`
     s.t. :math:`\mathbf R\succeq 0,\ \operatorname{tr}(\mathbf R)\le P` (eqs. 5 and 19).
@@ -123,6 +126,10 @@ def sensing_only_covariance(
         CVXPY solver name(s) tried in order; default Clarabel, then SCS.
     reference, spacing
         Array convention of both ULAs.
+    progress : callable, optional
+        Wraps the loop over the instances: ``progress(range(B))`` must yield ``0, ..., B-1`` in
+        order (e.g. ``functools.partial(ctx.progress, desc=...)`` of an experiment, to show
+        how far the solves are); the solver itself never prints. ``None``: a plain loop.
 
     Returns
     -------
@@ -169,7 +176,7 @@ def sensing_only_covariance(
     program = cp.Problem(cp.Minimize(objective), cons)
 
     out = torch.empty(th.shape[0], m, m, dtype=torch.complex128)
-    for i in range(th.shape[0]):  # per-instance conic solve (forced by the algorithm)
+    for i in instance_loop(th.shape[0], progress):  # per-instance solve (forced by the algorithm)
         coef.value, weight.value = data.coef[i], data.weight[i]
         status, used, _ = solve(program, solvers)
         if status not in SOLVED or r_var.value is None:
@@ -221,6 +228,9 @@ class SensingOnly:
     ----------
     solver : str or sequence of str or None
         CVXPY solver(s) tried in order; ``None`` means Clarabel, then SCS.
+    progress : callable or None
+        Wrapper of the per-instance loop (see :func:`sensing_only_covariance`); not part of
+        the design's definition (left out of comparisons and ``repr``).
 
     Notes
     -----
@@ -231,6 +241,7 @@ class SensingOnly:
     """
 
     solver: str | Sequence[str] | None = None
+    progress: InstanceLoop | None = field(default=None, compare=False, repr=False)
     name: str = field(default="sensing_only", init=False)
 
     def design(self, problem: Any) -> Design:
@@ -239,7 +250,7 @@ class SensingOnly:
         r, bound = sensing_only_covariance(
             problem.theta.to(torch.float64), problem.num_antennas, problem.power,
             num_rx=problem.num_rx, radar_snr=problem.radar_snr,
-            num_symbols=problem.num_symbols, solver=self.solver,
+            num_symbols=problem.num_symbols, solver=self.solver, progress=self.progress,
         )
         w, rank, discarded = _top_factor(r, problem.num_users)
         norm = (w.real.square() + w.imag.square()).sum(dim=(-2, -1))

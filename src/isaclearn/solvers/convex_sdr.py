@@ -63,7 +63,7 @@ program is built once per call (DPP-compliant) and reused by every instance.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,9 +80,11 @@ from isaclearn.metrics.comm import sum_rate as _sum_rate
 from isaclearn.metrics.sensing import crb_from_covariance
 from isaclearn.solvers.cvx_tools import (
     SOLVED,
+    InstanceLoop,
     batch_theta,
     functional,
     hermitian_vec,
+    instance_loop,
     power_vector,
     psd_part,
     sensing_data,
@@ -333,6 +335,7 @@ def sdr_tradeoff(
     tight_tol: float = 1e-4,
     reference: str = "center",
     spacing: float = 0.5,
+    progress: InstanceLoop | None = None,
 ) -> SdrResult:
     r"""Minimum sum CRB under per-user SINR targets, by semidefinite relaxation.
 
@@ -365,6 +368,10 @@ def sdr_tradeoff(
         Threshold on ``max_k λ₂/λ₁`` of ``R_k`` below which the relaxation counts as tight.
     reference, spacing
         Array convention of both ULAs.
+    progress : callable, optional
+        Wraps the loop over the instances: ``progress(range(B))`` must yield ``0, ..., B-1`` in
+        order (e.g. ``functools.partial(ctx.progress, desc=...)`` of an experiment, to show
+        how far the solves are); the solver itself never prints. ``None``: a plain loop.
 
     Returns
     -------
@@ -436,7 +443,7 @@ def sdr_tradeoff(
     used = [""] * b
     seconds = torch.zeros(b, dtype=torch.float64)
     objective = torch.full((b,), math.nan, dtype=torch.float64)
-    for i in range(b):  # per-instance conic solve (forced by the algorithm)
+    for i in instance_loop(b, progress):  # per-instance conic solve (forced by the algorithm)
         if cert_bad[i]:
             continue
         program.coef.value, program.weight.value = sens.coef[i], sens.weight[i]
@@ -529,6 +536,9 @@ class SdrTradeoff:
         CVXPY solver(s) tried in order; ``None`` means Clarabel, then SCS.
     tight_tol : float
         Threshold on ``max_k λ₂/λ₁`` of ``R_k`` for ``info["tight"]``.
+    progress : callable or None
+        Wrapper of the per-instance loop (see :func:`sdr_tradeoff`); not part of the design's
+        definition (left out of comparisons and ``repr``).
 
     Notes
     -----
@@ -543,6 +553,7 @@ class SdrTradeoff:
     sinr_min_db: float | Sequence[float] = 10.0
     solver: str | Sequence[str] | None = None
     tight_tol: float = 1e-4
+    progress: InstanceLoop | None = field(default=None, compare=False, repr=False)
     name: str = field(default="sdr", init=False)
 
     def design(self, problem: Any) -> Design:
@@ -553,6 +564,7 @@ class SdrTradeoff:
             h, problem.theta, gamma, problem.power, problem.noise_var,
             num_rx=problem.num_rx, radar_snr=problem.radar_snr,
             num_symbols=problem.num_symbols, solver=self.solver, tight_tol=self.tight_tol,
+            progress=self.progress,
         )
         info: dict[str, Any] = {
             name: getattr(res, name)
@@ -571,6 +583,7 @@ def sdr_boundary(
     *,
     solver: str | Sequence[str] | None = None,
     tight_tol: float = 1e-4,
+    progress: Callable[[float], InstanceLoop | None] | None = None,
 ) -> list[dict[str, float]]:
     """Points of the rate–CRB boundary traced by the SDR reference over a grid of SINR targets.
 
@@ -587,6 +600,9 @@ def sdr_boundary(
         SINR targets in dB, the same for every user.
     solver, tight_tol
         As in :class:`SdrTradeoff`.
+    progress : callable, optional
+        ``progress(sinr_db)`` gives the wrapper of the per-instance loop at that target (see
+        :func:`sdr_tradeoff`), or ``None``.
 
     Returns
     -------
@@ -598,7 +614,9 @@ def sdr_boundary(
     """
     rows: list[dict[str, float]] = []
     for g_db in [float(x) for x in torch.as_tensor(sinr_db_grid, dtype=torch.float64).flatten()]:
-        design = SdrTradeoff(sinr_min_db=g_db, solver=solver, tight_tol=tight_tol).design(problem)
+        loop = progress(g_db) if progress is not None else None
+        design = SdrTradeoff(sinr_min_db=g_db, solver=solver, tight_tol=tight_tol,
+                             progress=loop).design(problem)
         ok = design.info["feasible"]
         n_ok = int(ok.sum())
 

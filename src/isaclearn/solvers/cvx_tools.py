@@ -8,13 +8,15 @@ r"""CVXPY building blocks shared by the convex programs of :mod:`isaclearn.solve
 * Solving: :func:`solver_names` (validated solver list), :func:`solve` (first solver with a
   conclusive status, warnings captured), the status sets :data:`SOLVED` and :data:`INFEASIBLE`.
 * Inputs and outputs: :func:`batch_theta`, :func:`power_vector`, :func:`psd_part`.
+* Loops: :data:`InstanceLoop` and :func:`instance_loop` (the per-instance loop, optionally
+  wrapped by a caller's progress display).
 """
 
 from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +27,13 @@ import torch
 from isaclearn.arrays import ula, ula_derivative
 from isaclearn.core.errors import ConfigError, ShapeError, ValueRangeError
 
+InstanceLoop = Callable[[range], Iterable[int]]
+"""A wrapper of a solver's loop over instances (``progress`` arguments): given ``range(B)`` it
+yields ``0, ..., B-1`` in order, e.g. showing progress meanwhile."""
+
 __all__ = [
     "DEFAULT_SOLVERS",
+    "InstanceLoop",
     "INFEASIBLE",
     "SOLVED",
     "SOLVER_OPTIONS",
@@ -34,6 +41,7 @@ __all__ = [
     "batch_theta",
     "functional",
     "hermitian_vec",
+    "instance_loop",
     "power_vector",
     "psd_part",
     "sensing_data",
@@ -256,3 +264,31 @@ def power_vector(power: torch.Tensor | float, batch: tuple[int, ...]) -> torch.T
             f"{tuple(p.shape)}"
         ) from None
 
+
+
+def instance_loop(batch: int, progress: InstanceLoop | None = None) -> Iterable[int]:
+    """The indices ``0, ..., batch-1`` of a per-instance solve loop, through ``progress`` when
+    given (which must yield them unchanged and in order).
+
+    Raises
+    ------
+    ConfigError
+        If ``progress`` yields anything else.
+
+    Examples
+    --------
+    >>> list(instance_loop(3)), list(instance_loop(2, lambda r: iter(r)))
+    ([0, 1, 2], [0, 1])
+    """
+    if progress is None:
+        yield from range(batch)
+        return
+    expected = 0
+    for i in progress(range(batch)):
+        if i != expected:
+            raise ConfigError(f"progress wrapper yielded {i!r} where instance {expected} was "
+                              f"expected; it must yield range(B) unchanged")
+        yield i
+        expected += 1
+    if expected != batch:
+        raise ConfigError(f"progress wrapper stopped after {expected} of {batch} instances")

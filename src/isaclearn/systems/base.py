@@ -33,7 +33,16 @@ T = TypeVar("T")
 
 
 class RunContext(Protocol):
-    """The services an experiment may use while it runs."""
+    """The services an experiment may use while it runs.
+
+    Long work is wrapped in :meth:`progress` (sweep points, epochs, per-instance solver loops)
+    so that the user sees a line, with an estimate of the time left, at least every
+    ``log_interval_s`` seconds.
+    """
+
+    log_interval_s: float
+    """Longest silence, seconds, the context allows while a :meth:`progress` loop runs
+    (callers throttle their own per-step messages to it)."""
 
     @property
     def out_dir(self) -> Path | None:
@@ -68,11 +77,13 @@ class MemoryContext:
     Used by tests and by Python callers who want the rows without files.
     """
 
-    def __init__(self, out_dir: Path | None = None, *, verbose: bool = False) -> None:
+    def __init__(self, out_dir: Path | None = None, *, verbose: bool = False,
+                 log_interval_s: float = 10.0) -> None:
         self._out_dir = out_dir
         self._rows: dict[str, list[dict[str, Any]]] = {}
         self.messages: list[str] = []
         self.verbose = verbose
+        self.log_interval_s = log_interval_s
 
     @property
     def out_dir(self) -> Path | None:
@@ -121,6 +132,14 @@ class PlotSpec:
         Logarithmic y axis.
     kind : {"line", "scatter"}
         Lines with markers, or markers only.
+    split : str, tuple of str or None
+        Draw one figure per distinct value (or combination of values) of these columns among
+        the rows matching ``where``; ``filename`` and ``title`` name them as format fields,
+        e.g. ``PlotSpec("tradeoff_M{M}.png", ..., split="M", title="M = {M}")`` (integers as
+        ``10``, other numbers in ``:g`` form).
+    empty_reason : str
+        Why the figure can be empty (e.g. "no SDR instance is feasible at every SINR target"):
+        said in the message when nothing can be drawn.
     """
 
     filename: str
@@ -133,6 +152,15 @@ class PlotSpec:
     ylabels: list[str] = field(default_factory=list)
     logy: bool = False
     kind: str = "line"
+    split: str | tuple[str, ...] | None = None
+    empty_reason: str = ""
+
+    @property
+    def split_columns(self) -> tuple[str, ...]:
+        """The columns of :attr:`split` as a tuple (empty when the spec is one figure)."""
+        if self.split is None:
+            return ()
+        return (self.split,) if isinstance(self.split, str) else tuple(self.split)
 
 
 @dataclass
@@ -154,9 +182,18 @@ class ExperimentSpec:
     plots : list of PlotSpec
         Figures drawn from the results.
     table_columns : list of str
-        Columns printed in the summary table (all metric columns when empty).
+        Columns printed in the summary table (all metric columns when empty). The table has
+        one line per sweep point (``key``) × ``method`` × non-numeric shown column ×
+        ``table_group`` column; ``method`` is always shown (see
+        :func:`isaclearn.experiments.results.summary_table`).
     table_where : dict
         Only rows whose columns equal these values enter the printed table.
+    table_group : list of str
+        Numeric columns that identify a table line (sweep coordinates within a sweep point,
+        such as ``rho``): rows that differ in them are never averaged together.
+    table_filter : callable or None
+        ``table_filter(row) -> bool``: only rows for which it is true enter the table (after
+        ``table_where``), e.g. the best epoch of each training curve.
     """
 
     name: str
@@ -167,6 +204,8 @@ class ExperimentSpec:
     plots: list[PlotSpec] = field(default_factory=list)
     table_columns: list[str] = field(default_factory=list)
     table_where: dict[str, Any] = field(default_factory=dict)
+    table_group: list[str] = field(default_factory=list)
+    table_filter: Callable[[Mapping[str, Any]], bool] | None = None
 
     @property
     def system(self) -> str:

@@ -9,6 +9,8 @@ here, once:
 :func:`sweep`          resumable loop over sweep points: a point whose key is already recorded
                        is skipped, a finished point is recorded at once (``ctx.record``)
 :func:`record_once`    the same for a single key (a point that is not part of a sweep)
+:func:`solver_progress`  a per-instance solver loop (CVXPY designers) shown as ``ctx.progress``
+:class:`EpochLog`      the training loop's per-epoch lines, throttled, with an estimate
 :func:`time_designer`  one design, timed: a warm-up call first (so that the first designer timed
                        does not pay the libraries' one-time start-up), then the best of
                        ``repeat`` calls, CUDA-synchronized; returns ``seconds_per_instance``
@@ -32,6 +34,8 @@ The toolkit never writes files and never prints: it talks to the user only throu
 from __future__ import annotations
 
 import math
+import re
+import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -42,6 +46,7 @@ import torch
 
 from isaclearn.core.design import Design
 from isaclearn.core.errors import ConfigError, ShapeError
+from isaclearn.core.units import format_duration
 from isaclearn.systems.base import RunContext
 
 P = TypeVar("P")
@@ -53,8 +58,10 @@ __all__ = [
     "finite_instances",
     "finite_mean",
     "mean_metrics",
+    "EpochLog",
     "record_once",
     "score",
+    "solver_progress",
     "summarize",
     "sweep",
     "threads",
@@ -116,12 +123,111 @@ def sweep(
 
 
 def record_once(ctx: RunContext, key: str,
-                make_rows: Callable[[], Sequence[Mapping[str, Any]]]) -> bool:
-    """Record ``make_rows()`` under ``key`` unless ``key`` is finished; whether it ran."""
+                make_rows: Callable[[], Sequence[Mapping[str, Any]]], *,
+                desc: str = "") -> bool:
+    """Record ``make_rows()`` under ``key`` unless ``key`` is finished; whether it ran.
+
+    The work runs inside a one-step ``ctx.progress`` (labelled ``desc``, default ``key``), so
+    that a long step still shows that it is running.
+    """
     if ctx.is_done(key):
         return False
-    ctx.record(key, [dict(r) for r in make_rows()])
+    for _ in ctx.progress([key], total=1, desc=desc or key):
+        ctx.record(key, [dict(r) for r in make_rows()])
     return True
+
+
+def solver_progress(ctx: RunContext, desc: str) -> Callable[[range], Iterable[int]]:
+    """A ``progress`` argument for a solver's per-instance loop (the CVXPY designers, the SDR
+    boundary): the loop shown as ``ctx.progress(..., desc=desc)``."""
+    def loop(indices: range) -> Iterable[int]:
+        return ctx.progress(indices, total=len(indices), desc=desc)
+
+    return loop
+
+
+_EPOCH_LINE = re.compile(r"^epoch\s+(\d+)\s*(.*)$")
+_EPOCH_TIME = re.compile(r"\((\d+(?:\.\d*)?) s\)\s*$")
+
+
+class EpochLog:
+    r"""A throttled receiver of the training loop's per-epoch lines (``fit(log=...)``).
+
+    :func:`isaclearn.learn.fit` reports every epoch (``"epoch  k  train ...  val ...  lr ...
+    (t s)"``). This passes the first epoch and then at most one epoch every ``interval_s``
+    seconds (and the epoch limit) to ``log`` as ``"tag: epoch k/max_epochs, train ..., val
+    ..., at most ~T left"``, where ``T`` is the mean time per epoch so far (the ``(t s)`` of the
+    lines, else the wall time since construction) times the epochs left to the limit (early
+    stopping or ``max_time_s`` may end training sooner). Other lines (resume, warm start) are
+    passed on with the tag.
+
+    Parameters
+    ----------
+    log : callable
+        Receives the lines (e.g. ``ctx.log``).
+    tag : str
+        Names the network in every line.
+    max_epochs : int
+        The epoch limit of the training.
+    interval_s : float
+        Least time between two epoch lines, seconds.
+    max_time_s : float or None
+        Training-time limit, seconds (caps the estimate).
+    clock : callable
+        Monotonic clock in seconds.
+
+    Examples
+    --------
+    >>> lines = []
+    >>> t = iter([0.0, 1.0, 2.0, 3.0])
+    >>> log = EpochLog(lines.append, "net", 3, interval_s=10.0, clock=lambda: next(t))
+    >>> for k in (1, 2, 3):
+    ...     log(f"epoch {k:3d}  train -0.5  val -0.6  lr 1.0e-03  (1.0 s)")
+    >>> print("\n".join(lines))
+    net: epoch 1/3, train -0.5  val -0.6  lr 1.0e-03  (1.0 s), at most ~2 s left
+    net: epoch 3/3, train -0.5  val -0.6  lr 1.0e-03  (1.0 s)
+    """
+
+    def __init__(self, log: Callable[[str], None], tag: str, max_epochs: int, *,
+                 interval_s: float = 10.0, max_time_s: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.log = log
+        self.tag = tag
+        self.max_epochs = int(max_epochs)
+        self.interval_s = float(interval_s)
+        self.max_time_s = max_time_s
+        self._clock = clock
+        self._start = clock()
+        self._epochs = 0
+        self._epoch_s = 0.0
+        self._timed = 0
+        self._last: float | None = None
+
+    def __call__(self, line: str) -> None:
+        m = _EPOCH_LINE.match(line.strip())
+        if m is None:
+            self.log(f"{self.tag}: {line}")
+            return
+        epoch, rest = int(m.group(1)), m.group(2)
+        now = self._clock()
+        self._epochs += 1
+        t = _EPOCH_TIME.search(rest)
+        if t is not None:
+            self._epoch_s += float(t.group(1))
+            self._timed += 1
+        last_epoch = epoch >= self.max_epochs
+        if self._last is not None and now - self._last < self.interval_s and not last_epoch:
+            return
+        self._last = now
+        text = f"{self.tag}: epoch {epoch}/{self.max_epochs}, {rest}"
+        if not last_epoch:
+            per_epoch = (self._epoch_s / self._timed if self._timed
+                         else (now - self._start) / self._epochs)
+            left = per_epoch * (self.max_epochs - epoch)
+            if self.max_time_s is not None:
+                left = min(left, max(0.0, self.max_time_s - (now - self._start)))
+            text += f", at most ~{format_duration(left)} left"
+        self.log(text)
 
 
 # --------------------------------------------------------------------------- timing

@@ -15,7 +15,7 @@ saved under ``ctx.out_dir`` (safetensors + JSON) when it is set.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +41,7 @@ from isaclearn.solvers.uplink import (
 )
 from isaclearn.systems.base import ExperimentSpec, PlotSpec, RunContext, check_fields, register
 from isaclearn.systems.qi_uplink.evaluation import evaluate, mean_scores
-from isaclearn.systems.toolkit import score, sweep, time_designer
+from isaclearn.systems.toolkit import EpochLog, score, sweep, time_designer
 
 # Table I of the paper: ISACNN runtime in ms per instance (the paper's unit) versus N_t, N_r, K;
 # the runtime rows report it in seconds (``paper_seconds_per_instance``).
@@ -147,7 +147,9 @@ def _train(cfg: UplinkCommon, ctx: RunContext, tr: UplinkProblem, va: UplinkProb
                                max_epochs=cfg.max_epochs, patience=cfg.patience,
                                lr_factor=cfg.lr_factor, lr_patience=cfg.lr_patience,
                                seed=cfg.seed)
-    hist = train_uplink(model, tr, va, tcfg, alpha=alpha, augment=cfg.augment)
+    epoch_log = EpochLog(ctx.log, f"{tag}: {kind}", tcfg.max_epochs,
+                         interval_s=ctx.log_interval_s)
+    hist = train_uplink(model, tr, va, tcfg, alpha=alpha, augment=cfg.augment, log=epoch_log)
     ctx.log(f"{tag}: {kind} trained {hist.epochs} epochs, best val loss "
             f"{hist.best_val_loss:.5f} at epoch {hist.best_epoch}")
     if ctx.out_dir is not None:
@@ -257,7 +259,8 @@ def _sweep(
             model, hist = _train(cfg, ctx, tr, va, alpha, p.key, kind=kind)
             learned.append((kind, LearnedUplink(model, name=kind), len(hist.val_loss)))
         rows = []
-        for name, des, epochs in [*learned, *((n, d, None) for n, d in designers())]:
+        todo = [*learned, *((n, d, None) for n, d in designers())]
+        for name, des, epochs in ctx.progress(todo, total=len(todo), desc=f"{p.key}: designers"):
             if timed:
                 design, sec = time_designer(des, te)
                 row = _score(name, te, design, sec)
@@ -601,6 +604,11 @@ def run_runtime(cfg: RuntimeConfig, ctx: RunContext) -> dict[str, Any]:
 # registration
 # ---------------------------------------------------------------------------------------------
 
+def _best_epoch(row: Mapping[str, Any]) -> bool:
+    """The row of a training curve at its best (selected) epoch: the training table's line."""
+    return row.get("epoch") == row.get("best_epoch")
+
+
 _QUICK_TRAIN = {"num_train": 3000, "num_val": 750, "num_test": 500, "max_epochs": 40,
                 "patience": 10, "lr_patience": 5}
 
@@ -616,8 +624,9 @@ register(ExperimentSpec(
                 "reference",
     plots=[PlotSpec(filename="schemes.png", x="alpha", y=["wsnr"], xlabel="sensing weight α",
                     ylabels=["WSNR"], title="qi_uplink Fig. 7")],
-    table_columns=["alpha", "wsnr", "gap_pct", "sensing_rate", "comm_rate",
+    table_columns=["alpha", "method", "wsnr", "gap_pct", "sensing_rate", "comm_rate",
                    "seconds_per_instance"],
+    table_group=["alpha"],
 ))
 
 register(ExperimentSpec(
@@ -633,7 +642,9 @@ register(ExperimentSpec(
                     group="train_num", where={"method": "isacnn"}, title="ISACNN"),
            PlotSpec(filename="training_fcnn.png", x="epoch", y=["train_loss", "val_loss"],
                     group="train_num", where={"method": "fcnn"}, title="FC-NN")],
-    table_columns=["train_num", "epoch", "train_loss", "val_loss"],
+    table_columns=["method", "train_num", "epoch", "train_loss", "val_loss"],
+    table_group=["train_num"],
+    table_filter=_best_epoch,
 ))
 
 register(ExperimentSpec(
@@ -649,7 +660,9 @@ register(ExperimentSpec(
     plots=[PlotSpec(filename="snr.png", x="snr_s_db", y=["sensing_rate", "comm_rate"],
                     group="snr_c_db", where={"method": "isacnn"}, xlabel="SNR_s (dB)",
                     ylabels=["SR (bit/s/Hz)", "CR (bit/s/Hz)"], title="qi_uplink Fig. 8")],
-    table_columns=["snr_s_db", "snr_c_db", "sensing_rate", "comm_rate", "wsnr", "gap_pct"],
+    table_columns=["snr_s_db", "snr_c_db", "method", "sensing_rate", "comm_rate", "wsnr",
+                   "gap_pct"],
+    table_group=["snr_s_db", "snr_c_db"],
 ))
 
 register(ExperimentSpec(
@@ -666,8 +679,9 @@ register(ExperimentSpec(
                     y=["sensing_rate", "comm_rate", "sum_comm_rate"], group="num_antennas",
                     where={"method": "isacnn"}, xlabel="K",
                     ylabels=["SR", "CR", "SCR"], title="qi_uplink Fig. 9")],
-    table_columns=["num_antennas", "num_users", "sensing_rate", "comm_rate", "sum_comm_rate",
-                   "gap_pct"],
+    table_columns=["num_antennas", "num_users", "method", "sensing_rate", "comm_rate",
+                   "sum_comm_rate", "gap_pct"],
+    table_group=["num_antennas", "num_users"],
 ))
 
 register(ExperimentSpec(
@@ -683,7 +697,9 @@ register(ExperimentSpec(
     plots=[PlotSpec(filename="weight_users.png", x="alpha",
                     y=["wsnr", "sensing_rate", "comm_rate"], group="num_users",
                     where={"method": "isacnn"}, xlabel="α", title="qi_uplink Fig. 10")],
-    table_columns=["num_users", "alpha", "wsnr", "sensing_rate", "comm_rate", "gap_pct"],
+    table_columns=["num_users", "alpha", "method", "wsnr", "sensing_rate", "comm_rate",
+                   "gap_pct"],
+    table_group=["num_users", "alpha"],
 ))
 
 register(ExperimentSpec(
@@ -701,7 +717,8 @@ register(ExperimentSpec(
                     group="beta", where={"method": "isacnn"}, xlabel="N_r",
                     ylabels=["WSNR (beams on true H, paper)", "WSNR (beams from estimate)"],
                     title="qi_uplink Fig. 11 (ISACNN)")],
-    table_columns=["beta", "num_rx", "wsnr_genie", "wsnr", "gap_pct"],
+    table_columns=["beta", "num_rx", "method", "wsnr_genie", "wsnr", "gap_pct"],
+    table_group=["beta", "num_rx"],
 ))
 
 register(ExperimentSpec(
@@ -718,6 +735,7 @@ register(ExperimentSpec(
                     where={"sweep": sw}, logy=True, xlabel=lab, ylabels=["s per instance"],
                     title=f"qi_uplink Table I: time vs {lab}")
            for sw, lab in (("num_tx", "N_t"), ("num_rx", "N_r"), ("num_users", "K"))],
-    table_columns=["sweep", "value", "seconds_per_instance", "ratio_to_isacnn",
+    table_columns=["sweep", "value", "method", "seconds_per_instance", "ratio_to_isacnn",
                    "paper_seconds_per_instance"],
+    table_group=["value"],
 ))

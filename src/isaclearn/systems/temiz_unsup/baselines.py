@@ -39,6 +39,7 @@ from isaclearn.systems.toolkit import (
     finite_mean,
     record_once,
     score,
+    solver_progress,
     summarize,
     sweep,
     time_designer,
@@ -104,6 +105,8 @@ def run_baselines(cfg: BaselinesConfig, ctx: RunContext) -> dict[str, Any]:
     small = problem.subset(slice(0, min(cfg.convex_batch, cfg.batch)))
     grid = torch.linspace(-90.0, 90.0, cfg.grid_points, dtype=torch.float64)
     designers = baseline_designers(include_convex=True, sdr_sinr_db=cfg.sdr_sinr_db)
+    for name in CONVEX_DESIGNERS:  # show the per-instance programs of the convex designers
+        designers[name].progress = solver_progress(ctx, f"{name}: convex programs")
 
     def designer_rows(name: str) -> list[dict[str, Any]]:
         prob = small if name in CONVEX_DESIGNERS else problem
@@ -136,7 +139,8 @@ def run_baselines(cfg: BaselinesConfig, ctx: RunContext) -> dict[str, Any]:
     record_once(ctx, "designer/dpc_bound", dpc_rows)
 
     def tradeoff_rows(gamma_db: float) -> list[dict[str, Any]]:
-        design = SdrTradeoff(sinr_min_db=gamma_db).design(small)
+        loop = solver_progress(ctx, f"SDR programs at SINR target {gamma_db:g} dB")
+        design = SdrTradeoff(sinr_min_db=gamma_db, progress=loop).design(small)
         feasible = torch.as_tensor(design.info["feasible"], dtype=torch.bool)
         w = torch.where(feasible[:, None, None], design.w, torch.zeros_like(design.w))
         metrics = evaluate(small, Design(w=w))
@@ -152,7 +156,14 @@ def run_baselines(cfg: BaselinesConfig, ctx: RunContext) -> dict[str, Any]:
 
     sweep(ctx, list(cfg.tradeoff_sinr_db), lambda g: f"tradeoff/{g:g}", tradeoff_rows,
           desc="SDR trade-off")
-    ctx.record("tradeoff/boundary", _boundary_rows(ctx.rows(), cfg.tradeoff_sinr_db))
+    boundary = _boundary_rows(ctx.rows(), cfg.tradeoff_sinr_db)
+    ctx.record("tradeoff/boundary", boundary)
+    if not any(r["instances"] for r in boundary):
+        targets = ", ".join(f"{g:g}" for g in cfg.tradeoff_sinr_db)
+        ctx.log(f"SDR trade-off: none of the {small.batch_size} instances is feasible at every "
+                f"SINR target ({targets} dB), so there is no boundary to draw (tradeoff.png is "
+                f"skipped); lower the targets (--set tradeoff_sinr_db=...) or use more "
+                f"instances (--set convex_batch=...)")
 
     summary: dict[str, Any] = {
         "designers": summarize(ctx.rows(), ("sum_rate", "sum_crb_db", "seconds_per_instance"),
@@ -210,12 +221,13 @@ SPEC = register(ExperimentSpec(
                  xlabel="angle (deg)", ylabels=["a^H R_X a (dB)"]),
         PlotSpec(filename="rate_crb.png", x="sum_crb_db", y=["sum_rate"],
                  where={"plane": "rate_crb"},
-                 title="Sum rate vs sum CRB: designers and the SDR boundary",
+                 title="Sum rate vs sum CRB",
                  xlabel="sum CRB (dB rad^2)", ylabels=["sum rate (bit/s/Hz)"]),
         PlotSpec(filename="tradeoff.png", x="sinr_min_db",
                  y=["sum_rate", "sum_crb_db", "relaxation_sum_crb_db"],
                  where={"kind": "tradeoff"},
                  title="SDR trade-off vs per-user SINR target (instances feasible at every target)",
+                 empty_reason="no SDR instance is feasible at every SINR target",
                  xlabel="SINR target (dB)",
                  ylabels=["sum rate (bit/s/Hz)", "sum CRB of W (dB)", "relaxation bound (dB)"]),
     ],

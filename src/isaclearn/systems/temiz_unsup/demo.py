@@ -46,7 +46,7 @@ from isaclearn.systems.temiz_unsup.evaluation import db, evaluate, row_metrics
 from isaclearn.systems.temiz_unsup.experiments import WMMSE_REFERENCE, LearnedCommon, model_store
 from isaclearn.systems.temiz_unsup.learned import VARIANTS
 from isaclearn.systems.temiz_unsup.scenario import make_scenario
-from isaclearn.systems.toolkit import finite_mean, threads, time_designer
+from isaclearn.systems.toolkit import finite_mean, solver_progress, threads, time_designer
 
 BASELINES = ("mrt", "zf", "mmse", "wmmse")
 
@@ -115,7 +115,8 @@ def run_demo(cfg: DemoConfig, ctx: RunContext) -> dict[str, Any]:
             designers: dict[str, Any] = {"mrt": MRT(), "zf": ZF(), "mmse": MMSE(),
                                          "wmmse": WMMSE()}
             base = []
-            for name in BASELINES:
+            for name in ctx.progress(BASELINES, total=len(BASELINES),
+                                     desc=f"baselines on {test.batch_size} instances"):
                 design, sec = _timed(designers[name].design, test, cfg.warmup_instances)
                 base.append({"kind": "method", "plane": "rate_crb", "method": name,
                              "instances": test.batch_size, **_scores(test, design.w),
@@ -140,20 +141,17 @@ def run_demo(cfg: DemoConfig, ctx: RunContext) -> dict[str, Any]:
                      else "no time limit")
             ctx.log(f"{len(todo)} network(s) to score (trained on {cfg.num_train} instances, "
                     f"{limit}, {cfg.num_threads} thread(s), unless already in {store.folder})")
-        for variant in cfg.variants:
-            for rho in cfg.rhos:
-                key = f"{variant}/rho{rho:g}"
-                if ctx.is_done(key):
-                    continue
-                designer, info = store.designer(variant, rho, m, cfg.snr_db)
-                design, sec = _timed(designer.design, test, cfg.warmup_instances)
-                sc = _scores(test, design.w)
-                ctx.record(key, [{
-                    "kind": "method", "plane": "rate_crb", "method": _label(variant, rho),
-                    "variant": variant, "rho": rho, "instances": test.batch_size, **sc,
-                    "frac_wmmse": sc["sum_rate"] / wmmse_rate, "seconds_per_instance": sec,
-                    **{k: info[k] for k in ("train_time_s", "epochs", "stop_reason",
-                                            "time_to_95pct_wmmse_s") if k in info}}])
+        for variant, rho in ctx.progress(todo, total=len(todo), desc="networks"):
+            key = f"{variant}/rho{rho:g}"
+            designer, info = store.designer(variant, rho, m, cfg.snr_db)
+            design, sec = _timed(designer.design, test, cfg.warmup_instances)
+            sc = _scores(test, design.w)
+            ctx.record(key, [{
+                "kind": "method", "plane": "rate_crb", "method": _label(variant, rho),
+                "variant": variant, "rho": rho, "instances": test.batch_size, **sc,
+                "frac_wmmse": sc["sum_rate"] / wmmse_rate, "seconds_per_instance": sec,
+                **{k: info[k] for k in ("train_time_s", "epochs", "stop_reason",
+                                        "time_to_95pct_wmmse_s") if k in info}}])
 
         small = test.subset(slice(0, min(cfg.sdr_instances, test.batch_size)))
         grid = list(cfg.sdr_sinr_db) if cfg.sdr_instances > 0 else []
@@ -184,7 +182,8 @@ def _sdr_rows(small: Any, grid: list[float], wmmse_rate: float,
     per = []
     for gamma_db in grid:
         start = time.perf_counter()
-        design = SdrTradeoff(sinr_min_db=gamma_db).design(small)
+        loop = solver_progress(ctx, f"SDR programs at SINR target {gamma_db:g} dB")
+        design = SdrTradeoff(sinr_min_db=gamma_db, progress=loop).design(small)
         sec = (time.perf_counter() - start) / small.batch_size
         ok = torch.as_tensor(design.info["feasible"], dtype=torch.bool)
         w = torch.where(ok[:, None, None], design.w, torch.zeros_like(design.w))
@@ -256,10 +255,11 @@ register(ExperimentSpec(
                 "beside MRT, ZF, MMSE, WMMSE, the SDR boundary and the DPC bound",
     plots=[PlotSpec(filename="rate_crb.png", x="sum_crb_db", y=["sum_rate"],
                     where={"plane": "rate_crb"},
-                    title="Every method on the rate-CRB plane (M = K = 10, 20 dB)",
+                    title="Every method on the rate-CRB plane",
                     xlabel="sum CRB (dB rad^2), lower is better",
                     ylabels=["sum rate (bit/s/Hz)"])],
     table_columns=["method", "sinr_min_db", "instances", "sum_rate", "sum_crb_db",
                    "frac_wmmse", "seconds_per_instance", "train_time_s"],
     table_where={"kind": "method"},
+    table_group=["sinr_min_db"],
 ))

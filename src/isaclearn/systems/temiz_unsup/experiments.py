@@ -62,6 +62,7 @@ from isaclearn.systems.toolkit import (
     finite_mean,
     record_once,
     score,
+    solver_progress,
     sweep,
     threads,
     time_designer,
@@ -178,7 +179,8 @@ def model_store(cfg: LearnedCommon, ctx: RunContext) -> ModelStore:
         folder = Path(ctx.out_dir) / "models"
     else:
         folder = None
-    return ModelStore(folder, LearnSettings.from_config(cfg), ctx.log)
+    return ModelStore(folder, LearnSettings.from_config(cfg), ctx.log, progress=ctx.progress,
+                      log_interval_s=ctx.log_interval_s)
 
 
 _WARMUP_CAP = 1000
@@ -203,14 +205,17 @@ def _test_set(cfg: LearnedCommon, num_antennas: int, *, snr_db: float | None = N
     return sc.sample(cfg.num_test, generator=make_generator(cfg.test_seed))
 
 
-def _baseline_rows(problem: Any, names: tuple[str, ...] = ("mmse", "zf", "wmmse")
+def _baseline_rows(problem: Any, names: tuple[str, ...] = ("mmse", "zf", "wmmse"),
+                   ctx: RunContext | None = None, desc: str = "baselines"
                    ) -> list[dict[str, Any]]:
-    """Timed and scored rows of the classical designers ``names`` on ``problem``."""
+    """Timed and scored rows of the classical designers ``names`` on ``problem`` (shown as
+    ``ctx.progress`` when ``ctx`` is given)."""
     from isaclearn.solvers import MMSE, WMMSE, ZF
 
     makers: dict[str, Any] = {"mmse": MMSE, "zf": ZF, "wmmse": WMMSE}
     rows = []
-    for name in names:
+    for name in (ctx.progress(names, total=len(names), desc=desc) if ctx is not None
+                 else names):
         design, sec = time_designer(makers[name](), problem, warmup_instances=_WARMUP_CAP)
         rows.append(_score(name, problem, design, seconds_per_instance=sec))
     return rows
@@ -253,8 +258,11 @@ def run_tradeoff(cfg: TradeoffConfig, ctx: RunContext) -> dict[str, Any]:
         for m in cfg.antennas:
             test = _test_set(cfg, m)
             small = test.subset(slice(0, cfg.sdr_instances))
-            record_once(ctx, f"M{m}/baselines", partial(_tradeoff_baselines, cfg, m, test, small))
-            record_once(ctx, f"M{m}/sdr", partial(_tradeoff_boundary, cfg, m, small))
+            record_once(ctx, f"M{m}/baselines",
+                        partial(_tradeoff_baselines, cfg, ctx, m, test, small),
+                        desc=f"M={m}: baselines")
+            record_once(ctx, f"M{m}/sdr", partial(_tradeoff_boundary, cfg, ctx, m, small),
+                        desc=f"M={m}: SDR boundary")
             base = {r["method"]: r["sum_rate"] for r in ctx.rows(f"M{m}/baselines")}
             for variant in cfg.variants:
                 per_rho = not VARIANTS[variant]["rho_conditioned"]
@@ -274,25 +282,32 @@ def _rho_key(m: int, variant: str, rho: float) -> str:
     return f"M{m}/{variant}/rho{rho:g}"
 
 
-def _tradeoff_baselines(cfg: TradeoffConfig, m: int, test: Any, small: Any
+def _tradeoff_baselines(cfg: TradeoffConfig, ctx: RunContext, m: int, test: Any, small: Any
                         ) -> list[dict[str, Any]]:
     """MMSE, ZF, WMMSE (timed) and the sensing-only bound (on ``small``), repeated per ρ."""
     from isaclearn.solvers import SensingOnly
 
-    scored = [*_baseline_rows(test), _score("sensing_only", small, SensingOnly())]
+    sensing = SensingOnly(progress=solver_progress(ctx, f"M={m}: sensing-only programs"))
+    scored = [*_baseline_rows(test, ctx=ctx, desc=f"M={m}: MMSE, ZF, WMMSE on "
+                                                  f"{test.batch_size} instances"),
+              _score("sensing_only", small, sensing)]
     return [{"kind": "rho_sweep", "M": m, "method": r["method"], "rho": rho, **r}
             for r in scored for rho in cfg.rhos]
 
 
-def _tradeoff_boundary(cfg: TradeoffConfig, m: int, small: Any) -> list[dict[str, Any]]:
+def _tradeoff_boundary(cfg: TradeoffConfig, ctx: RunContext, m: int, small: Any
+                       ) -> list[dict[str, Any]]:
     """The SDR rate–CRB boundary on the first ``sdr_instances`` test instances."""
     from isaclearn.solvers import sdr_boundary
+
+    def loop(sinr_db: float) -> Any:
+        return solver_progress(ctx, f"M={m}: SDR programs at SINR target {sinr_db:g} dB")
 
     return [{"kind": "boundary", "M": m, "method": "sdr", "sinr_min_db": r["sinr_min_db"],
              "sum_rate": r["sum_rate"], "sum_crb_db": db(r["rank_one_sum_crb"]),
              "relaxation_sum_crb_db": db(r["relaxation_sum_crb"]),
              "fraction_feasible": r["fraction_feasible"], "instances": small.batch_size}
-            for r in sdr_boundary(small, list(cfg.sdr_sinr_db))]
+            for r in sdr_boundary(small, list(cfg.sdr_sinr_db), progress=loop)]
 
 
 def _tradeoff_point(cfg: TradeoffConfig, ctx: RunContext, store: ModelStore, m: int,
@@ -350,16 +365,14 @@ def _tradeoff_summary(cfg: TradeoffConfig, ctx: RunContext) -> dict[str, Any]:
 
 
 TRADEOFF_PLOTS = [
-    PlotSpec(filename=f"tradeoff_M{m}.png", x="rho", y=["sum_rate", "sum_crb_db"],
-             where={"kind": "rho_sweep", "M": m}, title=f"Rate and sum CRB vs rho, M = {m}",
-             xlabel="rho", ylabels=["sum rate (bit/s/Hz)", "sum CRB (dB rad^2)"])
-    for m in (10, 20)
-] + [
-    PlotSpec(filename=f"boundary_M{m}.png", x="sum_crb_db", y=["sum_rate"],
-             where={"kind": "boundary", "M": m}, title=f"Rate-CRB trade-off, M = {m}",
-             xlabel="sum CRB (dB rad^2)", ylabels=["sum rate (bit/s/Hz)"])
-    for m in (10, 20)
+    PlotSpec(filename="tradeoff_M{M}.png", x="rho", y=["sum_rate", "sum_crb_db"],
+             where={"kind": "rho_sweep"}, split="M", title="Rate and sum CRB vs rho, M = {M}",
+             xlabel="rho", ylabels=["sum rate (bit/s/Hz)", "sum CRB (dB rad^2)"]),
+    PlotSpec(filename="boundary_M{M}.png", x="sum_crb_db", y=["sum_rate"],
+             where={"kind": "boundary"}, split="M", title="Rate-CRB trade-off, M = {M}",
+             xlabel="sum CRB (dB rad^2)", ylabels=["sum rate (bit/s/Hz)"]),
 ]
+"""Figures of ``temiz_unsup.tradeoff``: one of each per value of ``M`` in the results."""
 
 _QUICK_TRAIN = {"num_train": 10_000, "max_epochs": 15, "patience": 4, "num_test": 1000,
                 "num_beta": 256, "num_gamma": 16}
@@ -382,6 +395,7 @@ register(ExperimentSpec(
     table_columns=["M", "method", "rho", "sum_rate", "sum_crb_db", "frac_wmmse", "frac_rzf",
                    "train_time_s", "epochs"],
     table_where={"kind": "rho_sweep"},
+    table_group=["M", "rho"],
 ))
 
 
@@ -544,21 +558,19 @@ register(ExperimentSpec(
     description="quantization and pruning of the networks: sum rate, sum CRB, complexity "
                 "(Table 3, Figs. 5-6), inference time vs WMMSE, ONNX latency",
     plots=[
-        PlotSpec(filename=f"compression_rate_{v}.png", x="bits", y=["sum_rate"], group="prune",
-                 where={"kind": "grid", "rate_point": 1, "method": v},
-                 title=f"{v} compressed: sum rate at rho_rate (lines: J)",
-                 xlabel="Q (bits; 32 = float32)", ylabels=["sum rate (bit/s/Hz)"])
-        for v in ("dnn", "dnn_scaled", "struct", "struct_rho", "struct_cont")
-    ] + [
-        PlotSpec(filename=f"compression_crb_{v}.png", x="bits", y=["sum_crb_db"], group="prune",
-                 where={"kind": "grid", "crb_point": 1, "method": v},
-                 title=f"{v} compressed: sum CRB at rho_crb (lines: J)",
-                 xlabel="Q (bits; 32 = float32)", ylabels=["sum CRB (dB rad^2)"])
-        for v in ("dnn", "dnn_scaled", "struct", "struct_rho", "struct_cont")
+        PlotSpec(filename="compression_rate_{method}.png", x="bits", y=["sum_rate"],
+                 group="prune", where={"kind": "grid", "rate_point": 1}, split="method",
+                 title="{method} compressed: sum rate at rho_rate (lines: J)",
+                 xlabel="Q (bits; 32 = float32)", ylabels=["sum rate (bit/s/Hz)"]),
+        PlotSpec(filename="compression_crb_{method}.png", x="bits", y=["sum_crb_db"],
+                 group="prune", where={"kind": "grid", "crb_point": 1}, split="method",
+                 title="{method} compressed: sum CRB at rho_crb (lines: J)",
+                 xlabel="Q (bits; 32 = float32)", ylabels=["sum CRB (dB rad^2)"]),
     ],
     table_columns=["method", "label", "rho", "sum_rate", "rel_sum_rate", "sum_crb_db",
                    "complexity_paper", "complexity_measured"],
     table_where={"kind": "grid"},
+    table_group=["rho"],
 ))
 
 
@@ -645,10 +657,11 @@ register(ExperimentSpec(
     },
     description="sum rate and sum CRB vs SNR for the full and compressed networks (Fig. 8)",
     plots=[PlotSpec(filename="snr.png", x="snr_db", y=["sum_rate", "sum_crb_db"],
-                    where={"kind": "snr"}, title="Sum rate and sum CRB vs SNR, rho = 0.5",
+                    where={"kind": "snr"}, title="Sum rate and sum CRB vs SNR",
                     xlabel="SNR (dB)", ylabels=["sum rate (bit/s/Hz)", "sum CRB (dB rad^2)"])],
     table_columns=["method", "snr_db", "sum_rate", "sum_crb_db"],
     table_where={"kind": "snr"},
+    table_group=["snr_db"],
 ))
 
 
@@ -713,11 +726,12 @@ register(ExperimentSpec(
         "paper": {**_PAPER_TRAIN},
     },
     description="sum rate vs CSI error mu at rho = 1 for M = 10, 20 (Fig. 9)",
-    plots=[PlotSpec(filename=f"csi_error_M{m}.png", x="mu", y=["sum_rate"],
-                    where={"kind": "csi", "M": m}, title=f"Sum rate vs CSI error, M = {m}",
-                    xlabel="mu", ylabels=["sum rate (bit/s/Hz)"]) for m in (10, 20)],
+    plots=[PlotSpec(filename="csi_error_M{M}.png", x="mu", y=["sum_rate"],
+                    where={"kind": "csi"}, split="M", title="Sum rate vs CSI error, M = {M}",
+                    xlabel="mu", ylabels=["sum rate (bit/s/Hz)"])],
     table_columns=["M", "method", "mu", "sum_rate"],
     table_where={"kind": "csi"},
+    table_group=["M", "mu"],
 ))
 
 
@@ -809,12 +823,13 @@ register(ExperimentSpec(
     },
     description="mean beampatterns of the networks for rho in {0, 0.5, 0.9} and their peak "
                 "directions (Figs. 10-11)",
-    plots=[PlotSpec(filename=f"beampattern_M{m}_rho{r:g}.png", x="angle_deg", y=["gain_db"],
-                    where={"kind": "pattern", "M": m, "rho": r},
-                    title=f"Mean beampattern, M = {m}, rho = {r:g}", xlabel="angle (deg)",
-                    ylabels=["a^H R_X a (dB)"]) for m in (10, 20) for r in (0.0, 0.5, 0.9)],
+    plots=[PlotSpec(filename="beampattern_M{M}_rho{rho}.png", x="angle_deg", y=["gain_db"],
+                    where={"kind": "pattern"}, split=("M", "rho"),
+                    title="Mean beampattern, M = {M}, rho = {rho}", xlabel="angle (deg)",
+                    ylabels=["a^H R_X a (dB)"])],
     table_columns=["M", "method", "peaks_deg", "max_peak_error_deg"],
     table_where={"kind": "peaks"},
+    table_group=["M"],
 ))
 
 
@@ -871,7 +886,8 @@ def run_snr_definition(cfg: SnrDefinitionConfig, ctx: RunContext) -> dict[str, A
                   key=lambda r: abs(r["sum_rate"] - 36.1), default=None)
     return {"paper_sum_rate_rho05": 36.1, "wmmse_reference": WMMSE_REFERENCE,
             "closest_to_36.1": closest,
-            "table": {f"{r['reading']}/{r['method']}": r["sum_rate"] for r in allrows}}
+            "sum_rate_by_reading": {f"{r['reading']}/{r['method']}": r["sum_rate"]
+                                    for r in allrows}}
 
 
 def _reading_rows(cfg: SnrDefinitionConfig, reading: str) -> list[dict[str, Any]]:

@@ -82,6 +82,7 @@ from isaclearn.learn import (
     train_precoder,
 )
 from isaclearn.systems.temiz_unsup.scenario import make_scenario
+from isaclearn.systems.toolkit import EpochLog
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "dnn": {"kind": "entrywise", "rho_conditioned": False, "score_on": "raw",
@@ -183,10 +184,17 @@ class ModelStore:
         Training settings.
     log : callable
         Receives progress lines.
+    progress : callable or None
+        ``progress(iterable, total=..., desc=...)`` (a run context's ``progress``): shows the
+        per-instance loop of the γ programs.
+    log_interval_s : float
+        Least time between two per-epoch lines of a training network (:class:`EpochLog`).
     """
 
     def __init__(self, folder: str | Path | None, settings: LearnSettings,
-                 log: Callable[[str], None]) -> None:
+                 log: Callable[[str], None], *,
+                 progress: Callable[..., Iterable[Any]] | None = None,
+                 log_interval_s: float = 10.0) -> None:
         self._tmp = None
         if folder is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="isaclearn-models-")
@@ -199,6 +207,8 @@ class ModelStore:
                               f"({exc.strerror or exc}); check model_dir") from None
         self.settings = settings
         self.log = log
+        self.progress = progress
+        self.log_interval_s = log_interval_s
         self._designers: dict[str, tuple[LearnedPrecoder, dict[str, Any]]] = {}
 
     def normalization(self, num_antennas: int, snr_db: float) -> dict[str, Any]:
@@ -213,8 +223,18 @@ class ModelStore:
                 return dict(cached["result"])
         sc = training_scenario(num_antennas, s.num_users, snr_db)
         gen = make_generator(10_000 + s.seed)
+        self.log(f"M={num_antennas}, SNR {snr_db:g} dB: computing beta (WMMSE on {s.num_beta} "
+                 f"channels) and gamma ({s.num_gamma} sensing programs) ...")
         beta, binfo = compute_beta(sc.sample(s.num_beta, generator=gen))
-        gamma, ginfo = compute_gamma(sc.sample(s.num_gamma, generator=gen))
+        loop = None
+        if self.progress is not None:
+            progress = self.progress
+
+            def loop(indices: range) -> Iterable[int]:
+                return progress(indices, total=len(indices),
+                                desc=f"M={num_antennas}: gamma programs")
+
+        gamma, ginfo = compute_gamma(sc.sample(s.num_gamma, generator=gen), progress=loop)
         result = {"beta": beta, "gamma": gamma, "beta_info": binfo, "gamma_info": ginfo}
         path.write_text(json.dumps({"request": want, "result": result}, indent=2))
         self.log(f"M={num_antennas}, SNR {snr_db:g} dB: beta = 1/{1 / beta:.2f} (WMMSE mean "
@@ -299,10 +319,13 @@ class ModelStore:
             job = self._job(variant, rho, num_antennas, snr_db, init_from)
             beta = job.loss_config.beta
             self.log(f"{'loading' if _finished(self.folder / stem) else 'training'} {stem} ...")
+            epoch_log = EpochLog(self.log, stem, job.config.max_epochs,
+                                 interval_s=self.log_interval_s,
+                                 max_time_s=job.config.max_time_s)
             net, res = train_precoder(
                 job.net_config, job.scenario, job.loss_config, job.config, rho=job.rho,
                 checkpoint=job.checkpoint, resume=True, log_dir=job.log_dir,
-                init_from=init_from,
+                init_from=init_from, log=epoch_log,
             )
             last = res.history[-1] if res.history else {}
             self.log(f"{stem}: {res.epochs} epochs ({res.stop_reason}), best epoch "
