@@ -321,10 +321,28 @@ def run_schemes(cfg: SchemesConfig, ctx: RunContext) -> dict[str, Any]:
     networks = ("isacnn", "fcnn") if cfg.include_fcnn else ("isacnn",)
     _sweep(cfg, ctx, points, designers, desc="alpha", networks=networks, timed=True,
            record_epochs=True, extra_rows=cvxpy_rows)
-    return _schemes_summary(ctx.rows())
+    summary = _schemes_summary(ctx.rows())
+    for line in _schemes_verdict(summary, ctx.rows(), max_epochs=cfg.max_epochs,
+                                 augment=cfg.augment):
+        ctx.log(line)
+    return summary
+
+
+SCHEMES_TOLERANCE_PCT = 0.2
+"""ISACNN counts as at least the best of Average and ZFBF (the paper's Fig. 7 claim) when its
+WSNR is at most this many percent below it."""
 
 
 def _schemes_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    r"""The summary of ``schemes``: ISACNN's WSNR per α, its margins to Average, ZFBF and the
+    traditional scheme, its gap to the reference, and the acceptance checks.
+
+    ``isacnn_margin_pct_alpha{α}`` is ISACNN's relative WSNR margin in % to the better of
+    Average and ZFBF at that α, :math:`100\,(W_\text{ISACNN}-W_\text{best})/W_\text{best}`;
+    ``isacnn_best_baseline_alpha{α}`` names that baseline; ``isacnn_shortfall_alphas`` lists the
+    α where the margin is below ``-SCHEMES_TOLERANCE_PCT`` (:data:`SCHEMES_TOLERANCE_PCT`), and
+    ``accept_within_0.2pct_of_average_and_zfbf`` is true when there is none.
+    """
     by_alpha: dict[float, dict[str, dict[str, Any]]] = {}
     for r in rows:
         if r.get("method") == "traditional_cvxpy":
@@ -334,13 +352,22 @@ def _schemes_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         return {}
     s: dict[str, Any] = {}
     margins_avg, margins_zf, ratios_trad, gaps = [], [], [], []
+    margins_pct: list[float] = []
+    shortfall: list[float] = []
     for a, ms in sorted(by_alpha.items()):
         isa = ms["isacnn"]["wsnr"]
         margins_avg.append(isa - ms["average"]["wsnr"])
         margins_zf.append(isa - ms["zfbf"]["wsnr"])
         ratios_trad.append(isa / ms["traditional"]["wsnr"])
         gaps.append(ms["isacnn"].get("gap_pct", float("nan")))
+        best = max(("average", "zfbf"), key=lambda m: ms[m]["wsnr"])
+        margin = 100.0 * (isa - ms[best]["wsnr"]) / ms[best]["wsnr"]
+        margins_pct.append(margin)
+        if not margin >= -SCHEMES_TOLERANCE_PCT:
+            shortfall.append(a)
         s[f"isacnn_wsnr_alpha{a:.2f}"] = isa
+        s[f"isacnn_margin_pct_alpha{a:.2f}"] = margin
+        s[f"isacnn_best_baseline_alpha{a:.2f}"] = best
         if abs(a) < 1e-12:
             s["isacnn_wsnr_at_alpha0"] = isa
     s["isacnn_min_margin_vs_average"] = min(margins_avg)
@@ -353,7 +380,44 @@ def _schemes_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
                                       if "isacnn_wsnr_at_alpha0" in s else None)
     s["accept_beats_average_and_zfbf"] = bool(min(margins_avg) >= 0 and min(margins_zf) >= 0)
     s["accept_within_2pct_of_traditional"] = bool(min(ratios_trad) >= 0.98)
+    s["isacnn_min_margin_pct_vs_best_baseline"] = min(margins_pct)
+    s["isacnn_shortfall_alphas"] = shortfall
+    s["accept_within_0.2pct_of_average_and_zfbf"] = not shortfall
     return s
+
+
+def _schemes_verdict(summary: dict[str, Any], rows: list[dict[str, Any]], *, max_epochs: int,
+                     augment: bool) -> list[str]:
+    """The lines logged at the end of ``schemes``: ISACNN's margin to the better of Average and
+    ZFBF per α and, for every α where it falls short by more than
+    :data:`SCHEMES_TOLERANCE_PCT`, a line saying by how much and why."""
+    if "isacnn_shortfall_alphas" not in summary:
+        return []
+    names = {"average": "Average", "zfbf": "ZFBF"}
+    alphas = sorted({float(r["alpha"]) for r in rows if r.get("method") == "isacnn"})
+    epochs = {float(r["alpha"]): r.get("epochs") for r in rows if r.get("method") == "isacnn"}
+    parts = [f"α = {a:g}: {summary[f'isacnn_margin_pct_alpha{a:.2f}']:+.2f} % "
+             f"(vs {names[summary[f'isacnn_best_baseline_alpha{a:.2f}']]})" for a in alphas]
+    lines = ["ISACNN's WSNR margin to the better of Average and ZFBF: " + ", ".join(parts)]
+    short = summary["isacnn_shortfall_alphas"]
+    if not short:
+        lines.append(f"ISACNN is at least Average and ZFBF (within {SCHEMES_TOLERANCE_PCT:g} %) "
+                     "at every α: the paper's Fig. 7 claim holds")
+    for a in short:
+        ep = epochs.get(a)
+        if not augment:
+            why = ("the paper's recipe (augment=false) overfits the channel inputs and stays "
+                   "short at high α even at paper size; augment=true closes it "
+                   "(docs/qi_uplink.md)")
+        elif isinstance(ep, int | float) and ep >= max_epochs:
+            why = (f"the network is not converged (it stopped at the epoch limit "
+                   f"max_epochs={max_epochs}); --profile paper ties")
+        else:
+            why = "the network is not converged; --profile paper ties"
+        best = names[summary[f"isacnn_best_baseline_alpha{a:.2f}"]]
+        lines.append(f"ISACNN below {best} by {-summary[f'isacnn_margin_pct_alpha{a:.2f}']:.2f} % "
+                     f"at α = {a:g} (tolerance {SCHEMES_TOLERANCE_PCT:g} %): {why}")
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------
@@ -617,7 +681,11 @@ register(ExperimentSpec(
     fn=run_schemes,
     config_cls=SchemesConfig,
     profiles={
-        "quick": {**_QUICK_TRAIN, "alphas": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "num_cvxpy": 3},
+        # trained to within 0.05 % of the reference at α = 0.8 and 1 (docs/qi_uplink.md):
+        # the augmented network needs ~100 epochs, reached faster with lr 3e-3
+        "quick": {**_QUICK_TRAIN, "num_train": 4000, "num_val": 1000, "max_epochs": 100,
+                  "patience": 20, "lr": 3e-3, "lr_patience": 10,
+                  "alphas": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), "num_cvxpy": 3},
         "paper": {"num_cvxpy": 20, "reference_pga_starts": 16},
     },
     description="Fig. 7: WSNR vs α — ISACNN, Average, ZFBF, traditional AO+SCA, optimality "
