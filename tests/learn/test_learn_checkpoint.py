@@ -13,15 +13,6 @@ from isaclearn.learn import load_checkpoint, load_precoder, load_trained, save_c
 from isaclearn.learn.checkpoint import config_differences, paths
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():  # small tensors: one thread is faster and does not oversubscribe the CPU
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-
 def _tensors() -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     return {

@@ -21,14 +21,6 @@ from isaclearn.learn import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():  # small tensors: one thread is faster and does not oversubscribe the CPU
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_quantize_hand_computed() -> None:
     # Q = 2: f = (1 - 0) / 4 = 0.25; s / f = [0, 0.4, 1.4, 4] -> [0, 0, 1, 4]
     s = torch.tensor([0.0, 0.1, 0.35, 1.0])

@@ -15,14 +15,6 @@ from isaclearn.core import ConfigError, make_generator
 from isaclearn.learn import BatchLoss, TrainConfig, TrainTask, fit, weights_digest
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():  # type: ignore[no-untyped-def]
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _cfg(**kw: object) -> TrainConfig:
     base: dict[str, object] = dict(batch_size=8, max_epochs=50, patience=5, min_delta=0.0,
                                    lr_factor=0.5, lr_patience=2, min_lr=0.0, seed=0)

@@ -16,13 +16,6 @@ from isaclearn.metrics import crb_angle_approx, jain_fairness, sum_rate
 
 C128 = torch.complex128
 
-@pytest.fixture(autouse=True)
-def _one_thread():  # small tensors: one thread is faster and does not oversubscribe the CPU
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 
 def _problem(b: int = 4, k: int = 3, m: int = 5, t: int = 2, seed: int = 0,

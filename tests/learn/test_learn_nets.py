@@ -26,13 +26,6 @@ from isaclearn.systems.temiz_unsup import make_scenario
 
 C128 = torch.complex128
 
-@pytest.fixture(autouse=True)
-def _one_thread():  # small tensors: one thread is faster and does not oversubscribe the CPU
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 
 def _h(b: int, k: int, m: int, seed: int = 0, dtype: torch.dtype = torch.complex64) -> torch.Tensor:

@@ -29,13 +29,6 @@ LOSS = LossConfig(beta=0.1, gamma=2e-3)
 NET = NetConfig(num_antennas=4, num_users=2, num_targets=2, hidden=(16, 16))
 CFG = TrainConfig(num_train=400, batch_size=50, max_epochs=4, patience=10, seed=3)
 
-@pytest.fixture(autouse=True)
-def _one_thread():  # small tensors: one thread is faster and does not oversubscribe the CPU
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 
 def _state(net: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -35,16 +35,6 @@ from isaclearn.solvers.uplink import OptimalityReference
 from isaclearn.solvers.uplink_reduced import reduce_problem
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():  # type: ignore[no-untyped-def]
-    """Tiny tensors: intra-op threads only add overhead (and on an oversubscribed CPU make
-    these tests several times slower). Restored after the module."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _problem(b: int, seed: int, **kw):  # type: ignore[no-untyped-def]
     base = dict(num_tx=4, num_rx=4, num_users=2, num_symbols=6)
     base.update(kw)

@@ -21,15 +21,6 @@ from isaclearn.solvers.uplink import waveform_from_powers
 C128 = torch.complex128
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():  # type: ignore[no-untyped-def]
-    """Tiny tensors: intra-op threads only add overhead (and on an oversubscribed CPU make
-    these tests several times slower). Restored after the module."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _problem(b: int = 4, nt: int = 4, nr: int = 5, k: int = 3, l: int = 6, seed: int = 0,
              dtype: torch.dtype = C128, device: str = "cpu", **kw):  # type: ignore[no-untyped-def]

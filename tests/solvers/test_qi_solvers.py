@@ -25,15 +25,6 @@ from isaclearn.solvers.uplink import (
 C128 = torch.complex128
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():  # type: ignore[no-untyped-def]
-    """Tiny tensors: intra-op threads only add overhead (and on an oversubscribed CPU make
-    these tests several times slower). Restored after the module."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _problem(b: int = 8, nt: int = 4, nr: int = 6, k: int = 3, l: int = 6, seed: int = 0,
              alpha: float = 0.5, **kw):  # type: ignore[no-untyped-def]

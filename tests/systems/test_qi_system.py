@@ -23,15 +23,6 @@ from isaclearn.systems.qi_uplink.bench import (
 SMALL = dict(num_tx=4, num_rx=6, num_users=3, num_symbols=6)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():  # type: ignore[no-untyped-def]
-    """Tiny tensors: intra-op threads only add overhead (and on an oversubscribed CPU make
-    these tests several times slower). Restored after the module."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _problem(b: int = 6, seed: int = 0, **kw):  # type: ignore[no-untyped-def]
     return make_scenario(**{**SMALL, **kw}).sample(b, generator=make_generator(seed),

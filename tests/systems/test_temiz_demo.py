@@ -15,15 +15,6 @@ import torch
 
 from isaclearn.systems.base import MemoryContext, get_experiment
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():  # small tensors: one thread is faster and does not oversubscribe the CPU
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 TINY = dict(num_antennas=4, num_users=2, num_train=200, max_epochs=2, num_test=24,
             d_model=8, num_layers=1, num_heads=2, num_beta=16, num_gamma=2, batch_size=50,
             sdr_instances=2, sdr_sinr_db=(-10.0, 0.0), rhos=(1.0, 0.5), warmup_instances=2)

@@ -18,15 +18,6 @@ from isaclearn.systems.temiz_unsup.learned import (
     learned_designers,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():  # small tensors: one thread is faster and does not oversubscribe the CPU
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 TINY = dict(num_users=2, num_train=200, max_epochs=2, num_test=40, hidden=(16,), d_model=8,
             num_layers=1, num_beta=16, num_gamma=2, batch_size=50)
 
