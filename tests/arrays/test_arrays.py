@@ -234,3 +234,26 @@ def test_upa_bad_arguments() -> None:
         upa(2, 2, 0.0, 0.0, sign=3)
     with pytest.raises(IsacError, match="reference"):
         upa(2, 2, 0.0, 0.0, reference="corner")  # type: ignore[arg-type]
+
+
+def test_ula_u_equals_ula_at_arcsin_and_paper_form():
+    from isaclearn.arrays import ula_u, ula_u_derivative
+
+    u = torch.linspace(-0.99, 0.99, 41, dtype=torch.float64)
+    a = ula_u(8, u)
+    b = ula(8, torch.arcsin(u), reference="first", sign=-1, normalize=True)
+    assert torch.allclose(a, b, atol=1e-14)
+    n = torch.arange(8, dtype=torch.float64)
+    explicit = torch.exp(-1j * torch.pi * n * u[:, None]) / 8**0.5
+    assert torch.allclose(a, explicit, atol=1e-14)
+    h = 1e-6
+    fd = (ula_u(8, u + h) - ula_u(8, u - h)) / (2 * h)
+    assert torch.allclose(ula_u_derivative(8, u), fd, atol=1e-8)
+
+
+def test_ula_u_rejects_cosine_outside_unit_interval():
+    from isaclearn.arrays import ula_u
+    from isaclearn.core import ConfigError
+
+    with pytest.raises(ConfigError, match="direction cosine"):
+        ula_u(4, 1.5)

@@ -141,6 +141,88 @@ def ula_derivative(
     return a * torch.complex(torch.zeros_like(factor), factor).to(a.dtype)
 
 
+def _as_cosine(u: torch.Tensor | float) -> torch.Tensor:
+    t = _as_angle(u)
+    if bool(((t < -1.0) | (t > 1.0)).any()):
+        raise ConfigError("u (direction cosine) must lie in [-1, 1]")
+    return t
+
+
+def ula_u(
+    num_antennas: int,
+    u: torch.Tensor | float,
+    *,
+    reference: Reference = "first",
+    spacing: float = 0.5,
+    sign: int = -1,
+    normalize: bool = True,
+) -> torch.Tensor:
+    r"""Steering vector of a ULA as a function of the direction cosine ``u`` (no arcsin).
+
+    .. math:: a_m(u) = c\, \exp\big(s\, j 2\pi d (m - m_0)\, u\big)
+
+    With the defaults (first-element reference, ``d = 1/2``, ``s = -1``, ``c = 1/\sqrt{M}``) this is
+    eqs. (4)/(5) of ding_dt (``shared/papers/004_...txt``):
+    :math:`a(\varphi) = N^{-1/2}[1, e^{-j\pi\varphi}, \dots, e^{-j\pi(N-1)\varphi}]^T`, where
+    :math:`\varphi = \cos\theta` is measured from the array axis. It equals :func:`ula` at
+    ``theta = arcsin(u)`` but stays smooth as ``|u| -> 1``.
+
+    Parameters
+    ----------
+    num_antennas : int
+        Number of elements ``N``.
+    u : torch.Tensor or float
+        Direction cosines in ``[-1, 1]``, any shape ``[...]``, real.
+    reference, spacing, sign, normalize
+        As in :func:`ula` (note the different defaults).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., N]`` complex (``complex128`` for ``float64`` input, else ``complex64``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> ula_u(4, torch.tensor([0.0, 0.5])).shape
+    torch.Size([2, 4])
+    """
+    _check_sign(sign)
+    t = _as_cosine(u)
+    pos = _positions(num_antennas, reference, spacing, t.dtype, t.device)
+    phase = sign * 2.0 * math.pi * pos * t[..., None]
+    out = torch.polar(torch.ones_like(phase), phase).to(complex_dtype(t.dtype))
+    if normalize:
+        out = out / math.sqrt(num_antennas)
+    return out
+
+
+def ula_u_derivative(
+    num_antennas: int,
+    u: torch.Tensor | float,
+    *,
+    reference: Reference = "first",
+    spacing: float = 0.5,
+    sign: int = -1,
+    normalize: bool = True,
+) -> torch.Tensor:
+    r"""Derivative :math:`\partial a(u)/\partial u` of :func:`ula_u` (same arguments).
+
+    .. math:: \dot a_m(u) = s\, j 2\pi d (m - m_0)\, a_m(u)
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., N]`` complex, same dtype as :func:`ula_u`.
+    """
+    a = ula_u(num_antennas, u, reference=reference, spacing=spacing, sign=sign,
+              normalize=normalize)
+    t = _as_angle(u)
+    pos = _positions(num_antennas, reference, spacing, t.dtype, t.device)
+    factor = (sign * 2.0 * math.pi * pos).expand(a.shape)
+    return a * torch.complex(torch.zeros_like(factor), factor).to(a.dtype)
+
+
 def upa(
     num_x: int,
     num_y: int,
