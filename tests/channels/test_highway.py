@@ -282,6 +282,14 @@ def test_measurement_jacobian_with_known_beta_is_eq22() -> None:
     dr = cfg.kappa * cfg.mf_gain * beta * (db * (a.conj() @ f) + b * (da.conj() @ f))
     torch.testing.assert_close(torch.complex(jac[:n, 0], jac[n:2 * n, 0]), dr, rtol=1e-12,
                                atol=1e-12)
+    # The EKF's batched form vmap(jacfwd) gives the same Jacobian.
+    xs = torch.stack([x, x + 0.01])
+    batched = torch.func.vmap(torch.func.jacfwd(
+        lambda s, dd: measurement_mean(s, f, cfg, beta_from=dd)))(xs, xs[:, 1])
+    torch.testing.assert_close(batched[0], jac, rtol=1e-13, atol=0)
+    assert float(batched[1, : 2 * n, 1:].abs().max()) == 0.0
+    with pytest.raises(ConfigError, match="beta"):
+        measurement_mean(x, f, cfg, beta=beta, beta_from=x[1])
     # Without a known beta, r̃ ∝ 1/d: dr/dd = -r/d.
     y = measurement_mean(x, f, cfg)
     jd = torch.func.jacfwd(lambda s: measurement_mean(s, f, cfg))(x)
@@ -470,3 +478,19 @@ def test_states_at_follow_the_transition() -> None:
     pred = transition(s0, T, v, CFG.phi_guard)
     torch.testing.assert_close(pred[both], s1[both], rtol=0, atol=1e-11)
     assert int(both.sum()) > 10
+
+
+def test_scene_runs_on_the_generator_device(device: str, gen: torch.Generator) -> None:
+    """Traffic follows the generator's device; states, measurements and channels follow the
+    inputs (no host round trip, no downcast)."""
+    cfg = HighwayConfig(num_tx=8, num_rx=8)
+    tr = sample_poisson_traffic(cfg, 5.0, 3.0, 4, gen)
+    assert tr.arrival_s.device.type == torch.device(device).type
+    st = states_at(tr, 2.0, cfg)
+    assert st.device == tr.arrival_s.device and st.dtype == F64
+    f = steering(8, st[..., 0])
+    y = sample_measurement(st, f, cfg, gen)
+    assert y.shape == (*st.shape[:-1], 18) and y.device == st.device
+    assert comm_channel(st, cfg).dtype == torch.complex128
+    ct = constant_traffic(cfg, 3, 2, gen, dtype=torch.float32)
+    assert states_at(ct, 0.5, cfg).dtype == torch.float32

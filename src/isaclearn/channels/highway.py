@@ -76,8 +76,9 @@ beamforming gain :math:`\eta = \mathbf a^H(\varphi)\mathbf f`; where :math:`\eta
 infinite (no information), and :func:`sample_measurement` returns NaN there.
 
 Eq. (22) treats β as known (:math:`\partial\tilde{\mathbf r}/\partial d = 0`): pass ``beta``
-(e.g. :func:`reflection_coefficient` of the predicted distance) to :func:`measurement_mean`, and a
-Jacobian taken with ``torch.func.jacfwd`` reproduces (22).
+(e.g. :func:`reflection_coefficient` of the predicted distance) or ``beta_from`` (that distance,
+real, convenient as a ``vmap``-ped argument) to :func:`measurement_mean`, and a Jacobian taken
+with ``torch.func.jacfwd`` reproduces (22).
 
 Communication (eqs. 8–10)
 -------------------------
@@ -1049,6 +1050,8 @@ def measurement_mean(
     f: torch.Tensor,
     config: HighwayConfig,
     beta: torch.Tensor | complex | None = None,
+    *,
+    beta_from: torch.Tensor | float | None = None,
 ) -> torch.Tensor:
     r"""Noiseless measurement :math:`\mathbf h(\mathbf x)` of eq. (21), stacked as real numbers.
 
@@ -1069,6 +1072,10 @@ def measurement_mean(
         :math:`\beta = \varrho/(2d)` from the state; passing it (e.g.
         ``reflection_coefficient(d_hat, config)``) treats β as known, so that
         :math:`\partial\tilde{\mathbf r}/\partial d = 0` and a ``jacfwd`` Jacobian is eq. (22).
+    beta_from : float or torch.Tensor or None
+        ``[...]`` distance in metres at which to evaluate :math:`\beta = \varrho/(2d)` instead of
+        the state's (same effect as ``beta``, but real, so it can be a ``vmap``-ped argument of
+        ``torch.func.jacfwd``, which rejects complex inputs). Not together with ``beta``.
 
     Returns
     -------
@@ -1088,7 +1095,12 @@ def measurement_mean(
     b, eta, cdt = _beam_terms(state, f, config)
     rdt = real_dtype(cdt)
     d = state[..., 1].to(rdt)
-    if beta is None:
+    if beta is not None and beta_from is not None:
+        raise ConfigError("give at most one of beta and beta_from")
+    if beta_from is not None:
+        beta_t = reflection_coefficient(torch.as_tensor(beta_from, dtype=rdt, device=d.device),
+                                        config)
+    elif beta is None:
         beta_t = reflection_coefficient(d, config)
     else:
         beta_t = torch.as_tensor(beta, device=state.device)
