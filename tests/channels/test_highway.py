@@ -69,6 +69,7 @@ def test_config_defaults_and_derived_values() -> None:
     # Sequences from JSON become tuples (the config stays hashable).
     j = HighwayConfig(rsu_positions_m=[[0, 30], [0, -30]], lane_y_m=[-2.5, 2.5])  # type: ignore[arg-type]
     assert j == cfg and hash(j) == hash(cfg)
+    assert HighwayConfig(fading=[10, 10]).fading == 10 + 10j  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -80,6 +81,7 @@ def test_config_defaults_and_derived_values() -> None:
         ("process_std_d_m", -0.1), ("init_std_phi", 0.0), ("phi_guard", 1.5),
         ("rsu_positions_m", ((0.0, 2.5),)), ("rsu_positions_m", ((0.0, 0.0),)),
         ("rsu_positions_m", ()), ("lane_y_m", (1.0,)), ("alpha_tilde_db", "x"),
+        ("fading", "10+10j"), ("fading", (1.0, float("nan"))),
     ],
 )
 def test_bad_config_names_the_field(name: str, value: object) -> None:

@@ -97,6 +97,7 @@ data-dependent Python branching (``torch.where`` only) and work under ``torch.fu
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,7 +149,7 @@ def _bad(name: str, what: str, value: Any) -> ConfigError:
 
 
 def _real(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise _bad(name, "a real number", value)
     out = float(value)
     if not math.isfinite(out):
@@ -191,7 +192,8 @@ class HighwayConfig:
         Carrier frequency :math:`f_c` in Hz (Table I: 30 GHz).
     fading : complex
         Complex fading coefficient :math:`\\varrho` of the reflection coefficient
-        :math:`\\beta = \\varrho/(2d)` (Table I: ``10+10j``).
+        :math:`\\beta = \\varrho/(2d)` (Table I: ``10+10j``); a pair ``(re, im)`` (e.g. from
+        JSON) is accepted and stored as ``complex``.
     alpha_tilde_db : float
         Channel power gain :math:`\\tilde\\alpha` at the reference distance 1 m, in dB (eq. 9;
         Table I: -70).
@@ -314,9 +316,12 @@ class HighwayConfig:
         if not 0.0 < guard < 1.0:
             raise _bad("phi_guard", "in (0, 1)", self.phi_guard)
         object.__setattr__(self, "phi_guard", guard)
-        if isinstance(self.fading, bool) or not isinstance(self.fading, complex | int | float):
-            raise _bad("fading", "a complex number", self.fading)
-        rho = complex(self.fading)
+        fading: Any = self.fading
+        if isinstance(fading, list | tuple) and len(fading) == 2:  # (re, im), e.g. from JSON
+            fading = complex(_real("fading", fading[0]), _real("fading", fading[1]))
+        if isinstance(fading, bool) or not isinstance(fading, numbers.Complex):
+            raise _bad("fading", "a complex number or a pair (re, im)", self.fading)
+        rho = complex(fading)
         if not (math.isfinite(rho.real) and math.isfinite(rho.imag)) or rho == 0:
             raise _bad("fading", "finite and non-zero", self.fading)
         object.__setattr__(self, "fading", rho)
@@ -542,7 +547,7 @@ def sample_poisson_traffic(
     (3, True)
     """
     for name, value in (("rate_per_s", rate_per_s), ("duration_s", duration_s)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not (
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
                 math.isfinite(value) and value > 0):
             raise ValueRangeError(f"{name} must be a finite positive number, got {value!r}")
     check_count(batch, "batch")
