@@ -251,9 +251,15 @@ def test_ula_u_equals_ula_at_arcsin_and_paper_form():
     assert torch.allclose(ula_u_derivative(8, u), fd, atol=1e-8)
 
 
-def test_ula_u_rejects_cosine_outside_unit_interval():
-    from isaclearn.arrays import ula_u
-    from isaclearn.core import ConfigError
+def test_ula_u_runs_under_vmap_jacfwd():
+    from isaclearn.arrays import ula_u, ula_u_derivative
 
-    with pytest.raises(ConfigError, match="direction cosine"):
-        ula_u(4, 1.5)
+    u = torch.tensor([-0.4, 0.1, 0.7], dtype=torch.float64)
+
+    def re_im(x: torch.Tensor) -> torch.Tensor:
+        a = ula_u(6, x)
+        return torch.cat([a.real, a.imag])
+
+    jac = torch.func.vmap(torch.func.jacfwd(re_im))(u)
+    d = ula_u_derivative(6, u)
+    assert torch.allclose(jac, torch.cat([d.real, d.imag], dim=-1), atol=1e-12)

@@ -141,13 +141,6 @@ def ula_derivative(
     return a * torch.complex(torch.zeros_like(factor), factor).to(a.dtype)
 
 
-def _as_cosine(u: torch.Tensor | float) -> torch.Tensor:
-    t = _as_angle(u)
-    if bool(((t < -1.0) | (t > 1.0)).any()):
-        raise ConfigError("u (direction cosine) must lie in [-1, 1]")
-    return t
-
-
 def ula_u(
     num_antennas: int,
     u: torch.Tensor | float,
@@ -172,7 +165,9 @@ def ula_u(
     num_antennas : int
         Number of elements ``N``.
     u : torch.Tensor or float
-        Direction cosines in ``[-1, 1]``, any shape ``[...]``, real.
+        Direction cosines, any shape ``[...]``, real. Values are not range-checked, so that the
+        function runs under ``torch.func.vmap``/``jacfwd`` and accepts estimates with
+        ``|u| > 1`` (the formula is evaluated as written).
     reference, spacing, sign, normalize
         As in :func:`ula` (note the different defaults).
 
@@ -188,7 +183,7 @@ def ula_u(
     torch.Size([2, 4])
     """
     _check_sign(sign)
-    t = _as_cosine(u)
+    t = _as_angle(u)
     pos = _positions(num_antennas, reference, spacing, t.dtype, t.device)
     phase = sign * 2.0 * math.pi * pos * t[..., None]
     out = torch.polar(torch.ones_like(phase), phase).to(complex_dtype(t.dtype))

@@ -1,4 +1,5 @@
-"""Batched channel and scene generators."""
+"""Batched channel and scene generators: downlink and uplink Rician channels, the ding_dt highway
+(traffic, kinematics, measurement model, communication rows)."""
 
 from isaclearn.channels.downlink import DownlinkIsacScenario, DownlinkProblem
 from isaclearn.channels.rician import ChannelSample, RicianChannel, csi_error
@@ -8,3 +9,26 @@ __all__ = ["ChannelSample", "DownlinkIsacScenario", "DownlinkProblem", "RicianCh
 from isaclearn.channels.uplink import UplinkProblem, UplinkScenario  # noqa: E402
 
 __all__ += ["UplinkProblem", "UplinkScenario"]
+
+from isaclearn.channels.highway import (  # noqa: E402
+    HighwayConfig,
+    Traffic,
+    cartesian_to_state,
+    comm_channel,
+    constant_traffic,
+    handover,
+    kinematic_speed,
+    measurement_mean,
+    measurement_noise_var,
+    positions,
+    sample_measurement,
+    sample_poisson_traffic,
+    state_to_cartesian,
+    states_at,
+    transition,
+)
+
+__all__ += ["HighwayConfig", "Traffic", "cartesian_to_state", "comm_channel", "constant_traffic",
+            "handover", "kinematic_speed", "measurement_mean", "measurement_noise_var",
+            "positions", "sample_measurement", "sample_poisson_traffic", "state_to_cartesian",
+            "states_at", "transition"]

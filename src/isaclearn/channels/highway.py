@@ -104,6 +104,7 @@ from typing import Any
 
 import torch
 
+from isaclearn.arrays.ula import ula_u
 from isaclearn.channels.rician import SPEED_OF_LIGHT
 from isaclearn.core.checks import check_count, check_last_dims
 from isaclearn.core.dtypes import complex_dtype, real_dtype
@@ -998,11 +999,8 @@ def handover(
 
 def steering(num_antennas: int, phi: torch.Tensor) -> torch.Tensor:
     r"""Steering vector of eqs. (4)/(5), :math:`N^{-1/2}[1, e^{-j\pi\varphi}, \dots,
-    e^{-j\pi(N-1)\varphi}]^T`.
-
-    Equal to :func:`isaclearn.arrays.ula_u` with its defaults, but without the range check on
-    :math:`\varphi`, so that it runs under ``torch.func.vmap`` (a value check cannot) and accepts
-    estimates with :math:`|\varphi| > 1`.
+    e^{-j\pi(N-1)\varphi}]^T`: :func:`isaclearn.arrays.ula_u` with its defaults (runs under
+    ``torch.func.vmap``/``jacfwd``; estimates with :math:`|\varphi| > 1` are evaluated as written).
 
     Parameters
     ----------
@@ -1016,10 +1014,7 @@ def steering(num_antennas: int, phi: torch.Tensor) -> torch.Tensor:
     torch.Tensor
         ``[..., N]`` complex (complex128 for float64 input, else complex64).
     """
-    m = torch.arange(num_antennas, dtype=phi.dtype, device=phi.device)
-    phase = -math.pi * m * phi[..., None]
-    out = torch.complex(torch.cos(phase), torch.sin(phase)) / math.sqrt(num_antennas)
-    return out.to(complex_dtype(phi.dtype))
+    return ula_u(num_antennas, phi)
 
 
 def reflection_coefficient(distance_m: torch.Tensor, config: HighwayConfig) -> torch.Tensor:

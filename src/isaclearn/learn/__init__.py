@@ -10,11 +10,25 @@
   precoder networks of temiz_unsup, their unsupervised loss (eq. 25), their training task and
   the designer that wraps a trained network (:class:`LearnedPrecoder`).
 * :mod:`.isacnn` — ISACNN and FC-NN of qi_uplink, their task and designer.
+* :mod:`.bilstm` — the two Bi-LSTM networks of ding_dt (RSU assignment, beams) over the vehicle
+  sequence, their features, training tasks and checkpoints.
 * :mod:`.compression`, :mod:`.export` — quantization, pruning, ONNX export.
 
 A trained network is a designer like any other (``design(problem) -> Design``).
 """
 
+from isaclearn.learn.bilstm import (
+    AssignmentTask,
+    BeamTask,
+    BiLstmConfig,
+    BiLstmNet,
+    VehicleSequences,
+    load_bilstm,
+    predict_assignment,
+    predict_beams,
+    save_bilstm,
+    train_bilstm,
+)
 from isaclearn.learn.checkpoint import (
     Checkpoint,
     load_checkpoint,
@@ -74,6 +88,16 @@ from isaclearn.learn.training import (
 )
 
 __all__ = [
+    "AssignmentTask",
+    "BeamTask",
+    "BiLstmConfig",
+    "BiLstmNet",
+    "VehicleSequences",
+    "load_bilstm",
+    "predict_assignment",
+    "predict_beams",
+    "save_bilstm",
+    "train_bilstm",
     "LOSS_TERMS",
     "RHO_GRID",
     "BatchLoss",
