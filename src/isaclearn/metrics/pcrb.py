@@ -133,15 +133,21 @@ __all__ = [
 
 def _reals(*items: tuple[torch.Tensor | float, str]) -> tuple[torch.Tensor, ...]:
     """Each ``(value, name)`` as a real floating tensor, all on the device of the first tensor
-    among them and in one common dtype (float64 wins; integers become the default dtype)."""
-    device = next((x.device for x, _ in items if isinstance(x, torch.Tensor)), None)
-    out = []
+    among them, in the dtype the floating tensors promote to (float64 wins; Python numbers take
+    that dtype directly, so they are never rounded through float32; the default dtype when no
+    floating tensor is given)."""
+    tensors = [x for x, _ in items if isinstance(x, torch.Tensor)]
     for x, name in items:
-        t = torch.as_tensor(x, device=device)
-        if t.is_complex():
-            raise ValueRangeError(f"{name} must be real, got a complex tensor")
-        out.append(t)
-    return _common(*out)
+        if isinstance(x, torch.Tensor) and x.is_complex() or isinstance(x, complex):
+            raise ValueRangeError(f"{name} must be real, got a complex value")
+    device = tensors[0].device if tensors else None
+    dt: torch.dtype | None = None
+    for t in tensors:
+        if t.is_floating_point():
+            dt = t.dtype if dt is None else torch.promote_types(dt, t.dtype)
+    if dt is None:
+        dt = torch.get_default_dtype()
+    return tuple(torch.as_tensor(x, dtype=dt, device=device) for x, _ in items)
 
 
 def _check_nonneg(t: torch.Tensor, name: str, *, allow_inf: bool = False,
@@ -453,10 +459,11 @@ def measurement_information(
         (pf,) = _reals((pi_f_sq, "pi_f_sq"))
     if not (speed_of_light > 0 and math.isfinite(speed_of_light)):
         raise ValueRangeError(f"speed_of_light must be positive, got {speed_of_light}")
-    g_phi = angle_information_gain(beta_sq, kappa=kappa, gain=gain, sigma_r2=sigma_r2, c_f=c_f)
-    pf, g_phi, s_nu, s_mu, fc = _reals((pf, "pi_f_sq"), (g_phi, "angle gain"),
-                                       (sigma_nu2, "sigma_nu2"), (sigma_mu2, "sigma_mu2"),
-                                       (carrier_hz, "carrier_hz"))
+    pf, b2, k, g, s2, s_nu, s_mu, fc = _reals(
+        (pf, "pi_f_sq"), (beta_sq, "beta_sq"), (kappa, "kappa"), (gain, "gain"),
+        (sigma_r2, "sigma_r2"), (sigma_nu2, "sigma_nu2"), (sigma_mu2, "sigma_mu2"),
+        (carrier_hz, "carrier_hz"))
+    g_phi = angle_information_gain(b2, kappa=k, gain=g, sigma_r2=s2, c_f=c_f)
     _check_nonneg(pf, "pi_f_sq")
     _check_nonneg(s_nu, "sigma_nu2", strict=True, allow_inf=True)
     _check_nonneg(s_mu, "sigma_mu2", strict=True, allow_inf=True)

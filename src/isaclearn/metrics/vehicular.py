@@ -117,11 +117,13 @@ def _noise(noise_var: torch.Tensor | float, per_vehicle: torch.Size,
            like: torch.Tensor) -> torch.Tensor:
     """``noise_var`` (scalar, ``[...]`` per instance or ``[..., K]`` per vehicle) shaped to
     broadcast against ``[..., K]``; real, on ``like``'s device."""
-    n = torch.as_tensor(noise_var, device=like.device)
-    if n.is_complex():
+    if isinstance(noise_var, torch.Tensor) and noise_var.is_complex() \
+            or isinstance(noise_var, complex):
         raise ValueRangeError("noise_var must be real")
-    n = n.to(torch.promote_types(n.dtype, real_dtype(like.dtype))
-             if n.is_floating_point() else real_dtype(like.dtype))
+    target = real_dtype(like.dtype)
+    if isinstance(noise_var, torch.Tensor) and noise_var.is_floating_point():
+        target = torch.promote_types(noise_var.dtype, target)
+    n = torch.as_tensor(noise_var, dtype=target, device=like.device)  # no float32 detour
     if n.dim() == len(per_vehicle) - 1:
         n = n[..., None]
     elif n.dim() not in (0, len(per_vehicle)):
