@@ -486,3 +486,26 @@ def test_sensing_status_and_threshold_inputs() -> None:
     # D = 1 (angle only): Λ = (1/m̃ − 1/m̂)/g
     lam = sensing_threshold(0.5, torch.tensor([[2.0]], dtype=F64), torch.zeros(1, 1), 4.0)
     assert float(lam) == pytest.approx((2.0 - 0.5) / 4.0, rel=1e-14)
+
+
+def test_device_and_dtype_follow_inputs(device: str) -> None:
+    u = torch.tensor([0.1, -0.4], device=device)  # float32
+    pi = angle_derivative_matrix(u, 4, 3)
+    assert pi.dtype == torch.complex64 and pi.device.type == torch.device(device).type
+    m = _rand_spd(3, 2, (2,))
+    j = torch.diag_embed(torch.rand(2, 3, generator=make_generator(1), dtype=F64))
+    eye = torch.eye(3, dtype=F64)
+    ref = pcrb_step(m, eye, 0.1 * eye, j)
+    got = pcrb_step(m.to(device), eye.to(device), 0.1 * eye.to(device), j.to(device))
+    assert got.device.type == torch.device(device).type and got.dtype == F64
+    torch.testing.assert_close(got.cpu(), ref)
+    lo = pcrb_step(m.float().to(device), eye.float().to(device), 0.1 * eye.float().to(device),
+                   j.float().to(device))
+    assert lo.dtype == torch.float32
+    torch.testing.assert_close(lo.cpu().double(), ref, rtol=1e-5, atol=1e-6)
+    mi = measurement_information(torch.ones(2, device=device), beta_sq=1.0, kappa=1.0, gain=1.0,
+                                 sigma_r2=1.0, sigma_nu2=1.0, sigma_mu2=1.0, carrier_hz=1.0)
+    assert mi.device.type == torch.device(device).type and mi.dtype == torch.float32
+    lam = sensing_threshold(m[..., 0, 0].to(device), predicted_mse(m, eye, eye).to(device),
+                            j.to(device), 2.0)
+    assert lam.device.type == torch.device(device).type

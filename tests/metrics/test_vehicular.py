@@ -266,3 +266,14 @@ def test_nees_by_loop_and_chi2_mean() -> None:
     cov2 = cov.clone()
     cov2[1, 2:] = 0.0
     torch.testing.assert_close(nees(err, cov2, mask), mean)
+
+
+def test_device_and_dtype(device: str) -> None:
+    h, f, assign, mask = _case(12)
+    ref = rsu_rates(h, f, assign, 0.5, mask=mask, inter_rsu_interference=True)
+    got = rsu_rates(h.to(device), f.to(device), assign.to(device), 0.5, mask=mask.to(device),
+                    inter_rsu_interference=True)
+    assert got.device.type == torch.device(device).type
+    torch.testing.assert_close(got.cpu(), ref)
+    err = torch.ones(2, 3, device=device)
+    assert nees(err, torch.eye(3, device=device)).device.type == torch.device(device).type
