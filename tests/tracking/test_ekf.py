@@ -11,7 +11,7 @@ from filterpy.kalman import ExtendedKalmanFilter as FpEKF
 from filterpy.kalman import KalmanFilter as FpKF
 from scipy.stats import chi2
 
-from isaclearn.core import ConfigError, ShapeError, SolverError, make_generator
+from isaclearn.core import ConfigError, ShapeError, SolverError, ValueRangeError, make_generator
 from isaclearn.tracking import (
     ExtendedKalmanFilter,
     ekf_predict,
@@ -418,6 +418,71 @@ def test_same_inputs_give_bit_identical_outputs() -> None:
         assert torch.equal(a, c)
 
 
+def _textbook_update(x: torch.Tensor, cov: torch.Tensor, y: torch.Tensor, h_mat: torch.Tensor,
+                     q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(26), (31) and the Joseph form written out in measurement space, with a generic solve."""
+    s = h_mat @ cov @ h_mat.mT + q
+    k = torch.linalg.solve(s, h_mat @ cov).mT
+    e = y - (h_mat @ x[..., None])[..., 0]
+    i_kh = torch.eye(x.shape[-1], dtype=x.dtype) - k @ h_mat
+    nis = (e[..., None, :] @ torch.linalg.solve(s, e[..., None]))[..., 0, 0]
+    return (x + (k @ e[..., None])[..., 0], i_kh @ cov @ i_kh.mT + k @ q @ k.mT, nis)
+
+
+def test_singular_prior_covariance_equals_the_textbook_update() -> None:
+    """A rank-deficient M̂ (no Cholesky factor) takes the eigen-root path."""
+    gen = make_generator(22)
+    b, n, m = 4, 3, 4
+    x = torch.randn(b, n, dtype=F64, generator=gen)
+    v = torch.randn(b, n, 2, dtype=F64, generator=gen)
+    cov = v @ v.mT  # rank 2
+    h_mat = torch.randn(b, m, n, dtype=F64, generator=gen)
+    q = _spd(b, n=m, gen=gen, scale=0.5)
+    y = torch.randn(b, m, dtype=F64, generator=gen)
+    upd = ekf_update(x, cov, y, lambda s, hm: hm @ s, q, h_mat)
+    want_x, want_cov, want_nis = _textbook_update(x, cov, y, h_mat, q)
+    torch.testing.assert_close(upd.x, want_x, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(upd.cov, want_cov, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(upd.nis, want_nis, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(upd.gain, torch.linalg.solve(
+        h_mat @ cov @ h_mat.mT + q, h_mat @ cov).mT, rtol=1e-10, atol=1e-12)
+
+
+def test_update_on_ding_dt_scales_matches_a_50_digit_reference() -> None:
+    """Variances from 1e-22 (delay, s²) to 1e-8 (echo) and a measurement-dominated angle: the
+    result equals the update (26)/(31)/Joseph evaluated with 50-digit arithmetic."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 50
+    gen = make_generator(23)
+    nr, n = 16, 3
+    m = 2 * nr + 2
+    h_mat = torch.zeros(m, n, dtype=F64)
+    h_mat[: 2 * nr, 0] = 3e3 * torch.randn(2 * nr, dtype=F64, generator=gen)
+    h_mat[: 2 * nr, 1] = 1e-3 * torch.randn(2 * nr, dtype=F64, generator=gen)
+    h_mat[2 * nr, 1] = 2 / C
+    h_mat[2 * nr + 1, 2] = 2 * FC / C
+    q = torch.cat([torch.full((2 * nr,), 5e-9, dtype=F64),
+                   torch.tensor([8.8e-12**2, 0.26**2], dtype=F64)])
+    a0 = torch.randn(n, n, dtype=F64, generator=gen)
+    cov = torch.diag(torch.tensor([1e-6, 4e-4, 2.5e-3], dtype=F64)) + 1e-8 * a0 @ a0.T
+    # a linear h about x̂ = 0, so that the innovation e = y is exact in both computations
+    x = torch.zeros(n, dtype=F64)
+    y = h_mat @ torch.tensor([3e-4, 2e-2, 5e-2], dtype=F64) + q.sqrt() * torch.randn(
+        m, dtype=F64, generator=gen)
+    upd = ekf_update(x, cov, y, lambda s: h_mat @ s, q)
+
+    hm, mm = mpmath.matrix(h_mat.tolist()), mpmath.matrix(cov.tolist())
+    qm = mpmath.diag(q.tolist())
+    k = mm * hm.T * (qm + hm * mm * hm.T) ** -1
+    i_kh = mpmath.eye(n) - k * hm
+    p = i_kh * mm * i_kh.T + k * qm * k.T
+    dx = k * (mpmath.matrix(y.tolist()) - hm * mpmath.matrix(x.tolist()))
+    want_dx = torch.tensor([float(dx[i]) for i in range(n)], dtype=F64)
+    want_cov = torch.tensor([[float(p[i, j]) for j in range(n)] for i in range(n)], dtype=F64)
+    torch.testing.assert_close(upd.x - x, want_dx, rtol=1e-12, atol=0)
+    torch.testing.assert_close(upd.cov, want_cov, rtol=1e-12, atol=0)
+
+
 # ---------------------------------------------------------------- the paper's gain (30)/(32)
 
 
@@ -503,7 +568,7 @@ def test_forward_filter_equals_manual_loop_and_user_jacobians_equal_jacfwd() -> 
         torch.testing.assert_close(trace.cov_pred[t], pred.cov, rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(trace.nis[t], upd.nis, rtol=1e-12, atol=1e-12)
         x, cov = pred.x, pred.cov
-    assert trace.x.shape == (steps, b, k, 4) and trace.innovation_cov.shape == (steps, b, k, 2, 2)
+    assert trace.x.shape == (steps, b, k, 4) and trace.innovation.shape == (steps, b, k, 2)
     assert torch.equal(trace.x[4, 1, 2], trace.x[2, 1, 2])  # frozen once masked
     assert torch.equal(trace.x[2, 1, 2], trace.x_pred[1, 1, 2])
 
@@ -553,5 +618,13 @@ def test_bad_inputs_raise_clear_errors() -> None:
         ekf_predict(x, cov, lambda s: s, torch.ones(4, 3, dtype=F64), mask=torch.ones(4))
     with pytest.raises(TypeError, match="extra argument"):
         ekf_update(x, cov, y, lambda s, c: c * s[:2], q, 2.0)  # type: ignore[arg-type]
-    with pytest.raises(SolverError, match="positive definite"):
+    with pytest.raises(SolverError, match="positive semi-definite"):
         ekf_update(x, -cov, y, h, q)
+    with pytest.raises(ValueRangeError, match="positive variances"):
+        ekf_update(x, cov, y, h, torch.tensor([1.0, 0.0], dtype=F64).expand(4, 2))
+    with pytest.raises(ValueRangeError, match="positive definite"):
+        ekf_update(x, cov, y, h, -torch.eye(2, dtype=F64).expand(4, 2, 2))
+    # ... but not for a masked element
+    q_bad = q.clone()
+    q_bad[0] = -1.0
+    ekf_update(x, cov, y, h, q_bad, mask=torch.tensor([False, True, True, True]))

@@ -53,8 +53,33 @@ Notes
 **Joseph form.** The covariance update is the Joseph form, which keeps :math:`\tilde{\mathbf M}`
 symmetric positive semi-definite under rounding and is exact for any gain; with the optimal gain
 (26) it equals the information form (36),
-:math:`(\hat{\mathbf M}^{-1} + \mathbf H^T\mathbf Q^{-1}\mathbf H)^{-1}` (tested to 1e-9). The
-gain is computed with a Cholesky solve of :math:`\mathbf S`, never an explicit inverse.
+:math:`(\hat{\mathbf M}^{-1} + \mathbf H^T\mathbf Q^{-1}\mathbf H)^{-1}` (tested to 1e-9).
+
+**The gain in state space.** (26) is evaluated without forming or factoring the ``m × m``
+matrix :math:`\mathbf S`: with the whitened Jacobian :math:`\mathbf H_w = \mathbf Q^{-1/2}
+\mathbf H`, a square root :math:`\hat{\mathbf M} = \mathbf L\mathbf L^T` (Cholesky; an
+eigen-root if :math:`\hat{\mathbf M}` is singular) and the symmetric positive definite
+:math:`\mathbf C = \mathbf I + (\mathbf H_w\mathbf L)^T\mathbf H_w\mathbf L` (all its eigenvalues
+are at least 1),
+
+.. math::
+    \mathbf A = \mathbf L\mathbf C^{-1}\mathbf L^T
+    = (\hat{\mathbf M}^{-1} + \mathbf H^T\mathbf Q^{-1}\mathbf H)^{-1},\qquad
+    \mathbf K = \hat{\mathbf M}\mathbf H^T(\mathbf Q + \mathbf H\hat{\mathbf M}\mathbf H^T)^{-1}
+    = \mathbf A\mathbf H^T\mathbf Q^{-1},
+
+(Woodbury / push-through identities, exact; Cholesky solves with ``C``, no explicit inverse, no
+:math:`\hat{\mathbf M}^{-1}`). In the Joseph form :math:`\mathbf K\mathbf H = \mathbf A
+\mathbf W` and :math:`\mathbf K\mathbf Q\mathbf K^T = \mathbf A\mathbf W\mathbf A` with
+:math:`\mathbf W = \mathbf H^T\mathbf Q^{-1}\mathbf H`, and the NIS is
+:math:`\|\mathbf e_w\|^2 - \mathbf b^T\mathbf A\mathbf b` with :math:`\mathbf b = \mathbf H^T
+\mathbf Q^{-1}\mathbf e`. Two reasons: cost, ``O(m n^2)`` instead of ``O(m^3)`` per element
+(ding_dt: ``m = 2 N_r + 2`` against ``n = 3``); and accuracy, because ding_dt's
+:math:`\mathbf S` mixes variances some 14 orders of magnitude apart (delay against echo), where
+an ``m × m`` Cholesky of :math:`\mathbf S` loses digits, while the whitened ``n × n`` system is
+well scaled. A diagonal ``Q`` is whitened by division; a full ``Q`` by its Cholesky factor (one
+``m × m`` factorization). :math:`\mathbf S` itself is computed only when
+:attr:`EkfUpdate.innovation_cov` is read.
 
 **No information.** An entry ``+inf`` in ``measurement_cov`` (a diagonal variance, or a diagonal
 entry of a full matrix) means the component carries no information (ding_dt: no echo, so
@@ -106,13 +131,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal, get_args
 
 import torch
 from torch.func import jacfwd, vmap
 
-from isaclearn.core.errors import ConfigError, ShapeError, SolverError
+from isaclearn.core.errors import ConfigError, ShapeError, SolverError, ValueRangeError
 
 ModelFn = Callable[..., torch.Tensor]
 """A model function ``fn(x, *args) -> value`` acting on ONE state ``x`` ``[n]``."""
@@ -166,15 +192,13 @@ class EkfUpdate:
     x : torch.Tensor
         Corrected state :math:`\\tilde{\\mathbf x}_n` ``[..., n]``.
     cov : torch.Tensor
-        Corrected covariance :math:`\\tilde{\\mathbf M}_n` ``[..., n, n]`` (Joseph form, or (32)
-        with ``gain="paper"``).
+        Corrected covariance :math:`\\tilde{\\mathbf M}_n` ``[..., n, n]`` (Joseph form, or
+        (32) with ``gain="paper"``).
     innovation : torch.Tensor
         ``e = y - h(x̂)`` ``[..., m]``; 0 in no-information components and inactive elements.
-    innovation_cov : torch.Tensor
-        ``S = Q + H M̂ Hᵀ`` ``[..., m, m]``; ``+inf`` on the diagonal of no-information
-        components (0 off the diagonal), the identity for inactive elements.
     gain : torch.Tensor
-        Kalman gain ``K`` ``[..., n, m]`` (eq. (26), or (30) with ``gain="paper"``).
+        Kalman gain ``K`` ``[..., n, m]`` (eq. (26), or (30) with ``gain="paper"``); 0 for
+        inactive elements.
     jacobian : torch.Tensor
         Observation Jacobian ``H`` ``[..., m, n]`` at :math:`\\hat{\\mathbf x}_n` (eq. (22)), with
         the rows of no-information components set to 0; 0 for inactive elements.
@@ -185,17 +209,26 @@ class EkfUpdate:
         χ² with ``dof`` degrees of freedom for a consistent filter.
     dof : torch.Tensor
         Number of informative components ``[...]`` (int64); 0 for inactive elements.
+    innovation_cov : torch.Tensor
+        ``S = Q + H M̂ Hᵀ`` ``[..., m, m]``, computed on first access (the update itself never
+        forms it); ``+inf`` on the diagonal of no-information components (0 off the
+        diagonal), the identity for inactive elements.
     """
 
     x: torch.Tensor
     cov: torch.Tensor
     innovation: torch.Tensor
-    innovation_cov: torch.Tensor
     gain: torch.Tensor
     jacobian: torch.Tensor
     y_pred: torch.Tensor
     nis: torch.Tensor
     dof: torch.Tensor
+    _innovation_cov_fn: Callable[[], torch.Tensor] = field(repr=False, compare=False)
+
+    @cached_property
+    def innovation_cov(self) -> torch.Tensor:
+        """``S = Q + H M̂ Hᵀ`` ``[..., m, m]`` (see the class docstring)."""
+        return self._innovation_cov_fn()
 
 
 @dataclass(frozen=True)
@@ -210,8 +243,9 @@ class EkfTrace:
     x_pred, cov_pred : torch.Tensor
         Predictions for the next slot ``[T, ..., n]``, ``[T, ..., n, n]`` (``g`` applied to the
         filtered state of slot ``t``).
-    innovation, innovation_cov, nis, dof : torch.Tensor
-        As in :class:`EkfUpdate`, stacked over time.
+    innovation, nis, dof : torch.Tensor
+        As in :class:`EkfUpdate`, stacked over time (``S`` is not kept: ``[T, ..., m, m]`` is
+        large; call :meth:`ExtendedKalmanFilter.update` for it).
     """
 
     x: torch.Tensor
@@ -219,7 +253,6 @@ class EkfTrace:
     x_pred: torch.Tensor
     cov_pred: torch.Tensor
     innovation: torch.Tensor
-    innovation_cov: torch.Tensor
     nis: torch.Tensor
     dof: torch.Tensor
 
@@ -269,24 +302,26 @@ def _state_cov(cov: object, x: torch.Tensor, name: str) -> torch.Tensor:
     return _broadcast(c, (*x.shape, n), name, "[..., n, n]")
 
 
-def _noise_cov(cov: object, ref: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _noise_cov(cov: object, ref: torch.Tensor, name: str, *, full: bool = True
+               ) -> tuple[torch.Tensor, torch.Tensor]:
     """``cov`` (variances ``[..., d]`` or a full ``[..., d, d]``, decided by the number of
-    dimensions against ``ref`` ``[..., d]``) as a full matrix broadcast to ``ref``'s batch, with
-    ``+inf`` components replaced by those of the identity, and the bool mask ``[..., d]`` of
-    those components."""
+    dimensions against ``ref`` ``[..., d]``) broadcast to ``ref``'s batch, with ``+inf``
+    components replaced by those of the identity, and the bool mask ``[..., d]`` of those
+    components. Variances are returned as a full matrix if ``full``, else as they are."""
     d = ref.shape[-1]
     c = _check_like(cov, ref, name, "[..., d] or [..., d, d]")
     layout = f"[..., {d}] (variances) or [..., {d}, {d}] (full)"
     if c.dim() == ref.dim() and c.shape[-1] == d:
         var = _broadcast(c, tuple(ref.shape), name, layout)
         noinfo = torch.isposinf(var)
-        return torch.diag_embed(torch.where(noinfo, 1.0, var)), noinfo
+        var = torch.where(noinfo, 1.0, var)
+        return (torch.diag_embed(var) if full else var), noinfo
     if c.dim() == ref.dim() + 1 and c.shape[-2:] == (d, d):
-        full = _broadcast(c, (*ref.shape, d), name, layout)
-        noinfo = torch.isposinf(torch.diagonal(full, dim1=-2, dim2=-1))
+        mat = _broadcast(c, (*ref.shape, d), name, layout)
+        noinfo = torch.isposinf(torch.diagonal(mat, dim1=-2, dim2=-1))
         drop = noinfo[..., :, None] | noinfo[..., None, :]
-        full = torch.where(drop, 0.0, full) + torch.diag_embed(noinfo.to(full.dtype))
-        return full, noinfo
+        mat = torch.where(drop, 0.0, mat) + torch.diag_embed(noinfo.to(mat.dtype))
+        return mat, noinfo
     raise ShapeError(f"{name} must have shape {layout} with {ref.dim()} or {ref.dim() + 1} "
                      f"dimensions for a vector of shape {tuple(ref.shape)}, got {tuple(c.shape)}")
 
@@ -498,16 +533,16 @@ def ekf_update(
     x : torch.Tensor
         Predicted states :math:`\hat{\mathbf x}_n` ``[..., n]``, float32 or float64.
     cov : torch.Tensor
-        Predicted covariances :math:`\hat{\mathbf M}_n` ``[..., n, n]`` (leading dimensions
-        broadcast).
+        Predicted covariances :math:`\hat{\mathbf M}_n` ``[..., n, n]``, positive
+        semi-definite (leading dimensions broadcast).
     y : torch.Tensor
         Measurements ``[..., m]``, real (complex parts stacked as ``[Re, Im]``); leading
         dimensions broadcast. Entries of no-information components may be anything.
     observation_fn : callable
         ``h(x, *args) -> [m]`` on one state (eq. (21)), real.
     measurement_cov : torch.Tensor
-        ``Q``: variances ``[..., m]`` (as many dimensions as ``y``) or a full ``[..., m, m]``;
-        ``+inf`` marks a component without information (module Notes).
+        ``Q``: positive variances ``[..., m]`` (as many dimensions as ``y``) or a positive
+        definite ``[..., m, m]``; ``+inf`` marks a component without information (module Notes).
     *args : torch.Tensor
         Extra per-element arguments of ``h`` (see :func:`value_and_jacobian`).
     observation_jacobian_fn : callable, optional
@@ -522,8 +557,8 @@ def ekf_update(
     Returns
     -------
     EkfUpdate
-        Corrected ``x`` ``[..., n]`` and ``cov`` ``[..., n, n]``, with the innovation, ``S``,
-        ``K``, ``H``, ``h(x̂)``, NIS and its degrees of freedom.
+        Corrected ``x`` ``[..., n]`` and ``cov`` ``[..., n, n]``, with the innovation, ``K``,
+        ``H``, ``h(x̂)``, NIS and its degrees of freedom; ``S`` is computed on first access.
 
     Raises
     ------
@@ -531,8 +566,11 @@ def ekf_update(
         Unknown ``gain``.
     ShapeError
         Shapes, dtypes or devices that do not fit.
+    ValueRangeError
+        A variance that is not positive (nor ``+inf``), or a full ``Q`` that is not positive
+        definite, for an active element.
     SolverError
-        ``S`` is not positive definite for an active element (a corrupted covariance).
+        ``cov`` is not positive semi-definite for an active element.
     """
     if gain not in GAINS:
         raise ConfigError(f"gain must be one of {GAINS}, got {gain!r}")
@@ -546,7 +584,8 @@ def ekf_update(
                          f"{tuple(x.shape)}, got {tuple(y.shape)}")
     m = y.shape[-1]
     y = _broadcast(y, (*batch, m), "y", "[..., m]")
-    q, noinfo = _noise_cov(measurement_cov, y, "measurement_cov")
+    q, noinfo = _noise_cov(measurement_cov, y, "measurement_cov", full=False)
+    diagonal = q.dim() == y.dim()
     active = _mask(mask, x)
     if active is None:
         active = torch.ones(batch, dtype=torch.bool, device=x.device)
@@ -556,46 +595,96 @@ def ekf_update(
         raise ShapeError(f"observation_fn returns [{y_pred.shape[-1]}] but y has m = {m}")
 
     eye_n = torch.eye(n, dtype=x.dtype, device=x.device)
-    eye_m = torch.eye(m, dtype=x.dtype, device=x.device)
-    a2 = active[..., None, None]
-    use = active[..., None] & ~noinfo  # the components that inform the update
+    a1, a2 = active[..., None], active[..., None, None]
+    use = a1 & ~noinfo  # the components that inform the update
     e = torch.where(use, y - y_pred, 0.0)
     h = torch.where(use[..., None], h, 0.0)
-    q = torch.where(a2, q, eye_m)
     cov_a = torch.where(a2, cov, eye_n)  # inactive: a harmless stand-in, discarded below
 
-    hm = h @ cov_a  # H M̂, [..., m, n]
-    s = _sym(hm @ h.mT + q)
-    chol, info = torch.linalg.cholesky_ex(s)
-    failed = (info != 0) & active
-    if bool(failed.any()):
-        raise SolverError(f"the innovation covariance S is not positive definite for "
-                          f"{int(failed.sum())} active element(s); check cov and measurement_cov")
-    if gain == "standard":
-        k = torch.cholesky_solve(hm, chol).mT  # (26): K = M̂ Hᵀ S⁻¹, as Kᵀ = S⁻¹ (H M̂)
-        i_kh = eye_n - k @ h
-        cov_new = _sym(i_kh @ cov_a @ i_kh.mT + k @ q @ k.mT)  # Joseph form
+    # Whitening, H_w = Q^(-1/2) H and e_w = Q^(-1/2) e.
+    if diagonal:
+        q = torch.where(a1, q, 1.0)
+        if bool((use & ~(q > 0)).any()):
+            raise ValueRangeError("measurement_cov must hold positive variances (or +inf for no "
+                                  "information)")
+        inv_sd = q.rsqrt()
+        hw, ew = h * inv_sd[..., None], e * inv_sd
+        q_inv_h = h / q[..., None]  # Q⁻¹ H
     else:
-        k, cov_new = _paper_gain(h, q, e)
-    x_new = x + (k @ e[..., None])[..., 0]  # (31)
-    nis = (e * torch.cholesky_solve(e[..., None], chol)[..., 0]).sum(-1)
+        q = torch.where(a2, q, torch.eye(m, dtype=x.dtype, device=x.device))
+        l_q, info_q = torch.linalg.cholesky_ex(q)
+        if bool(((info_q != 0) & active).any()):
+            raise ValueRangeError("measurement_cov must be positive definite (a component "
+                                  "without information has +inf on the diagonal)")
+        hw = torch.linalg.solve_triangular(l_q, h, upper=False)
+        ew = torch.linalg.solve_triangular(l_q, e[..., None], upper=False)[..., 0]
+        q_inv_h = torch.linalg.solve_triangular(l_q.mT, hw, upper=True)
 
-    x_new = torch.where(active[..., None], x_new, x)
+    # State-space form of (26): with M̂ = L Lᵀ and C = I + (H_w L)ᵀ(H_w L) (SPD, >= I),
+    # A = L C⁻¹ Lᵀ = (M̂⁻¹ + HᵀQ⁻¹H)⁻¹ and K = M̂Hᵀ(Q + HM̂Hᵀ)⁻¹ = A HᵀQ⁻¹ (push-through).
+    root = _psd_root(cov_a, active)
+    hl = hw @ root
+    l_c, _ = torch.linalg.cholesky_ex(eye_n + hl.mT @ hl)
+    a = _sym(root @ torch.cholesky_solve(root.mT, l_c))
+    w = hw.mT @ hw  # HᵀQ⁻¹H
+    b = (hw.mT @ ew[..., None])[..., 0]  # HᵀQ⁻¹e
+    if gain == "standard":
+        k = a @ q_inv_h.mT  # (26)
+        aw = a @ w  # K H
+        i_kh = eye_n - aw
+        cov_new = _sym(i_kh @ cov_a @ i_kh.mT + aw @ a)  # Joseph form; K Q Kᵀ = A W A
+        dx = (a @ b[..., None])[..., 0]  # K e
+    else:
+        q_full = torch.diag_embed(q) if diagonal else q
+        k, cov_new = _paper_gain(h, q_full, e)
+        dx = (k @ e[..., None])[..., 0]
+    x_new = x + dx  # (31)
+    # NIS eᵀS⁻¹e by Woodbury: ‖e_w‖² − bᵀ A b, with bᵀ A b = ‖L_C⁻¹ Lᵀ b‖².
+    z = torch.linalg.solve_triangular(l_c, root.mT @ b[..., None], upper=False)
+    nis = ew.square().sum(-1) - z.square().sum((-2, -1))
+
+    x_new = torch.where(a1, x_new, x)
     cov_new = torch.where(a2, cov_new, cov)
-    k = torch.where(a2, k, 0.0)
-    s = torch.where(a2, s, eye_m)
-    s = torch.where(noinfo[..., :, None] & noinfo[..., None, :] & a2 & eye_m.bool(), math.inf, s)
+    h_out = h  # rows of unused components and inactive elements are already 0
+    q_noise = q
+
+    def innovation_cov() -> torch.Tensor:
+        s = _sym(h_out @ cov_a @ h_out.mT)
+        if diagonal:
+            s.diagonal(dim1=-2, dim2=-1).add_(q_noise)
+        else:
+            s = s + q_noise
+        s.diagonal(dim1=-2, dim2=-1).masked_fill_(noinfo & a1, math.inf)
+        return s
+
     return EkfUpdate(
         x=x_new,
         cov=cov_new,
         innovation=e,
-        innovation_cov=s,
-        gain=k,
-        jacobian=torch.where(a2, h, 0.0),
-        y_pred=torch.where(active[..., None], y_pred, 0.0),
+        gain=torch.where(a2, k, 0.0),
+        jacobian=h_out,
+        y_pred=torch.where(a1, y_pred, 0.0),
         nis=torch.where(active, nis, 0.0),
         dof=use.sum(-1),
+        _innovation_cov_fn=innovation_cov,
     )
+
+
+def _psd_root(cov: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+    """A square root ``L`` with ``L Lᵀ = cov`` ``[..., n, n]``: the Cholesky factor, or, for a
+    singular positive semi-definite matrix, ``V Λ^(1/2)`` from its eigendecomposition."""
+    root, info = torch.linalg.cholesky_ex(cov)
+    failed = info != 0
+    if bool(failed.any()):
+        lam, vec = torch.linalg.eigh(cov)
+        tol = 1e3 * torch.finfo(cov.dtype).eps * lam.abs().amax(-1)
+        bad = failed & active & ~(lam.amin(-1) >= -tol)
+        if bool(bad.any()):
+            raise SolverError(f"cov is not positive semi-definite for {int(bad.sum())} active "
+                              "element(s)")
+        eig_root = vec * lam.clamp_min(0.0).sqrt()[..., None, :]
+        root = torch.where(failed[..., None, None], eig_root, root)
+    return root
 
 
 def _paper_gain(h: torch.Tensor, q: torch.Tensor, e: torch.Tensor
@@ -754,8 +843,7 @@ class ExtendedKalmanFilter:
             upd = self.update(x, cov, y[t], measurement_cov[t],
                               *[a[t] for a in observation_args], mask=m_t)
             pred = self.predict(upd.x, upd.cov, *[a[t] for a in transition_args], mask=m_t)
-            rows.append((upd.x, upd.cov, pred.x, pred.cov, upd.innovation, upd.innovation_cov,
-                         upd.nis, upd.dof))
+            rows.append((upd.x, upd.cov, pred.x, pred.cov, upd.innovation, upd.nis, upd.dof))
             x, cov = pred.x, pred.cov
         cols = [torch.stack(c) for c in zip(*rows)]
         return EkfTrace(*cols)
