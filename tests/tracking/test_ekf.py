@@ -252,7 +252,7 @@ def test_jacfwd_equals_central_finite_differences() -> None:
 
 
 @pytest.mark.parametrize("full_q", [False, True], ids=["diag_q", "full_q"])
-def test_joseph_covariance_equals_information_form(full_q: bool) -> None:
+def test_joseph_covariance_equals_information_form(full_q: bool, device: str) -> None:
     gen = make_generator(14)
     b, k, n, m = 3, 4, 3, 5
     x = torch.randn(b, k, n, dtype=F64, generator=gen)
@@ -261,7 +261,9 @@ def test_joseph_covariance_equals_information_form(full_q: bool) -> None:
     q_var = 0.05 + torch.rand(b, k, m, dtype=F64, generator=gen)
     q = _spd(b, k, n=m, gen=gen, scale=0.2) if full_q else torch.diag_embed(q_var)
     y = torch.randn(b, k, m, dtype=F64, generator=gen)
+    x, cov, h_mat, q, q_var, y = (t.to(device) for t in (x, cov, h_mat, q, q_var, y))
     upd = ekf_update(x, cov, y, lambda s, hm: hm @ s, q if full_q else q_var, h_mat)
+    assert upd.x.device.type == upd.cov.device.type == upd.nis.device.type == device
     q_inv = torch.linalg.inv(q)
     info = torch.linalg.inv(cov) + h_mat.mT @ q_inv @ h_mat  # (35)/(36)
     want_cov = torch.linalg.inv(info)
@@ -275,7 +277,7 @@ def test_joseph_covariance_equals_information_form(full_q: bool) -> None:
 # ------------------------------------------------ (5) mask and +inf variances: exact, no NaN
 
 
-def test_masked_elements_unchanged_and_nan_free() -> None:
+def test_masked_elements_unchanged_and_nan_free(device: str) -> None:
     gen = make_generator(15)
     b, k, n, m = 2, 4, 3, 4
     mask = torch.tensor([[True, True, False, False], [True, False, True, False]])
@@ -293,6 +295,7 @@ def test_masked_elements_unchanged_and_nan_free() -> None:
         return torch.stack([s[0] + 0.1 / s[1], s[1], s[2]])
 
     r_var = torch.full((b, k, m), 0.1, dtype=F64)
+    x, cov, y, mask, r_var = (t.to(device) for t in (x, cov, y, mask, r_var))
     for gain in ("standard", "paper"):
         upd = ekf_update(x, cov, y, h, r_var, mask=mask, gain=gain)  # type: ignore[arg-type]
         assert torch.equal(upd.x[~mask], x[~mask]) and torch.equal(upd.cov[~mask], cov[~mask])
@@ -304,7 +307,8 @@ def test_masked_elements_unchanged_and_nan_free() -> None:
         ref = ekf_update(x[mask], cov[mask], y[mask], h, r_var[mask], gain=gain)  # type: ignore
         torch.testing.assert_close(upd.x[mask], ref.x, rtol=1e-12, atol=1e-14)
         torch.testing.assert_close(upd.cov[mask], ref.cov, rtol=1e-12, atol=1e-14)
-    pred = ekf_predict(x, cov, g, torch.full((b, k, n), 1e-3, dtype=F64), mask=mask)
+    pred = ekf_predict(x, cov, g, torch.full((b, k, n), 1e-3, dtype=F64, device=device),
+                       mask=mask)
     assert torch.equal(pred.x[~mask], x[~mask]) and torch.equal(pred.cov[~mask], cov[~mask])
     assert torch.isfinite(pred.x).all() and torch.isfinite(pred.cov).all()
     assert torch.isfinite(pred.jacobian).all()

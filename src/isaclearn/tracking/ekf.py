@@ -91,8 +91,8 @@ diagonal and 0 elsewhere; ``nis`` ignores it and ``dof`` does not count it.
 
 **Mask.** ``mask[...]`` (bool, ``True`` = active) selects the elements to filter; an inactive
 (padded) element keeps its state and covariance bit for bit, whatever garbage its inputs hold,
-and its outputs are NaN-free: innovation 0, gain 0, innovation covariance and Jacobian the
-identity, ``nis = 0``, ``dof = 0``.
+and its outputs are NaN-free: innovation, gain, ``H`` and ``h(x̂)`` 0, innovation covariance
+the identity, ``nis = 0``, ``dof = 0``; the prediction reports ``G`` as the identity.
 
 **The paper's gain** (``gain="paper"``, eqs. (27)–(30) and the unnumbered :math:`\tilde{\mathbf M}`
 the spec calls (32)). Lemma 1 writes the prediction error as
@@ -302,23 +302,26 @@ def _state_cov(cov: object, x: torch.Tensor, name: str) -> torch.Tensor:
     return _broadcast(c, (*x.shape, n), name, "[..., n, n]")
 
 
-def _noise_cov(cov: object, ref: torch.Tensor, name: str, *, full: bool = True
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+def _noise_cov(cov: object, ref: torch.Tensor, name: str, *, full: bool = True,
+               no_info: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """``cov`` (variances ``[..., d]`` or a full ``[..., d, d]``, decided by the number of
-    dimensions against ``ref`` ``[..., d]``) broadcast to ``ref``'s batch, with ``+inf``
-    components replaced by those of the identity, and the bool mask ``[..., d]`` of those
-    components. Variances are returned as a full matrix if ``full``, else as they are."""
+    dimensions against ``ref`` ``[..., d]``) broadcast to ``ref``'s batch and the bool mask
+    ``[..., d]`` of its ``+inf`` (no-information) components, which are replaced by those of
+    the identity when ``no_info`` (else kept as they are). Variances are returned as a full
+    matrix if ``full``, else as they are."""
     d = ref.shape[-1]
     c = _check_like(cov, ref, name, "[..., d] or [..., d, d]")
     layout = f"[..., {d}] (variances) or [..., {d}, {d}] (full)"
     if c.dim() == ref.dim() and c.shape[-1] == d:
         var = _broadcast(c, tuple(ref.shape), name, layout)
-        noinfo = torch.isposinf(var)
+        noinfo = torch.isposinf(var) if no_info else torch.zeros_like(var, dtype=torch.bool)
         var = torch.where(noinfo, 1.0, var)
         return (torch.diag_embed(var) if full else var), noinfo
     if c.dim() == ref.dim() + 1 and c.shape[-2:] == (d, d):
         mat = _broadcast(c, (*ref.shape, d), name, layout)
         noinfo = torch.isposinf(torch.diagonal(mat, dim1=-2, dim2=-1))
+        if not no_info:
+            return mat, torch.zeros_like(noinfo)
         drop = noinfo[..., :, None] | noinfo[..., None, :]
         mat = torch.where(drop, 0.0, mat) + torch.diag_embed(noinfo.to(mat.dtype))
         return mat, noinfo
@@ -502,7 +505,7 @@ def ekf_predict(
     x = _check_state(x)
     n = x.shape[-1]
     cov = _state_cov(cov, x, "cov")
-    e, _ = _noise_cov(process_cov, x, "process_cov")
+    e, _ = _noise_cov(process_cov, x, "process_cov", no_info=False)
     active = _mask(mask, x)
     x_pred, g = value_and_jacobian(transition_fn, x, *args, jacobian_fn=transition_jacobian_fn)
     if x_pred.shape != x.shape:
@@ -676,7 +679,10 @@ def _psd_root(cov: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
     root, info = torch.linalg.cholesky_ex(cov)
     failed = info != 0
     if bool(failed.any()):
-        lam, vec = torch.linalg.eigh(cov)
+        try:
+            lam, vec = torch.linalg.eigh(cov)
+        except RuntimeError:  # NaN or Inf entries
+            raise SolverError("cov is not a finite symmetric matrix for some element") from None
         tol = 1e3 * torch.finfo(cov.dtype).eps * lam.abs().amax(-1)
         bad = failed & active & ~(lam.amin(-1) >= -tol)
         if bool(bad.any()):
