@@ -781,6 +781,11 @@ def co_phasing_phases(
 # Scenario
 
 
+def _plain(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``x`` in ``dtype`` as an ordinary contiguous tensor (no lazy conjugation)."""
+    return x.to(dtype).resolve_conj().contiguous()
+
+
 @dataclass(frozen=True)
 class IrsIsacScenario:
     """The IRS-aided THz ISAC scenario; ``sample`` draws an :class:`IrsIsacProblem`.
@@ -872,7 +877,7 @@ class IrsIsacScenario:
         rdt = real_dtype(dtype)
         targets = torch.deg2rad(torch.tensor(cfg.target_angles_deg, dtype=f64, device=device))
         return IrsIsacProblem(
-            h0=h0.to(dtype), h1=h1.to(dtype), h2=h2.to(dtype),
+            h0=_plain(h0, dtype), h1=_plain(h1, dtype), h2=_plain(h2, dtype),
             target_angles=targets.to(rdt).expand(b, -1).clone(),
             phases0=phases0.to(rdt),
             user_distance_m=r.to(rdt), user_angle_rad=phi.to(rdt),

@@ -115,11 +115,16 @@ TensorLike = torch.Tensor | float
 
 
 def _real(x: TensorLike, name: str) -> torch.Tensor:
-    t = torch.as_tensor(x)
+    """``x`` as a real tensor; Python numbers become float64 (the dB checks of spec §7 need
+    more than float32), tensors keep their floating dtype."""
+    if isinstance(x, complex):
+        raise ValueRangeError(f"{name} must be real")
+    t = torch.as_tensor(x) if isinstance(x, torch.Tensor) else torch.as_tensor(
+        x, dtype=torch.float64)
     if t.is_complex():
         raise ValueRangeError(f"{name} must be real")
     if not t.is_floating_point():
-        t = t.to(torch.get_default_dtype())
+        t = t.to(torch.float64)
     return t
 
 
