@@ -57,7 +57,7 @@ Notes
 * **Unit-modulus steering inside channels (spec §6.12).** With the :math:`1/\sqrt M` and
   :math:`1/N` normalizations of (5)/(6) inside :math:`\mathbf H_i` the IRS array gain would
   vanish; channels use unit-modulus steering (entries of magnitude :math:`|\alpha|`). The
-  normalized (5) is used only for the beampattern (:mod:`isaclearn.metrics.beampattern`).
+  normalized (5) is used only for the beampattern (:mod:`isaclearn.metrics.pattern`).
 * :math:`c = 3\cdot10^8` m/s as in the paper (``SPEED_OF_LIGHT``); the exact value changes
   (8) by 0.006 dB.
 * ``k_abs = 6.7141e-4`` (paper §VI, unit not given, read as m⁻¹) costs 0.029 dB at 10 m; the

@@ -1,4 +1,4 @@
-"""Tests of isaclearn.metrics.beampattern, metrics.power and metrics.comm.mimo_rates
+"""Tests of isaclearn.metrics.pattern, metrics.power and metrics.comm.mimo_rates
 (liu_irs_ppo eqs. 13, 16, 17, 22 and the log-det rate of spec §2; spec §7 "Correctness").
 
 References: explicit loops in NumPy, closed forms for R = 0 and R = (P/M)I, Jensen's bound,
@@ -15,7 +15,8 @@ import torch
 
 from isaclearn.core import IsacError, ShapeError, complex_normal, make_generator
 from isaclearn.metrics import beampattern, rates
-from isaclearn.metrics.beampattern import (
+from isaclearn.metrics.comm import mimo_rates, mimo_sum_rate
+from isaclearn.metrics.pattern import (
     angle_grid,
     beampattern_error,
     beampattern_mse,
@@ -23,7 +24,6 @@ from isaclearn.metrics.beampattern import (
     desired_pattern,
     paper_beampattern,
 )
-from isaclearn.metrics.comm import mimo_rates, mimo_sum_rate
 from isaclearn.metrics.power import per_antenna_power, per_antenna_violation, total_power
 
 C128 = torch.complex128
