@@ -184,14 +184,17 @@ def phase_levels(
 
 def phases_from_indices(
     indices: torch.Tensor, bits: int, *, levels: PhaseLevels = "uniform",
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype = torch.float32, check: bool = True,
 ) -> torch.Tensor:
     r"""Phases :math:`\beta_n = 2\pi i_n/2^b` (30) of integer indices ``[...]`` in
-    ``{0, …, 2^b − 1}``, real ``[...]`` (``dtype``)."""
+    ``{0, …, 2^b − 1}``, real ``[...]`` (``dtype``).
+
+    ``check=False`` skips the range check (which reads the indices back to the host, a
+    synchronization per call on a GPU) for indices valid by construction."""
     if indices.is_floating_point() or indices.is_complex():
         raise ValueRangeError("indices must be an integer tensor")
     n = 2 ** int(bits)
-    if indices.numel() and (int(indices.min()) < 0 or int(indices.max()) >= n):
+    if check and indices.numel() and (int(indices.min()) < 0 or int(indices.max()) >= n):
         raise ValueRangeError(f"indices must lie in [0, {n - 1}] for {bits} bits")
     return phase_levels(bits, levels=levels, dtype=dtype, device=indices.device)[indices]
 
@@ -615,10 +618,12 @@ class IrsIsacProblem(BatchedProblem):
             gamma_min=self.gamma_min, phase_offset_rad=self.amp_phase_offset_rad,
             exponent=self.amp_exponent, dtype=self.h1.dtype)
 
-    def reflection_from_indices(self, indices: torch.Tensor) -> torch.Tensor:
-        """Reflection coefficients ``[..., E]`` of phase indices ``[..., E]`` (30) + (3)."""
+    def reflection_from_indices(self, indices: torch.Tensor, *,
+                                check: bool = True) -> torch.Tensor:
+        """Reflection coefficients ``[..., E]`` of phase indices ``[..., E]`` (30) + (3)
+        (``check``: see :func:`phases_from_indices`)."""
         beta = phases_from_indices(indices, self.phase_bits, levels=self.phase_levels,
-                                   dtype=real_dtype(self.h1.dtype))
+                                   dtype=real_dtype(self.h1.dtype), check=check)
         return self.reflection(beta)
 
 
