@@ -3,10 +3,18 @@
 * :mod:`.comm`, :mod:`.sensing`, :mod:`.uplink` — rates, SINR, angle CRB, beampattern, uplink.
 * :mod:`.pcrb` — the posterior CRB recursion of ding_dt (35)/(36), RCRB, the angle-derivative
   matrix Π and the sensing threshold Λ (54)–(58).
+* :mod:`.pattern`, :mod:`.power` — the liu_irs_ppo desired beampattern (17), its error L_r (16),
+  per-antenna power (22) and constraint violations.
 * :mod:`.vehicular` — per-RSU rates (10), assignment accuracy, beam MSE, tracking RMSE, NEES.
 """
 
-from isaclearn.metrics.comm import jain_fairness, rates, sinr, sum_rate
+from isaclearn.metrics.comm import jain_fairness, mimo_rates, mimo_sum_rate, rates, sinr, sum_rate
+from isaclearn.metrics.pattern import (
+    angle_grid,
+    beampattern_mse,
+    desired_pattern,
+    paper_beampattern,
+)
 from isaclearn.metrics.pcrb import (
     angle_derivative_gram,
     angle_derivative_matrix,
@@ -17,6 +25,7 @@ from isaclearn.metrics.pcrb import (
     sensing_status,
     sensing_threshold,
 )
+from isaclearn.metrics.power import per_antenna_power, per_antenna_violation, total_power
 from isaclearn.metrics.sensing import (
     beampattern,
     covariance,
@@ -33,6 +42,15 @@ from isaclearn.metrics.vehicular import (
 )
 
 __all__ = [
+    "angle_grid",
+    "beampattern_mse",
+    "desired_pattern",
+    "mimo_rates",
+    "mimo_sum_rate",
+    "paper_beampattern",
+    "per_antenna_power",
+    "per_antenna_violation",
+    "total_power",
     "angle_derivative_gram",
     "angle_derivative_matrix",
     "assignment_accuracy",
