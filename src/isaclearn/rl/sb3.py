@@ -52,9 +52,9 @@ class SB3VecEnv(VecEnv):
     """
 
     def __init__(self, core: EnvCore) -> None:
-        super().__init__(core.batch_size, core.observation_space, core.action_space)
         self.core = core
         self._actions: Any = None
+        super().__init__(core.batch_size, core.observation_space, core.action_space)
 
     # ---- the stepping API ---------------------------------------------------------------
 
@@ -100,8 +100,10 @@ class SB3VecEnv(VecEnv):
     # ---- attribute access (one core stands for every sub-environment) -------------------
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
-        """``getattr(core, attr_name)``, once per index."""
-        value = getattr(self.core, attr_name)
+        """``getattr(core, attr_name)``, once per index (``render_mode`` is ``None``: a core
+        does not render)."""
+        value = getattr(self.core, attr_name, None) if attr_name == "render_mode" else getattr(
+            self.core, attr_name)
         return [value for _ in self._get_indices(indices)]
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
