@@ -12,7 +12,8 @@ device and in complex64 and complex128:
 * the batched core equals B single environments: the episodes a seeded batched reset draws,
   replayed one by one in single envs through ``options={"scenario": ...}`` with the same
   actions, give the same observations, rewards, flags and info (1e-6 in complex64, 1e-12 in
-  complex128) for whole episodes;
+  complex128) for whole episodes, including episodes restarted by masked resets while the
+  others run on;
 * ``CoreEnv.reset(seed=s)`` is the core's reset at ``B = 1`` with seed ``s``.
 """
 
@@ -122,36 +123,45 @@ def test_core_env_is_the_core_at_batch_one(env_id: str, device: str, dtype: torc
 
 
 def test_batched_equals_single_envs(env_id: str, device: str, dtype: torch.dtype) -> None:
+    """Whole episodes of a seeded batch, replayed one by one. Episodes that end are restarted
+    at once by a masked reset (the new rows replayed too), and half of the rows are restarted
+    after the first step, so the batch holds episodes at different steps."""
     batch = 5
     venv = gym.make_vec(env_id, num_envs=batch, vectorization_mode="vector_entry_point",
                         device=device, dtype=dtype)
     core = venv.unwrapped.core  # type: ignore[attr-defined]
-    obs, _ = core.reset(seed=3)
-    episodes = core.episodes
     singles = [_make(env_id, device, dtype) for _ in range(batch)]
-    tol = TOL[dtype]
-    obs_np = to_numpy(obs)
-    for i, env in enumerate(singles):
-        first, _ = env.reset(options={"scenario": episodes.subset([i])})
-        _close(first, _row(obs_np, i), tol, f"reset obs of episode {i}")
-    venv.action_space.seed(5)
-    alive = np.ones(batch, dtype=bool)
     horizon = singles[0].spec.max_episode_steps  # type: ignore[union-attr]
-    for t in range(horizon):
+    tol = TOL[dtype]
+
+    def restart(rows: np.ndarray, obs: Any) -> None:
+        obs_np = to_numpy(obs)
+        for i in np.flatnonzero(rows):
+            first, _ = singles[i].reset(options={"scenario": core.episodes.subset([int(i)])})
+            _close(first, _row(obs_np, int(i)), tol, f"reset obs of row {i}")
+
+    obs, _ = core.reset(seed=3)
+    restart(np.ones(batch, dtype=bool), obs)
+    venv.action_space.seed(5)
+    finished = 0
+    for t in range(2 * horizon):
         actions = venv.action_space.sample()
         obs, reward, terminated, truncated, info = core.step(actions)
         obs_np, info_np = to_numpy(obs), to_numpy(info)
-        for i in np.flatnonzero(alive):
+        for i in range(batch):
             s_obs, s_reward, s_term, s_trunc, s_info = singles[i].step(_row(actions, i))
-            what = f"episode {i}, step {t}"
+            what = f"row {i}, step {t}"
             _close(s_obs, _row(obs_np, i), tol, f"obs, {what}")
             _close(s_reward, float(reward[i]), tol, f"reward, {what}")
             _close(s_info, {k: v[i] for k, v in info_np.items()}, tol, f"info, {what}")
             assert s_term == bool(terminated[i]), what
             assert s_trunc == bool(truncated[i]), what
             assert np.isfinite(s_reward)
-            if s_term or s_trunc:
-                alive[i] = False
-        if not alive.any():
-            break
-    assert not alive.any(), "every episode ends within max_episode_steps"
+        ended = (terminated | truncated).cpu().numpy()
+        finished += int(ended.sum())
+        if t == 0:
+            ended = ended | (np.arange(batch) % 2 == 0)
+        if ended.any():
+            obs, _ = core.reset(mask=torch.as_tensor(ended, device=core.device))
+            restart(ended, obs)
+    assert finished >= batch, "every episode ends within max_episode_steps"
