@@ -163,17 +163,43 @@ def as_batched_action(space: spaces.Space[Any], action: Any, batch_size: int,
     return t
 
 
-def replace_rows(episodes: EpisodesT, index: torch.Tensor, new: EpisodesT) -> EpisodesT:
-    """``episodes`` with rows ``index`` (``[n]`` integer) replaced by the ``n`` rows of ``new``.
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)
+                and a.shape == b.shape and bool(torch.equal(a, b.to(a.device))))
+    return bool(a == b)
 
-    Built from :meth:`BatchedProblem.cat` and :meth:`BatchedProblem.subset`, so the
-    non-batched fields must agree (a :class:`ConfigError` otherwise).
+
+def replace_rows(episodes: EpisodesT, index: torch.Tensor, new: EpisodesT) -> EpisodesT:
+    """A copy of ``episodes`` with rows ``index`` (``[n]`` integer) replaced by the ``n`` rows
+    of ``new`` (``episodes`` itself is not modified).
+
+    Raises
+    ------
+    ConfigError
+        ``new`` is of another class or differs in a non-batched field.
+    ShapeError
+        An optional batched field is ``None`` in one of them only.
     """
-    b = episodes.batch_size
-    joined = type(episodes).cat([episodes, new])
-    rows = torch.arange(b, device=index.device)
-    rows[index] = b + torch.arange(int(index.numel()), device=index.device)
-    return joined.subset(rows)
+    if type(new) is not type(episodes):
+        raise ConfigError(f"cannot put {type(new).__name__} rows into "
+                          f"{type(episodes).__name__}")
+    batched = set(episodes.batched_fields())
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(episodes):
+        if not f.init:
+            continue
+        old_value, new_value = getattr(episodes, f.name), getattr(new, f.name)
+        if f.name not in batched:
+            if not _equal(old_value, new_value):
+                raise ConfigError(f"the new episodes differ in {f.name}")
+        elif (old_value is None) != (new_value is None):
+            raise ShapeError(f"{f.name} is None in only one of the episode batches")
+        elif old_value is not None:
+            value = old_value.clone()
+            value[index] = new_value.to(device=value.device, dtype=value.dtype)
+            changes[f.name] = value
+    return dataclasses.replace(episodes, **changes)
 
 
 def load_core_factory(path: str | CoreFactory) -> CoreFactory:
