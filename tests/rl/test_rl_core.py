@@ -180,3 +180,23 @@ def test_loading_cores_by_name() -> None:
         load_core_factory("isaclearn.rl.envs.toy:Nope")
     with pytest.raises(ConfigError, match="EnvCore"):
         build_core(lambda b: object(), 2)
+
+
+def test_replace_rows_checks_the_other_fields() -> None:
+    from dataclasses import dataclass, field
+
+    from isaclearn.core.problem import BATCHED, BatchedProblem
+
+    @dataclass
+    class Ep(BatchedProblem):
+        x: torch.Tensor = field(metadata=BATCHED)
+        scale: float = 1.0
+
+    old = Ep(torch.zeros(3, 2))
+    out = replace_rows(old, torch.tensor([2]), Ep(torch.ones(1, 2)))
+    assert out.x.tolist() == [[0, 0], [0, 0], [1, 1]] and old.x.sum() == 0  # a copy
+    with pytest.raises(ConfigError, match="scale"):
+        replace_rows(old, torch.tensor([0]), Ep(torch.ones(1, 2), scale=2.0))
+    with pytest.raises(ConfigError, match="ToyBeamEpisodes"):
+        replace_rows(old, torch.tensor([0]), ToyBeamEpisodes(  # type: ignore[type-var]
+            h=torch.zeros(1, 2, 2, 2, dtype=torch.complex64)))
