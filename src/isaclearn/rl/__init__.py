@@ -16,6 +16,10 @@ Stable-Baselines3 faces, and rollouts shared with classical designers.
 * :mod:`.registry` — :func:`register_core`: ``isaclearn/<Name>-v<N>`` Gymnasium ids;
   :mod:`.envs` registers the package's environments on import.
 * :mod:`.speed` — :func:`steps_per_second` for the benchmark.
+* :mod:`.agents` — the papers' learning pieces: truncated-Gaussian policy, hybrid actor / Q
+  critic, PPO clip and KL losses, Monte-Carlo / L-step / GAE advantages, one PPO update.
+* :mod:`.primal_dual` — the Lagrangian reward and the projected primal-dual steps (33)–(36) of
+  liu_irs_ppo, with the zeroth-order estimator (37)–(39).
 """
 
 from isaclearn.rl import envs
