@@ -253,7 +253,9 @@ class IrsIsacCore(BatchedEnvCore[IrsIsacProblem]):
         for name, value in (("lam", lam), ("mu", mu)):
             if value is None:
                 continue
-            t = torch.as_tensor(value).detach().to(device=self.device, dtype=self.real_dtype)
+            t = (value.detach() if isinstance(value, torch.Tensor)
+                 else torch.as_tensor(np.asarray(value, dtype=np.float64)))
+            t = t.to(device=self.device, dtype=self.real_dtype)
             if t.dim() == 0:
                 t = t.expand(sizes[name]).clone()
             if tuple(t.shape) != (sizes[name],):
