@@ -111,7 +111,7 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -210,10 +210,10 @@ class IrsIsacCore(BatchedEnvCore[IrsIsacProblem]):
         :math:`\\sqrt{P_{\\max}/\\sigma^2}`, the factor of the observation.
     """
 
-    config_class: Any = IrsIsacEnvConfig
+    config_class: ClassVar[type[Any]] = IrsIsacEnvConfig
     episodes_class = IrsIsacProblem
     config: IrsIsacEnvConfig
-    mimo: bool = False
+    mimo: ClassVar[bool] = False
 
     def __init__(self, batch_size: int = 1, config: Any = None, **overrides: Any) -> None:
         super().__init__(batch_size, config, **overrides)
