@@ -191,13 +191,14 @@ def test_determinism_same_seed_same_rollout() -> None:
         assert torch.equal(a, b)
 
 
-def test_numpy_reference_equals_the_core() -> None:
+@pytest.mark.parametrize("pattern", ["grid", "lags"])
+def test_numpy_reference_equals_the_core(pattern: str) -> None:
     core = IrsIsacMisoCore(4, dtype=torch.complex128)
     core.reset(seed=6)
     core.set_multipliers(lam=torch.tensor([1.0, 0.5, 2.0, 1.0]), mu=0.2)
     assert core.episodes is not None
     ref = IrsIsacMisoNumpy(core.config, core.episodes, lam=np.array([1.0, 0.5, 2.0, 1.0]),
-                           mu=0.2)
+                           mu=0.2, pattern=pattern)
     for t in range(3):
         a = _actions(core, t)
         obs, reward, _, _, info = core.step(a)

@@ -3,9 +3,11 @@ r"""IRS-aided THz ISAC environments of liu_irs_ppo (``shared/papers/001_...txt``
 (``K`` users with ``N`` receive antennas each, §IV-A).
 
 The scenario, its channels and the effective channel come from :mod:`isaclearn.channels.irs`;
-the rates, the beampattern error, the power and the Lagrangian reward from
-:mod:`isaclearn.metrics` and :func:`isaclearn.rl.primal_dual.lagrangian_reward`, so the env
-reward and the reported metrics cannot drift apart.
+the rates, the beampattern error (its lag-sum form
+:func:`~isaclearn.metrics.pattern.ula_beampattern_mse`, equal to ``beampattern_mse``) and the
+power from :mod:`isaclearn.metrics`, and the Lagrangian reward from
+:func:`isaclearn.rl.primal_dual.lagrangian_reward`, so the env reward and the reported metrics
+cannot drift apart.
 
 Episode data
     One :class:`~isaclearn.channels.irs.IrsIsacProblem` row per episode, drawn at reset by
@@ -130,7 +132,7 @@ from isaclearn.core.design import Design
 from isaclearn.core.errors import ConfigError, ShapeError, ValueRangeError
 from isaclearn.core.linalg import project_per_antenna_power
 from isaclearn.metrics.comm import mimo_rates, rates
-from isaclearn.metrics.pattern import angle_grid, beampattern_mse, desired_pattern
+from isaclearn.metrics.pattern import angle_grid, desired_pattern, ula_beampattern_mse
 from isaclearn.metrics.power import per_antenna_violation, total_power
 from isaclearn.rl.core import Action, BatchedEnvCore, Info, Obs
 from isaclearn.rl.primal_dual import lagrangian_reward
@@ -364,12 +366,13 @@ class IrsIsacCore(BatchedEnvCore[IrsIsacProblem]):
         sc = self.config.scenario
         if self.mimo:
             user_rates = mimo_rates(h, w, self.noise_var)  # [B, K]
-            l_r = beampattern_mse(w, self._desired, self._grid)  # [B, K]
+            l_r = ula_beampattern_mse(w, self._desired, self._grid, spacing=sc.spacing)  # [B, K]
             power = total_power(w).mean(dim=1)
             violation = per_antenna_violation(w, sc.p_max_w).amax(dim=1)
         else:
             user_rates = rates(h, w, self.noise_var)  # [B, K]
-            l_r = beampattern_mse(w, self._desired, self._grid)[:, None]  # [B, 1]
+            l_r = ula_beampattern_mse(w, self._desired, self._grid,
+                                      spacing=sc.spacing)[:, None]  # [B, 1]
             power = total_power(w)
             violation = per_antenna_violation(w, sc.p_max_w)
         rdt = self.real_dtype
@@ -479,6 +482,10 @@ def _steering_numpy(num_antennas: int, grid: np.ndarray, spacing: float) -> np.n
 class _NumpyConstants:
     steering: np.ndarray  # [G, M]
     desired: np.ndarray  # [G]
+    basis: np.ndarray  # [F, G], F = 2M - 1: [1, cos(δx), sin(δx)] / M
+    gram: np.ndarray  # [F, F], grid mean of basis basis^T
+    cross: np.ndarray  # [F], grid mean of d * basis
+    d2: float  # grid mean of d^2
 
 
 def _numpy_constants(sc: IrsIsacConfig) -> _NumpyConstants:
@@ -487,14 +494,33 @@ def _numpy_constants(sc: IrsIsacConfig) -> _NumpyConstants:
     targets = np.deg2rad(np.asarray(sc.target_angles_deg, dtype=float))
     inside = (np.abs(grid[None, :] - targets[:, None])
               <= math.radians(sc.beam_width_deg) / 2.0 + 1e-6).any(axis=0)
-    return _NumpyConstants(_steering_numpy(sc.num_antennas, grid, sc.spacing),
-                           inside.astype(float) * sc.pattern_height)
+    desired = inside.astype(float) * sc.pattern_height
+    m = sc.num_antennas
+    x = 2.0 * np.pi * sc.spacing * np.sin(grid)
+    phase = np.arange(1, m)[:, None] * x[None, :]
+    basis = np.concatenate([np.ones((1, grid.size)), np.cos(phase), np.sin(phase)]) / m
+    return _NumpyConstants(_steering_numpy(m, grid, sc.spacing), desired, basis,
+                           basis @ basis.T / grid.size, basis @ desired / grid.size,
+                           float(np.mean(desired ** 2)))
+
+
+def _pattern_error_numpy(w: np.ndarray, c: _NumpyConstants, pattern: str) -> float:
+    """L_r of one precoder ``[M, K]``: on the grid (``"grid"``: steering products) or by the
+    lag sums of R (``"lags"``: the algorithm of ``metrics.pattern.ula_beampattern_mse``)."""
+    if pattern == "grid":
+        values = np.sum(np.abs(c.steering.conj() @ w) ** 2, axis=1)
+        return float(np.mean((c.desired - values) ** 2))
+    r = w @ w.conj().T
+    m = r.shape[0]
+    lags = np.array([np.trace(r, offset=d) for d in range(1, m)])
+    coef = np.concatenate([[np.trace(r).real], 2.0 * lags.real, 2.0 * lags.imag])
+    return max(0.0, float(c.d2 - 2.0 * coef @ c.cross + coef @ c.gram @ coef))
 
 
 def irs_miso_step_numpy(
     h0: np.ndarray, h1: np.ndarray, h2: np.ndarray, v: np.ndarray, action: dict[str, Any],
     config: IrsIsacEnvConfig, lam: np.ndarray, mu: float, *,
-    constants: _NumpyConstants | None = None,
+    constants: _NumpyConstants | None = None, pattern: str = "lags",
 ) -> tuple[np.ndarray, np.ndarray, float, dict[str, float]]:
     r"""One MISO step of ONE episode in NumPy (float64), with explicit loops over users.
 
@@ -512,6 +538,11 @@ def irs_miso_step_numpy(
         λ ``[K]``.
     mu : float
         μ.
+    pattern : {"lags", "grid"}
+        How :math:`L_r` is computed: by the lag sums of :math:`\mathbf R` (the core's
+        algorithm, default, so that the speed benchmark compares batching and not algorithms),
+        or by the steering products on the 1801-point grid (an independent derivation, for the
+        oracle test).
 
     Returns
     -------
@@ -543,8 +574,7 @@ def irs_miso_step_numpy(
     for user in range(k):
         gains = np.abs(h[user] @ w) ** 2  # [K]
         user_rates[user] = math.log2(1.0 + gains[user] / (gains.sum() - gains[user] + noise))
-    pattern = np.sum(np.abs(c.steering.conj() @ w) ** 2, axis=1)
-    l_r = float(np.mean((c.desired - pattern) ** 2))
+    l_r = _pattern_error_numpy(w, c, pattern)
     reward = float(np.dot(lam, user_rates) + mu * (sc.ell - l_r))
     row_power = np.sum(np.abs(w) ** 2, axis=1)
     info = {"sum_rate": float(user_rates.sum()),
@@ -572,10 +602,16 @@ class IrsIsacMisoNumpy:
         λ ``[K]`` (default ``lam_init``).
     mu : float, optional
         μ (default ``mu_init``).
+    pattern : {"lags", "grid"}
+        How :math:`L_r` is computed (:func:`irs_miso_step_numpy`).
     """
 
     def __init__(self, config: IrsIsacEnvConfig, episodes: IrsIsacProblem,
-                 lam: np.ndarray | None = None, mu: float | None = None) -> None:
+                 lam: np.ndarray | None = None, mu: float | None = None,
+                 pattern: str = "lags") -> None:
+        if pattern not in ("lags", "grid"):
+            raise ConfigError(f"pattern must be 'lags' or 'grid', got {pattern!r}")
+        self.pattern = pattern
         self.config = config
         self.constants = _numpy_constants(config.scenario)
         ep = episodes.to("cpu", torch.complex128)
@@ -599,7 +635,7 @@ class IrsIsacMisoNumpy:
             act = {key: value[i] for key, value in actions.items()}
             obs, v, reward, info = irs_miso_step_numpy(
                 self.h0[i], self.h1[i], self.h2[i], self.v[i], act, self.config, self.lam,
-                self.mu, constants=self.constants)
+                self.mu, constants=self.constants, pattern=self.pattern)
             self.v[i] = v
             rows.append((obs, reward, info))
         return (np.stack([r[0] for r in rows]), np.array([r[1] for r in rows]),
