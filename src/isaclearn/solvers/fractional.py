@@ -127,7 +127,8 @@ def _sqnorm(u: torch.Tensor) -> torch.Tensor:
 def _per_batch(x: torch.Tensor | float, h: torch.Tensor, name: str) -> torch.Tensor:
     """A positive scalar or ``[B]`` tensor as a real ``[B, 1, 1]`` tensor (``h`` is
     ``[B, I, K, N]``)."""
-    t = torch.as_tensor(x, device=h.device)
+    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=real_dtype(h.dtype))
+    t = t.to(h.device)
     if t.is_complex():
         raise ValueRangeError(f"{name} must be real and positive, got a complex value")
     t = t.to(real_dtype(h.dtype))
@@ -741,20 +742,30 @@ class FPInfo:
 
 @dataclass
 class _Sensing:
+    """The sensing constraint of every pair, prepared once (eigendecompositions included)."""
+
     gram: torch.Tensor  # [B, I, K, N, N]
-    lam: torch.Tensor  # [B, I, K] clipped threshold (served pairs; <= 0 inactive)
-    on: torch.Tensor  # [B, I, K] bool constrained
-    infeasible: torch.Tensor  # [B, I, K] bool
-    vmax: torch.Tensor  # [B, I, K, N] sqrt(P) * top eigenvector (zero where not constrained)
+    lam: torch.Tensor  # [B, I, K] threshold, clipped where infeasible
+    pos: torch.Tensor  # [B, I, K] bool, Lambda > 0
+    over: torch.Tensor  # [B, I, K] bool, Lambda > P lambda_max (clipped)
+    vmax: torch.Tensor  # [B, I, K, N] sqrt(P) * top eigenvector (zero where not pos)
+    on: torch.Tensor  # [B, I, K] bool, constrained: pos and served
 
     def index(self, idx: torch.Tensor) -> _Sensing:
-        return _Sensing(self.gram[idx], self.lam[idx], self.on[idx], self.infeasible[idx],
-                        self.vmax[idx])
+        return _Sensing(self.gram[idx], self.lam[idx], self.pos[idx], self.over[idx],
+                        self.vmax[idx], self.on[idx])
+
+    def with_xi(self, xi: torch.Tensor) -> _Sensing:
+        return _Sensing(self.gram, self.lam, self.pos, self.over, self.vmax, self.pos & xi)
+
+    @property
+    def infeasible(self) -> torch.Tensor:
+        return self.on & self.over
 
 
 def _prepare_sensing(gram: torch.Tensor | None, threshold: torch.Tensor | None,
-                     h: torch.Tensor, xi: torch.Tensor, p: torch.Tensor, margin: float
-                     ) -> _Sensing | None:
+                     h: torch.Tensor, p: torch.Tensor, margin: float) -> _Sensing | None:
+    """Validate (gram, threshold); eigendecompose the pairs with Lambda > 0; clip."""
     if gram is None and threshold is None:
         return None
     if gram is None or threshold is None:
@@ -768,23 +779,23 @@ def _prepare_sensing(gram: torch.Tensor | None, threshold: torch.Tensor | None,
         got = tuple(threshold.shape) if isinstance(threshold, torch.Tensor) else \
             type(threshold).__name__
         raise ShapeError(f"threshold must have shape [B, I, K] = {(bsz, ni, nk)}, got {got}")
-    if threshold.is_complex():
-        raise ValueRangeError("threshold must be real")
+    if threshold.is_complex() or not gram.is_complex():
+        raise ValueRangeError("gram must be complex and threshold real")
     check_finite(gram, "gram")
     check_finite(threshold, "threshold")
     a = gram.to(h.dtype)
     lam = threshold.to(real_dtype(h.dtype))
-    on = xi & (lam > 0)
+    pos = lam > 0
     vmax = torch.zeros_like(h)
     lmax = torch.zeros_like(lam)
-    if bool(on.any()):
-        ev, vec = torch.linalg.eigh(a[on])
-        lmax[on] = ev[..., -1]
-        vmax[on] = vec[..., -1] * p.expand(xi.shape)[on].sqrt()[..., None]
-    cap = p.expand(xi.shape) * lmax
-    infeasible = on & (lam > cap)
-    lam = torch.where(infeasible, cap * (1.0 - margin), lam)
-    return _Sensing(a, lam, on, infeasible, vmax)
+    if bool(pos.any()):
+        ev, vec = torch.linalg.eigh(a[pos])
+        lmax[pos] = ev[..., -1]
+        vmax[pos] = vec[..., -1] * p.expand(lam.shape)[pos].sqrt()[..., None]
+    cap = p.expand(lam.shape) * lmax
+    over = pos & (lam > cap)
+    lam = torch.where(over, cap * (1.0 - margin), lam)
+    return _Sensing(a, lam, pos, over, vmax, pos)
 
 
 def _restore(f: torch.Tensor, sens: _Sensing, radius: torch.Tensor) -> torch.Tensor:
@@ -904,7 +915,9 @@ def fp_beamforming(
     else:
         _check_beams(init, h, "init")
         f = init.to(h.dtype)
-    sens = _prepare_sensing(gram, threshold, h, xi, p, clip_margin)
+    sens = _prepare_sensing(gram, threshold, h, p, clip_margin)
+    if sens is not None:
+        sens = sens.with_xi(xi)
     return _fp_loop(h, xi, noise, p, f, sens, FPOptions(
         max_iter=max_iter, tol=tol, pgd_steps=pgd_steps, armijo=armijo,
         max_backtracks=max_backtracks, step_tol=step_tol, clip_margin=clip_margin,
