@@ -285,7 +285,8 @@ def zeta(
     Examples
     --------
     >>> import torch
-    >>> h = torch.randn(1, 2, 3, 4, dtype=torch.complex128)
+    >>> g = torch.Generator().manual_seed(0)
+    >>> h = torch.randn(1, 2, 3, 4, dtype=torch.complex128, generator=g)
     >>> a = torch.tensor([[0, 1, 0]])
     >>> zeta(h, mrt_beams(h, 1.0), a, 0.1, 1.0).shape
     torch.Size([1, 2, 3])
