@@ -377,3 +377,20 @@ def test_bad_inputs():
         fp_beamforming(h, assign, NOISE, POWER, max_iter=0)
     with pytest.raises(ConfigError):
         fp_beamforming(h, assign, NOISE, POWER, armijo=0.9)
+
+
+def test_sensing_gram_has_a_double_top_eigenvalue_containing_a():
+    """The structural fact the module Notes rely on: with N_t = N_r, Pi = a' a^H + a a'^H is
+    Hermitian with eigenvalues +-sqrt(||a'||^2 - |a^H a'|^2) (a^H a' is imaginary), so
+    lambda_max(A) is double and a(phi) lies in its eigenspace."""
+    phi = torch.linspace(-0.95, 0.95, 7, dtype=torch.float64)
+    a, ad = ula_u(16, phi), ula_u_derivative(16, phi)
+    gram = sensing_gram(16, phi)
+    ev = torch.linalg.eigvalsh(gram)
+    cross = (a.conj() * ad).sum(-1)
+    assert torch.allclose(cross.real, torch.zeros_like(cross.real), atol=1e-12)
+    top = (ad.abs() ** 2).sum(-1) - cross.abs() ** 2
+    assert torch.allclose(ev[:, -1], top, rtol=1e-12)
+    assert torch.allclose(ev[:, -2], top, rtol=1e-12)
+    aaa = torch.einsum("kn,knm,km->k", a.conj(), gram, a).real
+    assert torch.allclose(aaa, top, rtol=1e-12)

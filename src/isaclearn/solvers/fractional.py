@@ -81,6 +81,15 @@ Paper typos and our readings (spec ``shared/specs/ding_dt.md`` §3, §6):
   The initial beam is first made feasible: projected onto ball ∩ the half-space linearised at
   it (which lands inside the true feasible set), or, where that intersection is empty, replaced
   by :math:`\sqrt P` times the top eigenvector of :math:`\mathbf A`.
+* For ding_dt's :math:`\Pi = \dot{\mathbf b}\mathbf a^H + \mathbf b\dot{\mathbf a}^H` with
+  :math:`N_t = N_r` (so :math:`\mathbf b = \mathbf a`), :math:`\Pi` is Hermitian of rank 2 with
+  eigenvalues :math:`\pm(\|\dot{\mathbf a}\|^2 - |\mathbf a^H\dot{\mathbf a}|^2)^{1/2}`
+  (because :math:`\mathbf a^H\dot{\mathbf a}` is imaginary), so
+  :math:`\lambda_{\max}(\mathbf A)` is *double* and :math:`\mathbf a(\varphi)` is one vector
+  of a two-dimensional top eigenspace. A threshold close to
+  :math:`P\lambda_{\max}` then leaves a thin non-convex shell around the unit sphere of that
+  plane, along which SCA advances by small steps per outer iteration: expect such runs to end at
+  ``max_iter`` rather than at ``tol``.
 """
 
 from __future__ import annotations
