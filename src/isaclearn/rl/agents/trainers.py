@@ -517,7 +517,9 @@ class RolloutWorker:
             raise ConfigError(f"steps_per_episode ({steps}) exceeds the core's "
                               f"max_episode_steps ({horizon})")
         self.round_length = int(steps)
-        self.agent = HybridAgent(self.layout.agent_config(config)).to(core.device)
+        # weights come from the chief (set_weights); a private generator keeps the global one
+        self.agent = HybridAgent(self.layout.agent_config(config),
+                                 generator=torch.Generator().manual_seed(0)).to(core.device)
         self.env_generator = make_generator(derive_seed(config.seed, self.index, 0), core.device)
         self.act_generator = make_generator(derive_seed(config.seed, self.index, 1), core.device)
         self.lam: torch.Tensor | None = None
@@ -1072,7 +1074,7 @@ class OnPolicyTrainer:
                 osd: dict[str, Any] = {"state": {}, "param_groups": ck.state["param_groups"][name]}
                 for key, value in unprefixed(t, f"optim.{name}").items():
                     pid, sub = key.split(".", 1)
-                    osd["state"].setdefault(int(pid), {})[sub] = value.to(self.device)
+                    osd["state"].setdefault(int(pid), {})[sub] = value
                 opt.load_state_dict(osd)
             if self.primal_dual is not None:
                 self.primal_dual.load_state_dict(unprefixed(t, "pd"))
@@ -1199,7 +1201,7 @@ def compare_with_sb3(
     model.learn(total_timesteps=int(math.ceil(episodes / b)) * b * horizon)
     env.close()
 
-    eval_core = core.with_batch_size(min(eval_episodes, max(b, 1)))
+    eval_core = core.with_batch_size(eval_episodes)
     box = core.action_space
     rand_gen = make_generator(derive_seed(seed, "random"), core.device)
 
