@@ -135,3 +135,15 @@ def test_dppo_ray_equals_in_process() -> None:
     p1, p2 = _params(local), _params(remote)
     assert all(torch.equal(p1[k], p2[k]) for k in p1)
     assert h_local == h_remote
+
+
+def test_worker_cores_are_used_as_given() -> None:
+    cores = [QuadraticCore(2, peak=(1.0, 2.0)), QuadraticCore(2, peak=(3.0, 3.0))]
+    trainer = DPPO(QuadraticCore(2), TrainerConfig(episodes=4, seed=0), workers=2,
+                   worker_cores=cores)
+    rows = trainer.train()
+    by_worker = {k: [r["rate_1"] for r in rows if r["worker"] == k] for k in (0, 1)}
+    assert min(by_worker[1]) > max(by_worker[0]) + 0.5  # peaks 2 and 3
+    assert trainer._workers().workers[1].core is cores[1]  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match="worker_cores"):
+        DPPO(QuadraticCore(2), workers=2, worker_cores=cores[:1])

@@ -40,6 +40,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 from isaclearn.core.errors import ConfigError
@@ -70,14 +71,18 @@ class DPPO(OnPolicyTrainer):
         Where the workers run; both give identical results.
     num_cpus : int, optional
         ``num_cpus`` of ``ray.init`` when this trainer starts Ray.
+    worker_cores : sequence of EnvCore, optional
+        One core per worker (worker ``k`` serving user ``k``), instead of copies of ``core``.
     """
 
     name = "pd_dppo"
 
     def __init__(self, core: EnvCore, config: TrainerConfig | None = None, *, workers: int = 4,
-                 backend: Backend = "inprocess", num_cpus: int | None = None) -> None:
+                 backend: Backend = "inprocess", num_cpus: int | None = None,
+                 worker_cores: Sequence[EnvCore] | None = None) -> None:
         super().__init__(core, config if config is not None else TrainerConfig(
-            advantage="lstep"), workers=workers, backend=backend, num_cpus=num_cpus)
+            advantage="lstep"), workers=workers, backend=backend, num_cpus=num_cpus,
+            worker_cores=worker_cores)
 
 
 class A3C(OnPolicyTrainer):

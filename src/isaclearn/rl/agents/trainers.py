@@ -746,6 +746,9 @@ class OnPolicyTrainer:
         Where the workers run (Ray: one actor each on a local Ray instance).
     num_cpus : int, optional
         ``num_cpus`` of ``ray.init`` when this trainer starts Ray.
+    worker_cores : sequence of EnvCore, optional
+        One core per worker instead of copies of ``core`` (e.g. worker ``k`` serving user
+        ``k`` in MIMO DPPO); same spaces as ``core``. Their multipliers are set by the trainer.
 
     Attributes
     ----------
@@ -766,10 +769,18 @@ class OnPolicyTrainer:
     name = "pd_ppo"
 
     def __init__(self, core: EnvCore, config: TrainerConfig | None = None, *, workers: int = 1,
-                 backend: Backend = "inprocess", num_cpus: int | None = None) -> None:
+                 backend: Backend = "inprocess", num_cpus: int | None = None,
+                 worker_cores: Sequence[EnvCore] | None = None) -> None:
         if not isinstance(core, EnvCore):
             raise ConfigError(f"core must be an EnvCore, got {type(core).__name__}")
         check_count(workers, "workers")
+        if worker_cores is not None:
+            if len(worker_cores) != workers or not all(
+                    isinstance(c, EnvCore) and c.observation_space == core.observation_space
+                    and c.action_space == core.action_space for c in worker_cores):
+                raise ConfigError(f"worker_cores must be {workers} EnvCores with the spaces of "
+                                  "core")
+        self._worker_cores = None if worker_cores is None else list(worker_cores)
         if backend not in ("inprocess", "ray"):
             raise ConfigError(f"backend must be 'inprocess' or 'ray', got {backend!r}")
         cfg = config if config is not None else TrainerConfig()
@@ -823,8 +834,8 @@ class OnPolicyTrainer:
 
     def _workers(self) -> _InProcessGroup | _RayGroup:
         if self._group is None:
-            cores = [self.core.with_batch_size(self.core.batch_size)
-                     for _ in range(self.num_workers)]
+            cores = self._worker_cores if self._worker_cores is not None else [
+                self.core.with_batch_size(self.core.batch_size) for _ in range(self.num_workers)]
             if self.backend == "ray":
                 self._group = _RayGroup(cores, self.config, self._num_cpus)
             else:
