@@ -123,7 +123,7 @@ def step(
     distance_m: torch.Tensor,
     speed_mps: torch.Tensor,
     heading_rad: torch.Tensor,
-    dt_s: float,
+    dt_s: float | torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""One subframe of straight-line motion, the Cartesian form of eq. (41).
 
@@ -133,8 +133,8 @@ def step(
         ``[...]`` current polar position (radians from broadside, metres).
     speed_mps, heading_rad : torch.Tensor
         ``[...]`` speed (m/s) and heading (radians, same polar convention), broadcastable.
-    dt_s : float
-        Step :math:`\Delta T` in seconds (the subframe duration).
+    dt_s : float or torch.Tensor
+        Step :math:`\Delta T` in seconds (the subframe duration), a scalar or ``[...]``.
 
     Returns
     -------
@@ -149,7 +149,9 @@ def step(
     >>> round(float(th), 6), round(float(d), 6)
     (0.785398, 14.142136)
     """
-    p = polar_to_cartesian(theta_rad, distance_m) + velocity_vector(speed_mps, heading_rad) * dt_s
+    dt = torch.as_tensor(dt_s, dtype=theta_rad.dtype, device=theta_rad.device)
+    p = polar_to_cartesian(theta_rad, distance_m) + velocity_vector(speed_mps, heading_rad) * dt[
+        ..., None]
     return cartesian_to_polar(p)
 
 
