@@ -235,10 +235,11 @@ def time_domain_taps(
     f64 = torch.float64
     num_paths = shape[-1]
     tap = torch.arange(num_taps, dtype=f64, device=gains.device)
-    pulse = raised_cosine(tap[:, None, None] - (delays_s.to(f64) / sample_period_s)[..., None, :, :],
-                          rolloff)  # [..., N_d, K, P]
+    lag = tap[:, None, None] - (delays_s.to(f64) / sample_period_s)[..., None, :, :]
+    pulse = raised_cosine(lag, rolloff)  # [..., N_d, K, P]
     t = sample_index.to(f64)
-    ph = phase_rad.to(f64)[..., None, :, :] + doppler_rad.to(f64)[..., None, :, :] * t[:, None, None]
+    ph = (phase_rad.to(f64)[..., None, :, :]
+          + doppler_rad.to(f64)[..., None, :, :] * t[:, None, None])
     rot = torch.polar(torch.ones_like(ph), torch.remainder(ph, 2.0 * math.pi))  # [..., J, K, P]
     coef = (rot[..., :, None, :, :] * pulse[..., None, :, :, :]).to(cdt)  # [..., J, N_d, K, P]
     coef = coef * (gains.to(cdt) * math.sqrt(num_antennas / num_paths))[..., None, None, :, :]
@@ -455,7 +456,8 @@ class DoublySelectiveConfig:
     delay_model: Literal["excess", "round_trip"] = "excess"
     """:math:`\\tau = d/c + \\epsilon` (default) or :math:`2d/c + \\epsilon` ((42) literally)."""
     doppler_model: Literal["sin", "radial"] = "sin"
-    """Doppler with :math:`\\sin\\theta` (3) or the radial speed :math:`\\cos(\\theta-\\angle v)`."""
+    """Doppler with :math:`\\sin\\theta` (3) or the radial speed
+    :math:`\\cos(\\theta-\\angle v)`."""
     steering: Literal["conj", "literal"] = "conj"
     """Communication row :math:`\\mathbf a_t^H` (default) or :math:`\\mathbf a_t^T`."""
     rcs: float = 10.0
