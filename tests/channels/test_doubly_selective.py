@@ -194,6 +194,9 @@ def test_sample_reproducible_and_shapes() -> None:
     assert (d.h.to(torch.complex64) - a.h).abs().max() < 1e-5 * d.h.abs().max()
     assert a.target_theta_rad.shape == (3, 6) and a.alpha.shape == (3, 6)
     assert a.gains.shape == (3, 6, 2, 2) and a.user_theta_rad.shape == (3, 6, 2)
+    lazy = SMALL.sample(3, generator=make_generator(7), materialize=False)
+    assert lazy.h is None and torch.equal(lazy.gains, a.gains)
+    assert torch.equal(frame_ici(lazy, SMALL, subframes=slice(4, 6)), a.h[:, 4:6])
 
 
 def test_frame_evolution_eq42() -> None:
@@ -267,3 +270,22 @@ def test_config_errors() -> None:
         DoublySelectiveConfig(delay_model="nope")  # type: ignore[arg-type]
     with pytest.raises(ConfigError):
         SMALL.sample(0, generator=None)
+
+
+def test_paper_ici_power_anchor() -> None:
+    """Spec §1 derived values: ε = f_D/Δf = 0.093 at 30 m/s and 28 GHz, ICI ≈ 2.8 % of the
+    power of one path at sinθ = 1 (≈ (πε)²/3)."""
+    cfg = DoublySelectiveConfig()
+    omega = cfg.doppler(torch.tensor([[math.pi / 2]], dtype=F64), torch.tensor(30.0, dtype=F64),
+                        torch.tensor(math.pi / 2, dtype=F64))
+    eps = float(omega) * cfg.num_subcarriers / (2 * math.pi)
+    assert abs(eps - 0.0933) < 1e-3
+    h = ici_channel(torch.ones(1, 1, dtype=C128), torch.zeros(1, 1, dtype=F64), omega,
+                    torch.zeros(1, 1, dtype=F64), torch.zeros(1, 1, dtype=F64),
+                    num_antennas=1, num_subcarriers=cfg.num_subcarriers, num_taps=cfg.num_taps,
+                    cp_len=cfg.cp_len, sample_period_s=cfg.sample_period_s)[..., 0, 0]
+    power = h.abs().square()
+    ici_fraction = 1 - power.diagonal() / power.sum(0)
+    assert torch.allclose(ici_fraction, torch.full_like(ici_fraction, (math.pi * eps) ** 2 / 3),
+                          rtol=0.02)
+    assert abs(float(ici_fraction.mean()) - 0.028) < 1.5e-3

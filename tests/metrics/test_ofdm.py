@@ -174,3 +174,10 @@ def test_fisher_angle_errors() -> None:
     with pytest.raises(ShapeError):
         fisher_angle(torch.eye(3, dtype=C128).expand(2, 3, 3), torch.zeros(3), num_rx=2,
                      radar_snr=1.0, num_symbols=1)
+
+
+def test_se_gradcheck() -> None:
+    g = make_generator(6)
+    h = _cn((2, 2, 2, 3), g)
+    f = _cn((2, 3, 2), g).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda f_: se(h, f_, 0.4), (f,))

@@ -284,9 +284,10 @@ def ici_matrix(taps: torch.Tensor) -> torch.Tensor:
     idx = torch.arange(s, dtype=rdt, device=taps.device)
     twiddle = torch.polar(torch.ones(s, s, dtype=rdt, device=taps.device),
                           2.0 * math.pi * torch.remainder(idx[:, None] * idx[None, :], s) / s)
-    z = z * twiddle.to(taps.dtype)[:, :, None, None]  # e^{+j 2 pi k i / S}
+    # e^{+j 2 pi k i / S} / S, in place (the two FFT outputs are the only frame-size buffers)
+    z.mul_((twiddle / s).to(taps.dtype)[:, :, None, None])
     # H_m[k] = (1/S) sum_i Z[i, k] e^{j 2 pi k i/S} e^{-j 2 pi m i / S}: FFT over i -> m.
-    return torch.fft.fft(z, dim=-4) / s
+    return torch.fft.fft(z, dim=-4)
 
 
 def ici_channel(
@@ -355,9 +356,8 @@ def radar_response(
     check_count(num_rx, "num_rx")
     cdt = alpha.dtype if alpha.is_complex() else complex_dtype(alpha.dtype)
     th = theta_rad.to(real_dtype(cdt))
-    kw = {"reference": "first", "sign": -1, "normalize": True}
-    a_t = ula(num_antennas, th, **kw).to(cdt)  # type: ignore[arg-type]
-    a_r = ula(num_rx, th, **kw).to(cdt)  # type: ignore[arg-type]
+    a_t = ula(num_antennas, th, reference="first", sign=-1, normalize=True).to(cdt)
+    a_r = ula(num_rx, th, reference="first", sign=-1, normalize=True).to(cdt)
     return alpha.to(cdt)[..., None, None] * a_r[..., :, None] * a_t.conj()[..., None, :]
 
 
@@ -370,9 +370,10 @@ class DoublySelectiveFrame:
 
     Attributes
     ----------
-    h : torch.Tensor
+    h : torch.Tensor or None
         ``[B, T, S, S, K, M]`` complex ICI channels (5) of symbol ``config.channel_symbol`` of
-        each subframe (see :func:`frame_ici` for other symbols).
+        each subframe (see :func:`frame_ici` for other symbols and for subframes on demand);
+        ``None`` when sampled with ``materialize=False``.
     gains : torch.Tensor
         ``[B, T, K, P]`` complex path gains :math:`\\beta`.
     delays_s, doppler_rad, phase_rad, aod_rad : torch.Tensor
@@ -390,7 +391,7 @@ class DoublySelectiveFrame:
         ``[B, T]`` complex echo coefficient :math:`\\alpha_m` (flat over subcarriers).
     """
 
-    h: torch.Tensor
+    h: torch.Tensor | None
     gains: torch.Tensor
     delays_s: torch.Tensor
     doppler_rad: torch.Tensor
@@ -545,6 +546,7 @@ class DoublySelectiveConfig:
         generator: torch.Generator | None,
         dtype: torch.dtype = torch.complex64,
         device: torch.device | str | None = None,
+        materialize: bool = True,
     ) -> DoublySelectiveFrame:
         """Draw ``batch_size`` independent frames.
 
@@ -563,6 +565,10 @@ class DoublySelectiveConfig:
             ``complex64`` (default) or ``complex128`` for the complex outputs.
         device : torch.device or str, optional
             Defaults to the generator's device.
+        materialize : bool
+            Build ``h`` for the whole frame (210 MB per instance in ``complex64`` at the paper's
+            size). ``False`` keeps only the path parameters (a few kB per instance), e.g. for
+            an environment that builds one subframe per step with :func:`frame_ici`.
 
         Returns
         -------
@@ -611,12 +617,13 @@ class DoublySelectiveConfig:
         phase = torch.cumsum(per_sub, dim=1) - per_sub  # phase at each subframe's first sample
         alpha = torch.polar(torch.sqrt(self.echo_power(d_s)), echo_phase[:, None].expand(b, t))
         frame = DoublySelectiveFrame(
-            h=torch.empty(0), gains=gains.to(dtype), delays_s=delays, doppler_rad=omega,
+            h=None, gains=gains.to(dtype), delays_s=delays, doppler_rad=omega,
             phase_rad=phase, aod_rad=aod, user_theta_rad=th_u, user_distance_m=d_u,
             user_speed_mps=v, user_heading_rad=hd, target_theta_rad=th_s,
             target_distance_m=d_s, target_speed_mps=sv, target_heading_rad=shd,
             alpha=alpha.to(dtype))
-        frame.h = frame_ici(frame, self, symbol=self.channel_symbol)
+        if materialize:
+            frame.h = frame_ici(frame, self, symbol=self.channel_symbol)
         return frame
 
 
