@@ -6,10 +6,10 @@ token features, the pre-norm Transformer encoder and the precoder form of
 :func:`~isaclearn.learn.precoder_nets.structured_precoder`), rearranged so that a CPU spends its
 time on arithmetic rather than on small-kernel overhead and memory traffic:
 
-* **Chunks.** The network (embedding, encoder, head) runs ``chunk_size`` instances at a time
-  (default 512), so that its work buffers are allocated once and its per-operation overhead is
-  paid once per chunk; the features and the precoder form, whose cost is in per-matrix LAPACK
-  calls, run on the whole batch.
+* **Chunks.** Features, network and precoder form run ``chunk_size`` instances at a time
+  (default 512): the network's work buffers are allocated once and its per-operation overhead
+  is paid once per chunk, and the temporaries of all three stages stay small (cache-resident,
+  reused by the allocator) however large the batch.
 * **Feature-major layout.** Inside a chunk of ``b`` instances every activation is a ``[d, K b]``
   matrix whose columns are the tokens, ordered (token, instance), so the instance index is the
   innermost, contiguous one. Every linear map is then one large matrix product ``W X`` (the bias
@@ -182,7 +182,7 @@ class _Network:
         if key not in self._buffers:
             self._buffers[key] = _Buffers(f, k, b, self.d, self.h,
                                           self.layers[0].w1.shape[0] if self.layers else 0,
-                                          like)
+                                          self.head.shape[0], like)
         return self._buffers[key]
 
     def _norm_into(self, x: torch.Tensor, out: torch.Tensor, sq: torch.Tensor,
@@ -194,12 +194,14 @@ class _Network:
         xc.mul_(r)
 
     def __call__(self, feats: torch.Tensor, rho: torch.Tensor | None) -> torch.Tensor:
-        """Head outputs ``[b, K, 3 + 2T]`` for the features ``[b, K, F]`` of a chunk."""
-        b, k, f = feats.shape
+        """Head outputs ``[3 + 2T, K, b]`` for the features ``[F + 1, K, b]`` of a chunk (last
+        row ones, as :func:`_features` makes them)."""
+        f, k, b = feats.shape
+        f -= 1
         bf = self._bufs(f, k, b, self.embed)
         n = k * b
-        bf.feats[:f].copy_(feats.permute(2, 1, 0))  # [F, K, b]: column (k, instance)
-        x = self.embed @ bf.feats.view(f + 1, n)  # residual stream [d, n]
+        x = torch.mm(self.embed, feats.reshape(f + 1, n).to(self.embed.dtype),
+                     out=bf.x)  # residual stream [d, n]
         s, o = bf.scores, bf.o
         for lay in self.layers:
             self._norm_into(x, bf.normed, bf.sq, lay.eps1)
@@ -226,27 +228,32 @@ class _Network:
                 hid.copy_(lay.activation(hid))  # type: ignore[operator]
             x.addmm_(lay.w2, bf.hidden)
         self._norm_into(x, bf.normed, bf.sq, self.eps)
-        y = self.head @ bf.normed  # [3 + 2T, n]
+        y = torch.mm(self.head, bf.normed, out=bf.y)  # [3 + 2T, n]
         if self.head_rho is not None and rho is not None:
             y.addr_(self.head_rho, rho.to(y.dtype).repeat(k))
-        return y.view(-1, k, b).permute(2, 1, 0)
+        return y.view(-1, k, b)
 
 
 class _Buffers:
     """Work buffers of :class:`_Network` for chunks of ``b`` instances, columns ordered
     (token, instance), and the per-feature / per-key views the attention loops use."""
 
-    def __init__(self, f: int, k: int, b: int, d: int, nh: int, fw: int,
+    def __init__(self, f: int, k: int, b: int, d: int, nh: int, fw: int, n_out: int,
                  like: torch.Tensor) -> None:
         n = k * b
         dh = d // nh
-        self.feats = like.new_ones(f + 1, k, b)  # features; last row ones (bias)
-        self.normed = like.new_ones(d + 1, n)  # normalized tokens
-        self.attended = like.new_ones(d + 1, n)  # attention output
-        self.hidden = like.new_ones(fw + 1, n)  # feed-forward hidden
-        self.sq = like.new_empty(d, n)  # squares (layer norm)
+        # Buffers whose contents are never needed at the same time share memory (a smaller
+        # footprint stays in cache): the normalized tokens and the attention output; the
+        # feed-forward hidden layer, the attention scores and the layer norm's squares.
+        self.x = like.new_empty(d, n)  # residual stream, column (k, instance)
+        self.y = like.new_empty(n_out, n)  # head output
+        self.normed = like.new_ones(d + 1, n)  # normalized tokens; last row ones (bias)
+        self.attended = self.normed  # attention output (after the q, k, v product)
+        shared = like.new_ones(max(fw, d, nh * k) + 1, n)  # last row ones (bias)
+        self.hidden = shared[-fw - 1:]  # feed-forward hidden layer
+        self.sq = shared.view(-1)[:d * n].view(d, n)  # squares (layer norm)
+        self.scores = shared.view(-1)[:nh * k * n].view(nh, k, k, b)  # [head, query, key, b]
         self.qkv = like.new_empty(3 * d, n)
-        self.scores = like.new_empty(nh, k, k, b)  # [head, query i, key j, instance]
         self.o = self.attended[:d].view(nh, dh, k, b)
         q, keys, v = self.qkv.view(3, nh, dh, k, b).unbind(0)
         self.q_c = [q[:, c, :, None] for c in range(dh)]  # [H, K(i), 1, b]
@@ -346,53 +353,63 @@ def structured_inference(
         a_shared = ula(m, theta_t[0]).to(h.dtype) if shared else None  # [T, M]
         if h.shape[0] == 0:
             return h.new_zeros(0, m, cfg.num_users)
-        x, gain_raw, a_mt = _features(h, theta_t, r, a_shared, power=power,
-                                      noise_var=noise_var)
-        y = torch.cat([network(x[s:s + chunk_size], None if r is None else r[s:s + chunk_size])
-                       for s in range(0, h.shape[0], chunk_size)])
-        # ||W||_F^2 = sum_k p_k = P_t already (softmax powers), so eq. (21) is not re-applied
-        return _precoder(h, y.to(h.real.dtype), gain_raw, a_mt, shared, power=power,
-                         noise_var=noise_var)
+        w = h.new_empty(h.shape[0], m, cfg.num_users)
+        for s in range(0, h.shape[0], chunk_size):
+            c = slice(s, s + chunk_size)
+            hc, rc = h[c], None if r is None else r[c]
+            x, gain_raw, a_mt = _features(hc, theta_t[c], rc, a_shared, power=power,
+                                          noise_var=noise_var)
+            y = network(x, rc).to(h.real.dtype)  # [3 + 2T, K, b]
+            # ||W||_F^2 = sum_k p_k = P_t already (softmax powers): eq. (21) is not re-applied
+            _precoder(hc, y.permute(2, 1, 0), gain_raw, a_mt, shared, power=power,
+                      noise_var=noise_var, out=w[c])
+        return w
 
 
 def _features(h: torch.Tensor, theta: torch.Tensor, rho: torch.Tensor | None,
               a_shared: torch.Tensor | None, *, power: float, noise_var: float
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Token features ``[B, K, F]`` (:meth:`StructuredPrecoderNet.token_features`), the channel
-    gains ``||h_k||²`` ``[B, K]`` and the scaled steering matrix ``a/√M`` (``[M, T]`` when shared,
+    """Token features (:meth:`StructuredPrecoderNet.token_features`) feature-major, ``[F + 1,
+    K, B]`` with a last row of ones (the bias input of the embedding), the channel gains
+    ``||h_k||²`` ``[B, K]`` and the scaled steering matrix ``a/√M`` (``[M, T]`` when shared,
     else ``[B, M, T]``)."""
     b, k, m = h.shape
     t = theta.shape[-1]
     rdt = h.real.dtype
     tiny = torch.finfo(rdt).tiny
+    nf = 2 + 2 * m + 3 * t + (0 if rho is None else 1)
+    xf = h.real.new_empty(nf + 1, k, b)
+    xf[nf] = 1.0
     gain_raw = abs_sq(h).sum(-1)  # ||h_k||^2, [B, K]
     gain = gain_raw.clamp_min(tiny)
-    snr = torch.log10(power * gain / noise_var)
+    torch.log10(power * gain.mT / noise_var, out=xf[0]).mul_(0.5)  # snr / 2
     gram = h @ h.mH
     gram.diagonal(dim1=-2, dim2=-1).add_(k * noise_var / power)
     diag_inv = _diag_of_inverse(gram)
-    rzf_gain = torch.log10(power / (noise_var * diag_inv.clamp_min(tiny)))
-    hn = h * torch.rsqrt(gain / m)[..., None]
+    torch.log10(power / (noise_var * diag_inv.mT.clamp_min(tiny)), out=xf[1]).mul_(0.5)
+    # Re, Im of hn = sqrt(M) h_k / ||h_k||, written [2, M, K, B]
+    torch.mul(torch.view_as_real(h).permute(3, 2, 1, 0), torch.rsqrt(gain.mT / m),
+              out=xf[2:2 + 2 * m].view(2, m, k, b))
     if a_shared is not None:
-        corr = (hn.reshape(b * k, m) @ a_shared.mT).view(b, k, t)
+        corr = (h.reshape(b * k, m) @ a_shared.mT).view(b, k, t)
         a_mt = a_shared.mT / math.sqrt(m)  # [M, T]
     else:
         a = ula(m, theta).to(h.dtype)  # [B, T, M]
-        corr = hn @ a.mT
+        corr = h @ a.mT
         a_mt = a.mT / math.sqrt(m)  # [B, M, T]
-    align = abs_sq(corr) / (m * m)
+    # |h_k a_t|^2 / (M ||h_k||^2)
+    torch.div(abs_sq(corr).permute(2, 1, 0), m * gain.mT, out=xf[2 + 2 * m:2 + 2 * m + t])
     ang = torch.cat([torch.sin(theta), torch.cos(theta)], dim=-1)  # [B, 2T]
-    parts = [snr[..., None] / 2.0, rzf_gain[..., None] / 2.0, hn.real, hn.imag, align,
-             ang[:, None, :].expand(b, k, -1)]
+    xf[2 + 2 * m + t:2 + 2 * m + 3 * t] = ang.mT[:, None, :]
     if rho is not None:
-        parts.append(rho.to(rdt)[:, None, None].expand(b, k, 1))
-    return torch.cat(parts, dim=-1), gain_raw, a_mt
+        xf[nf - 1] = rho.to(rdt)[None, :]
+    return xf, gain_raw, a_mt
 
 
 def _precoder(h: torch.Tensor, y: torch.Tensor, gain_raw: torch.Tensor, a_mt: torch.Tensor,
-              shared: bool, *, power: float, noise_var: float) -> torch.Tensor:
-    """``w_raw`` ``[B, M, K]`` from the head outputs ``y`` (parameters_of_form and
-    :func:`~isaclearn.learn.precoder_nets.structured_precoder`)."""
+              shared: bool, *, power: float, noise_var: float, out: torch.Tensor) -> None:
+    """``w_raw`` ``[B, M, K]``, written to ``out``, from the head outputs ``y`` ``[B, K, 3 + 2T]``
+    (parameters_of_form and :func:`~isaclearn.learn.precoder_nets.structured_precoder`)."""
     b, k, m = h.shape
     t = a_mt.shape[-1]
     tiny = torch.finfo(y.dtype).tiny
@@ -412,4 +429,4 @@ def _precoder(h: torch.Tensor, y: torch.Tensor, gain_raw: torch.Tensor, a_mt: to
     # w_k = sqrt(p_k) u_k / ||u_k||, one complex pass
     amp = torch.sqrt(p.clamp_min(tiny))[:, None, :] * torch.rsqrt(
         abs_sq(u).sum(-2, keepdim=True).clamp_min(tiny))
-    return u * amp
+    torch.mul(u, amp, out=out)
