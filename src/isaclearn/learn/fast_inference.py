@@ -38,6 +38,9 @@ time on arithmetic rather than on small-kernel overhead and memory traffic:
 * **Shared target angles.** When every instance has the same target angles (the usual test
   set), the steering vectors are computed once and the products with them become one
   ``[B K, M] × [M, T]`` matrix product.
+* **Prepared weights.** The rearranged weights (folded, transposed, with bias columns) are
+  kept per network and reused while its parameters are unchanged (:func:`_prepared`); the
+  work buffers are made per call, so concurrent calls share nothing writable.
 * Residual additions are in-place ``addmm_``, and the whole computation runs without
   autograd (``torch.no_grad``; the result is an ordinary tensor, which callers may modify in
   place, unlike one made under ``inference_mode``).
@@ -49,6 +52,7 @@ trained networks are unchanged); ``tests/learn/test_learn_nets.py`` checks that 
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -173,17 +177,17 @@ class _Network:
         self.head = _fold_norm(net.norm, w_head[:, :d], b_head)
         self.head_rho = w_head[:, d] if w_head.shape[1] > d else None  # ρ's column
         self.eps = net.norm.eps
-        self._buffers: dict[tuple[int, int, int], _Buffers] = {}
 
-    def _bufs(self, f: int, k: int, b: int, like: torch.Tensor) -> _Buffers:
+    def _bufs(self, buffers: dict[tuple[int, int, int], _Buffers], f: int, k: int, b: int,
+              like: torch.Tensor) -> _Buffers:
         """Work buffers for ``b`` instances (the rows of ones, bias inputs, written once) and
         the views of them that the attention loops use."""
         key = (f, k, b)
-        if key not in self._buffers:
-            self._buffers[key] = _Buffers(f, k, b, self.d, self.h,
+        if key not in buffers:
+            buffers[key] = _Buffers(f, k, b, self.d, self.h,
                                           self.layers[0].w1.shape[0] if self.layers else 0,
                                           self.head.shape[0], like)
-        return self._buffers[key]
+        return buffers[key]
 
     def _norm_into(self, x: torch.Tensor, out: torch.Tensor, sq: torch.Tensor,
                    eps: float) -> None:
@@ -193,12 +197,15 @@ class _Network:
         r = torch.mul(xc, xc, out=sq).sum(0).mul_(1.0 / d).add_(eps).rsqrt_()
         xc.mul_(r)
 
-    def __call__(self, feats: torch.Tensor, rho: torch.Tensor | None) -> torch.Tensor:
+    def __call__(self, feats: torch.Tensor, rho: torch.Tensor | None,
+                 buffers: dict[tuple[int, int, int], _Buffers]) -> torch.Tensor:
         """Head outputs ``[3 + 2T, K, b]`` for the features ``[F + 1, K, b]`` of a chunk (last
-        row ones, as :func:`_features` makes them)."""
+        row ones, as :func:`_features` makes them), in a buffer of ``buffers`` (work buffers
+        by chunk size, filled on first use; one dictionary per call of
+        :func:`structured_inference`)."""
         f, k, b = feats.shape
         f -= 1
-        bf = self._bufs(f, k, b, self.embed)
+        bf = self._bufs(buffers, f, k, b, self.embed)
         n = k * b
         x = torch.mm(self.embed, feats.reshape(f + 1, n).to(self.embed.dtype),
                      out=bf.x)  # residual stream [d, n]
@@ -288,6 +295,27 @@ def _hpd_solve(g: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     return inv_chol.mH @ (inv_chol @ rhs)
 
 
+_PREPARED: weakref.WeakKeyDictionary[StructuredPrecoderNet, tuple[tuple[object, ...],
+                                                                   _Network | None]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _prepared(net: StructuredPrecoderNet) -> _Network | None:
+    """``net``'s weights arranged by :class:`_Network` (``None`` for an encoder of another
+    kind), kept while ``net`` lives and its parameters and modules are unchanged: the key holds
+    every parameter's identity, storage, version counter (bumped by every in-place change:
+    optimizer steps, ``load_state_dict``, ``copy_``), dtype and device."""
+    key = tuple((id(p), p.data_ptr(), p._version, p.dtype, p.device)
+                for p in net.parameters())
+    hit = _PREPARED.get(net)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    layers = _layers(net.encoder)
+    network = None if layers is None else _Network(net, layers)
+    _PREPARED[net] = (key, network)
+    return network
+
+
 def structured_inference(
     net: StructuredPrecoderNet,
     h: torch.Tensor,
@@ -338,16 +366,16 @@ def structured_inference(
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
     cfg = net.config
     theta_t, r = _check_inputs(h, theta, cfg, rho)
-    layers = _layers(net.encoder)
+    network = _prepared(net)
     with torch.no_grad():
-        if layers is None:
+        if network is None:
             was = net.training
             net.eval()
             try:
                 return net(h, theta_t, power=power, noise_var=noise_var, rho=r)[1]
             finally:
                 net.train(was)
-        network = _Network(net, layers)
+        buffers: dict[tuple[int, int, int], _Buffers] = {}
         m = cfg.num_antennas
         shared = bool((theta_t == theta_t[:1]).all()) if theta_t.shape[0] > 0 else False
         a_shared = ula(m, theta_t[0]).to(h.dtype) if shared else None  # [T, M]
@@ -359,7 +387,7 @@ def structured_inference(
             hc, rc = h[c], None if r is None else r[c]
             x, gain_raw, a_mt = _features(hc, theta_t[c], rc, a_shared, power=power,
                                           noise_var=noise_var)
-            y = network(x, rc).to(h.real.dtype)  # [3 + 2T, K, b]
+            y = network(x, rc, buffers).to(h.real.dtype)  # [3 + 2T, K, b]
             # ||W||_F^2 = sum_k p_k = P_t already (softmax powers): eq. (21) is not re-applied
             _precoder(hc, y.permute(2, 1, 0), gain_raw, a_mt, shared, power=power,
                       noise_var=noise_var, out=w[c])
