@@ -27,14 +27,15 @@ time on arithmetic rather than on small-kernel overhead and memory traffic:
   folded into the query weights.
 * **Cholesky instead of LU.** Both matrices that are inverted are Hermitian positive definite:
   the regularized Gram matrix of the features, :math:`\mathbf G = \mathbf H\mathbf H^H +
-  (K\sigma^2/P_t)\mathbf I_K`, whose inverse is needed only on its diagonal
-  (:func:`torch.cholesky_inverse`), and the matrix of the precoder form,
+  (K\sigma^2/P_t)\mathbf I_K`, whose inverse is needed only on its diagonal,
+  :math:`(\mathbf G^{-1})_{kk} = \sum_i |(\mathbf L^{-1})_{ik}|^2`, and the matrix of the
+  precoder form,
   :math:`\mathbf A = \sigma^2\mathbf I_M + \sum_i\lambda_i\mathbf h_i^H\mathbf h_i` with
   :math:`\lambda_i \ge 0`, applied as :math:`\mathbf A^{-1}\mathbf R = \mathbf L^{-H}(\mathbf
   L^{-1}\mathbf R)` with :math:`\mathbf L^{-1}` from one batched triangular solve and two small
   matrix products. For small batched complex matrices this is cheaper than LU with pivoting.
   Should a factorization fail numerically (``info > 0``: not positive definite in floating
-  point), the batch falls back to the general solver the reference uses.
+  point), that chunk falls back to the general solver the reference uses.
 * **Shared target angles.** When every instance has the same target angles (the usual test
   set), the steering vectors are computed once and the products with them become one
   ``[B K, M] × [M, T]`` matrix product.
@@ -274,24 +275,33 @@ def _softmax_last(x: torch.Tensor) -> torch.Tensor:
     return e.div_(e.sum(-1, keepdim=True))
 
 
-def _diag_of_inverse(g: torch.Tensor) -> torch.Tensor:
-    """Real diagonal of the inverse of Hermitian positive-definite ``g`` ``[b, n, n]``."""
+def _inverse_cholesky(g: torch.Tensor) -> torch.Tensor | None:
+    """``L⁻¹`` ``[b, n, n]`` for the Cholesky factor ``L`` of Hermitian positive-definite ``g``
+    (``g⁻¹ = L⁻ᴴ L⁻¹``), from one batched triangular solve; ``None`` if a factorization fails
+    numerically."""
     chol, info = torch.linalg.cholesky_ex(g)
     if bool(info.any()):
-        inv = torch.linalg.inv(g)
-    else:
-        inv = torch.cholesky_inverse(chol)
-    return torch.diagonal(inv, dim1=-2, dim2=-1).real
+        return None
+    eye = torch.eye(g.shape[-1], dtype=g.dtype, device=g.device).expand_as(g)
+    return torch.linalg.solve_triangular(chol, eye, upper=False, left=False)
+
+
+def _diag_of_inverse(g: torch.Tensor) -> torch.Tensor:
+    r"""Real diagonal of the inverse of Hermitian positive-definite ``g`` ``[b, n, n]``:
+    :math:`(\mathbf G^{-1})_{kk} = \sum_i |(\mathbf L^{-1})_{ik}|^2` (LU inverse if Cholesky
+    fails)."""
+    inv_chol = _inverse_cholesky(g)
+    if inv_chol is None:
+        return torch.diagonal(torch.linalg.inv(g), dim1=-2, dim2=-1).real
+    return abs_sq(inv_chol).sum(-2)
 
 
 def _hpd_solve(g: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     """``g⁻¹ rhs`` for Hermitian positive-definite ``g`` ``[b, n, n]``: ``g⁻¹ = L⁻ᴴ L⁻¹`` from
     the Cholesky factor ``L`` (LU if Cholesky fails)."""
-    chol, info = torch.linalg.cholesky_ex(g)
-    if bool(info.any()):
+    inv_chol = _inverse_cholesky(g)
+    if inv_chol is None:
         return torch.linalg.solve(g, rhs)
-    eye = torch.eye(g.shape[-1], dtype=g.dtype, device=g.device).expand_as(g)
-    inv_chol = torch.linalg.solve_triangular(chol, eye, upper=False, left=False)  # L⁻¹
     return inv_chol.mH @ (inv_chol @ rhs)
 
 
