@@ -193,10 +193,8 @@ class _Network:
     def _norm_into(self, x: torch.Tensor, out: torch.Tensor, sq: torch.Tensor,
                    eps: float) -> None:
         """Layer norm without affine map of the columns of ``x`` ``[d, n]`` into ``out[:d]``."""
-        d = x.shape[0]
-        xc = torch.sub(x, x.sum(0).mul_(1.0 / d), out=out[:d])
-        r = torch.mul(xc, xc, out=sq).sum(0).mul_(1.0 / d).add_(eps).rsqrt_()
-        xc.mul_(r)
+        xc = torch.sub(x, x.mean(0), out=out[:x.shape[0]])
+        xc.mul_(torch.mean(torch.mul(xc, xc, out=sq), 0).add_(eps).rsqrt_())
 
     def __call__(self, feats: torch.Tensor, rho: torch.Tensor | None,
                  buffers: dict[tuple[int, int, int], _Buffers]) -> torch.Tensor:
@@ -457,7 +455,7 @@ def _precoder(h: torch.Tensor, y: torch.Tensor, gain_raw: torch.Tensor, a_mt: to
     scale = torch.sqrt(gain_raw)[..., None]  # ||h_k||
     c = torch.complex(y[..., 3:3 + t] * scale, y[..., 3 + t:3 + 2 * t] * scale).to(h.dtype)
     hh = h.mH  # [B, M, K]
-    g = hh @ (lam.to(h.dtype)[..., None] * h)
+    g = hh @ torch.view_as_complex(torch.view_as_real(h) * lam[..., None, None])  # H^H Λ H
     g.diagonal(dim1=-2, dim2=-1).add_(noise_var)
     if shared:
         steer = (c.reshape(b * k, t) @ a_mt.mT).view(b, k, m).mT  # (a c^T)/sqrt(M), [B, M, K]
