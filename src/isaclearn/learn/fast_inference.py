@@ -186,8 +186,8 @@ class _Network:
         key = (f, k, b)
         if key not in buffers:
             buffers[key] = _Buffers(f, k, b, self.d, self.h,
-                                          self.layers[0].w1.shape[0] if self.layers else 0,
-                                          self.head.shape[0], like)
+                                    self.layers[0].w1.shape[0] if self.layers else 0,
+                                    self.head.shape[0], like)
         return buffers[key]
 
     def _norm_into(self, x: torch.Tensor, out: torch.Tensor, sq: torch.Tensor,
