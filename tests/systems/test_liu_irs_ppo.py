@@ -15,7 +15,7 @@ from isaclearn.metrics.comm import rates
 from isaclearn.rl.envs.liu_irs_ppo import IrsIsacMisoCore
 from isaclearn.systems.base import MemoryContext, bench_suites, get_system
 from isaclearn.systems.liu_irs_ppo import evaluate, make_scenario
-from isaclearn.systems.liu_irs_ppo.bench import bench_env, run_rl_bench
+from isaclearn.systems.liu_irs_ppo.bench import bench_dppo, bench_env, run_rl_bench
 from isaclearn.systems.liu_irs_ppo.evaluation import default_noise_snr_db
 from isaclearn.systems.liu_irs_ppo.experiments import (
     BeampatternConfig,
@@ -70,6 +70,21 @@ def test_noise_stays_fixed_across_the_power_sweep() -> None:
         assert math.isclose(cfg.config.noise_var, base, rel_tol=1e-12)
 
 
+def test_compare_with_agents_tiny() -> None:
+    ctx = MemoryContext()
+    cfg = CompareConfig(**TINY, methods=("mrt",), agents=("pd_ppo",),  # type: ignore[arg-type]
+                        train_episodes=4, train_batch=2)
+    summary = run_compare(cfg, ctx)
+    train = [r for r in ctx.rows() if r["method"] == "pd_ppo"]
+    scored = [r for r in ctx.rows() if r["method"] == "pd_ppo:eval"]
+    assert len(train) == 4 and len(scored) == 2
+    assert all({"episode", "reward", "sum_rate", "beampattern_mse", "lambda", "mu"} <= set(r)
+               for r in train)
+    assert "pd_ppo_final_sum_rate" in summary
+    with pytest.raises(ConfigError):
+        CompareConfig(agents=("dqn",))
+
+
 def test_compare_rows_and_resume() -> None:
     ctx = MemoryContext()
     cfg = CompareConfig(**TINY, methods=("mrt", "zf_no_irs"))  # type: ignore[arg-type]
@@ -113,6 +128,9 @@ def test_bench_rows_and_options() -> None:
     rows = bench_env((1, 4), steps=2, numpy_steps=1)
     assert [r["batch"] for r in rows] == [1, 4]
     assert all(r["ratio"] > 0 and r["steps_per_s"] > 0 for r in rows)
+    dppo = bench_dppo((1, 2), batch=2, rounds=1)
+    assert [r["what"] for r in dppo] == ["dppo_workers=1", "dppo_workers=2"]
+    assert all(r["steps_per_s"] > 0 for r in dppo)
     with pytest.raises(ConfigError):
         run_rl_bench(argparse.Namespace(batches="1,x", steps=2, seed=0, device="cpu"))
     with pytest.raises(ConfigError):

@@ -12,14 +12,21 @@ the "without IRS" variants on the ``phases="off"`` env. The env multipliers stay
 ``cascade_direct_ratio``; ``summary.json`` holds the mean cascade/direct power ratio (spec §2).
 Each (method, seed[, sweep point]) is one resumable sweep point (``toolkit.sweep``).
 
-The learned agents (PD-PPO, PD-A2C, DPPO) join ``compare`` and ``power`` when their trainers are
-in the package (issue 10).
+``compare`` also trains the learned agents (``agents``: PD-PPO and PD-A2C of
+:mod:`isaclearn.rl.agents.trainers`, on the env with the IRS phases in the action, λ and μ
+updated by the primal-dual steps): their training rows (one per episode, ``method`` =
+``pd_ppo`` / ``pd_a2c``, with ``lambda``, ``mu``, ``reward_ema``) draw the learning curve, and
+the trained policy is then scored deterministically through ``rollout`` on the baselines'
+seeded episodes (``method`` = ``pd_ppo:eval``; λ = 1, μ = 0 there, so ``reward`` is again the
+summed sum rate). Training resumes from its checkpoint after a kill. DPPO/A3C (MIMO, Figs.
+10–11) and the agents' rows of ``power`` are not wired yet (issue 10).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -65,6 +72,12 @@ class Common:
     """IRS elements (4 x 4)."""
     device: str = "cpu"
     """Torch device of the env."""
+    agents: tuple[str, ...] = ()
+    """Learned agents trained and scored (``compare`` only): ``pd_ppo``, ``pd_a2c``."""
+    train_episodes: int = 2000
+    """Training episodes per agent and seed."""
+    train_batch: int = 10
+    """Episodes run side by side during training (per worker)."""
 
     def __post_init__(self) -> None:
         check_fields(self, at_least_1=("episodes", "batch_size", "num_irs_elements"),
@@ -73,6 +86,10 @@ class Common:
         unknown = sorted(set(self.methods) - known)
         if unknown:
             raise ConfigError(f"methods {unknown} are unknown; known: {sorted(known)}")
+        bad = sorted(set(self.agents) - {"pd_ppo", "pd_a2c"})
+        if bad:
+            raise ConfigError(f"agents {bad} are unknown; known: ['pd_a2c', 'pd_ppo']")
+        check_fields(self, at_least_1=("train_episodes", "train_batch"))
 
     def scenario(self, **changes: Any) -> IrsIsacConfig:
         """The scenario config of the run (σ² fixed at its P_max = 10 W value, so that a
@@ -99,6 +116,31 @@ def _score(cfg: Common, scenario: IrsIsacConfig, method: str, seed: int,
     return rows
 
 
+_TRAIN_COLUMNS = ("episode", "reward", "sum_rate", "beampattern_mse", "lambda", "mu", "power",
+                  "per_antenna_violation", "cascade_direct_ratio", "reward_ema")
+
+
+def _agent_rows(cfg: Common, ctx: RunContext, scenario: IrsIsacConfig, agent: str,
+                seed: int) -> list[dict[str, Any]]:
+    """Train ``agent`` with ``seed`` (resuming from its checkpoint in the run folder), then
+    score it through ``rollout`` on the baselines' episodes."""
+    from isaclearn.rl.agents.trainers import PrimalDualA2C, PrimalDualPPO, TrainerConfig
+    from isaclearn.rl.primal_dual import PrimalDualConfig
+
+    cls = {"pd_ppo": PrimalDualPPO, "pd_a2c": PrimalDualA2C}[agent]
+    env_cfg = IrsIsacEnvConfig(scenario=scenario, device=cfg.device)
+    trainer = cls(IrsIsacMisoCore(cfg.train_batch, env_cfg), TrainerConfig(
+        episodes=cfg.train_episodes, seed=int(seed),
+        primal_dual=PrimalDualConfig(num_rates=scenario.num_users, ell=scenario.ell)))
+    stem = None if ctx.out_dir is None else Path(ctx.out_dir) / f"{agent}_seed{seed}"
+    history = trainer.train(checkpoint=stem)
+    rows = [{"method": agent, "seed": int(seed), **{k: r[k] for k in _TRAIN_COLUMNS if k in r}}
+            for r in history]
+    scored = rollout(lambda b: IrsIsacMisoCore(b, env_cfg), trainer, cfg.episodes, int(seed),
+                     method=f"{agent}:eval", batch_size=cfg.batch_size)
+    return rows + scored
+
+
 def _ratio_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     with_irs = [float(r["cascade_direct_ratio"]) for r in rows
                 if not str(r["method"]).endswith("_no_irs")]
@@ -106,7 +148,7 @@ def _ratio_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             else float("nan"),
             "cascade_direct_ratio_note": "||H2^H V H1||_F^2 / ||H0^H||_F^2 with V = V^0, "
                                          "mean over the baselines' episodes (spec §2)",
-            "agents": "not run: the PD-PPO/PD-A2C/DPPO trainers are not in the package yet"}
+            }
 
 
 # --------------------------------------------------------------------------------------------
@@ -123,9 +165,21 @@ def run_compare(cfg: CompareConfig, ctx: RunContext) -> dict[str, Any]:
     points = [(m, s) for m in cfg.methods for s in cfg.seeds]
     sweep(ctx, points, key=lambda p: f"method={p[0]},seed={p[1]}",
           run_point=lambda p: _score(cfg, scenario, p[0], p[1]), desc="compare")
+    sweep(ctx, [(a, s) for a in cfg.agents for s in cfg.seeds],
+          key=lambda p: f"agent={p[0]},seed={p[1]}",
+          run_point=lambda p: _agent_rows(cfg, ctx, scenario, p[0], p[1]), desc="agents")
     rows = ctx.rows()
     summary: dict[str, Any] = {"by_method": summarize(
         rows, ["sum_rate", "reward", "beampattern_mse", "power"])}
+    for agent in cfg.agents:
+        last = [r for r in rows if r["method"] == agent
+                and int(r["episode"]) >= cfg.train_episodes - max(1, cfg.train_episodes // 10)]
+        if last:
+            summary[f"{agent}_final_sum_rate"] = sum(float(r["sum_rate"]) for r in last) / len(last)
+            summary[f"{agent}_final_beampattern_mse"] = sum(
+                float(r["beampattern_mse"]) for r in last) / len(last)
+            summary[f"{agent}_final_lambda"] = sum(float(r["lambda"]) for r in last) / len(last)
+            summary[f"{agent}_final_mu"] = sum(float(r["mu"]) for r in last) / len(last)
     summary.update(_ratio_summary(rows))
     ctx.log(f"cascade/direct power ratio (V^0): {summary['cascade_direct_ratio_mean']:.3g}")
     return summary
@@ -240,14 +294,16 @@ def run_beampattern(cfg: BeampatternConfig, ctx: RunContext) -> dict[str, Any]:
 
 
 _QUICK = {"seeds": (0, 1), "episodes": 20, "batch_size": 20}
+_AGENTS = ("pd_ppo", "pd_a2c")
 
 register(ExperimentSpec(
     name="liu_irs_ppo.compare",
     fn=run_compare,
     config_cls=CompareConfig,
-    profiles={"quick": dict(_QUICK), "paper": {}},
-    description="Fig. 4: capacity per episode — MRT, ZF, WMMSE with random V^0 (agents when "
-                "their trainers land)",
+    profiles={"quick": {**_QUICK, "agents": _AGENTS, "train_episodes": 100},
+              "paper": {"agents": _AGENTS}},
+    description="Fig. 4: capacity per episode — PD-PPO, PD-A2C (training curves and scored "
+                "on the baselines' episodes), MRT, ZF, WMMSE with random V^0",
     plots=[PlotSpec(filename="compare.png", x="episode", y=["sum_rate"],
                     xlabel="episode", ylabels=["capacity (bit/s/Hz)"],
                     title="liu_irs_ppo Fig. 4")],
