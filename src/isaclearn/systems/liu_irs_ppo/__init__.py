@@ -15,8 +15,8 @@ Pieces: scenario and problem :mod:`isaclearn.channels.irs` (THz links
 baselines :mod:`isaclearn.solvers.irs` (``FixedPhases``, ``without_irs``, ``MimoWmmse``);
 scoring :func:`~isaclearn.systems.liu_irs_ppo.evaluation.evaluate`; system spec
 :mod:`.system`; experiments ``liu_irs_ppo.{compare, power, beampattern}`` (:mod:`.experiments`;
-the agents' rows and the other figures come with the trainers); ``isaclearn bench rl``
-(:mod:`.bench`).
+``compare`` trains PD-PPO and PD-A2C of :mod:`isaclearn.rl.agents.trainers`; the other figures
+are not wired yet); ``isaclearn bench rl`` (:mod:`.bench`).
 
 Chosen parameters (spec §1 table: values the paper does not give)
 ------------------------------------------------------------------
@@ -40,7 +40,7 @@ Every one is a field of :class:`~isaclearn.channels.irs.IrsIsacConfig` (scenario
   observation = effective channel × :math:`\sqrt{P_{\max}/\sigma^2}`; action = W reals in
   [−1, 1] scaled by :math:`\sqrt{P_{\max}/M}` and projected onto (22), plus one phase index per
   element; the reward scores W on the channel its phases create; λ = 1, μ = 0 initially.
-* **Agents (spec §1, §3; trainers not in the package yet):** actor 30 ReLU units
+* **Agents (spec §1, §3; :mod:`isaclearn.rl.agents.trainers` defaults):** actor 30 ReLU units
   (tanh mean, softplus std, truncated Gaussian), critic 20 units with V and factorized Q heads,
   Adam 1e-3 / 2e-3, clip 0.2, γ = 0.9, 10 + 10 update steps, replay batch 32, τ₁…τ₄ = 0.001,
   x_max = 20 bit/s/Hz, DPPO workers = K.

@@ -1,6 +1,6 @@
-"""The experiments of liu_irs_ppo that need no trained agent yet (spec §5): ``compare`` (Fig. 4,
-the baselines' capacity per episode), ``power`` (Fig. 5, capacity vs P_max for K ∈ {2, 3, 4})
-and ``beampattern`` (Fig. 6, P(ψ) of the baselines).
+"""The experiments of liu_irs_ppo wired so far (spec §5): ``compare`` (Fig. 4, capacity per
+episode of the agents and the baselines), ``power`` (Fig. 5, capacity vs P_max for
+K ∈ {2, 3, 4}, baselines) and ``beampattern`` (Fig. 6, P(ψ) of the baselines).
 
 Every method is scored through :func:`isaclearn.rl.rollout.rollout` on the same seeded episodes
 of the env :class:`~isaclearn.rl.envs.liu_irs_ppo.IrsIsacMisoCore` (50 steps): MRT/ZF/WMMSE with
