@@ -182,7 +182,8 @@ def test_united_loss_matches_hand_computation(lam: float) -> None:
     else:
         expected = (delta_c + (1 - lam) * delta_a - lam * q).mean()
     torch.testing.assert_close(out.total, expected, rtol=1e-5, atol=1e-6)
-    assert float(out.actor.detach().abs().sum()) > 0  # the target actor differs: delta_A is not trivial
+    # the target actor differs: delta_A is not trivial
+    assert float(out.actor.detach().abs().sum()) > 0
 
 
 def _grads(loss: torch.Tensor, params: list[torch.nn.Parameter]) -> list[torch.Tensor]:
@@ -260,11 +261,11 @@ def test_heads_activations_and_conditioning() -> None:
 
 
 def test_seeded_ou_noise_is_sb3s_process_and_leaves_numpy_alone() -> None:
-    np.random.seed(123)
-    before = np.random.get_state()[1].copy()
+    np.random.seed(123)  # noqa: NPY002 (the global state SB3's noise would use)
+    before = np.random.get_state()[1].copy()  # noqa: NPY002
     noise = SeededOUNoise((3, 2), theta=0.5, sigma=0.3, dt=1.0, seed=7)
     x1, x2 = noise(), noise()
-    assert np.array_equal(np.random.get_state()[1], before)
+    assert np.array_equal(np.random.get_state()[1], before)  # noqa: NPY002
     rs = np.random.RandomState(7)
     n1, n2 = rs.normal(size=(3, 2)), rs.normal(size=(3, 2))
     e1 = 0.3 * n1

@@ -101,7 +101,8 @@ Examples
 --------
 >>> import torch
 >>> from gymnasium import spaces
->>> obs_space = spaces.Dict({"s_h": spaces.Box(0, 1, (2, 8, 8)), "s_p": spaces.Box(0, 2, (3, 8, 8))})
+>>> obs_space = spaces.Dict({"s_h": spaces.Box(0, 1, (2, 8, 8)),
+...                          "s_p": spaces.Box(0, 2, (3, 8, 8))})
 >>> act_space = spaces.Box(-1, 1, (6,))
 >>> heads = (ActionHead("a_rf", 4, "sigmoid"), ActionHead("a_bb", 2, "tanh", conditioned=True))
 >>> net = PSACNetwork(obs_space, act_space, PSACConfig(heads=heads),
@@ -779,13 +780,14 @@ class SeededOUNoise:
 
     def __call__(self) -> np.ndarray:
         """One draw (``float32``); NumPy's global generator is left untouched."""
-        saved = np.random.get_state()
-        np.random.set_state(self.random_state.get_state())
+        # SB3's process draws from NumPy's legacy global generator: swap ours in and back
+        saved = np.random.get_state()  # noqa: NPY002
+        np.random.set_state(self.random_state.get_state())  # noqa: NPY002
         try:
             out = self.process()
         finally:
-            self.random_state.set_state(np.random.get_state())
-            np.random.set_state(saved)
+            self.random_state.set_state(np.random.get_state())  # noqa: NPY002
+            np.random.set_state(saved)  # noqa: NPY002
         return out
 
     def reset(self) -> None:
@@ -1004,7 +1006,7 @@ class PSAC:
         sums: dict[str, torch.Tensor] = {}
         steps = self._steps()
         for _ in range(steps):
-            a = self.act(obs)
+            a = self.act(self._as_obs(obs))
             noise = torch.as_tensor(self.noise(), device=self.device, dtype=a.dtype)
             a = self._clip(a + noise)
             next_obs, reward, terminated, _, info = core.step(a)
