@@ -70,6 +70,18 @@ update λ. Terminal transitions (``terminated``) are not bootstrapped in (43); t
 frame's end is (the frame is a window of an ongoing process). An episode that terminates
 before ``T`` is restarted in place and the frame goes on.
 
+*Action heads of the two update schemes* (spec §3; the flat action is the heads in order, so
+the environment must read it in the same order):
+
+* user-dimension update (30)–(32), ``U^max + N_t + M`` components:
+  ``(ActionHead("a_rf1", U_max, "sigmoid"), ActionHead("a_rf2", N_t, "tanh"),
+  ActionHead("a_bb", M, "tanh", conditioned=True))``;
+* antenna-dimension update (33)–(37), ``N_t + M`` components:
+  ``(ActionHead("a_rf", N_t, "sigmoid"), ActionHead("a_bb", M, "tanh", conditioned=True))``.
+
+A sigmoid head covers ``(0, 1)``, inside a ``Box(-1, 1)`` action; exploration noise is added
+and the result clipped to the action box.
+
 *Batch normalization.* The online network acts in eval mode (running statistics) and is
 trained in train mode (batch statistics); the target network always runs in eval mode (as SB3
 does for its target networks). The running statistics of IN's BN see both the actor pass
@@ -182,29 +194,21 @@ CHECKPOINT_KIND = "psac_training_state"
 
 @dataclass(frozen=True)
 class ActionHead:
-    """One head of the action decoder :math:`\\phi_{AD}` (spec §3).
-
-    Attributes
-    ----------
-    name : str
-        Label (``"a_rf"``, ``"a_bb"``); used in error messages only.
-    size : int
-        Number of action components the head produces.
-    activation : {"sigmoid", "tanh", "identity"}
-        Output activation: ``"sigmoid"`` gives ``[0, 1]`` (APU-Net's :math:`a_{RF}`),
-        ``"tanh"`` ``[-1, 1]`` (DPU-Net's :math:`a_{BB}`, UU's :math:`a_{RF,2}`).
-    conditioned : bool
-        The head's input is :math:`[\\mathbf v, \\text{outputs of the earlier heads}]` (DPU-Net
-        :math:`\\phi_{DPU}(\\mathbf v, \\mathbf a_{RF})`); otherwise :math:`\\mathbf v` only.
-    hidden : int
-        Width of an optional hidden ``FC → ReLU`` before the output layer (0: none).
-    """
+    """One head of the action decoder :math:`\\phi_{AD}` (spec §3): ``[FC → ReLU →] FC →
+    activation``."""
 
     name: str
+    """Label (``"a_rf"``, ``"a_bb"``); used in error messages only."""
     size: int
+    """Number of action components the head produces."""
     activation: Activation = "tanh"
+    """``"sigmoid"`` gives ``(0, 1)`` (APU-Net's :math:`a_{RF}`), ``"tanh"`` ``(-1, 1)``
+    (DPU-Net's :math:`a_{BB}`, UU's :math:`a_{RF,2}`), ``"identity"`` the raw output."""
     conditioned: bool = False
+    """The head's input is :math:`[\\mathbf v, \\text{outputs of the earlier heads}]` (DPU-Net
+    :math:`\\phi_{DPU}(\\mathbf v, \\mathbf a_{RF})`); otherwise :math:`\\mathbf v` only."""
     hidden: int = 0
+    """Width of an optional hidden ``FC → ReLU`` before the output layer (0: none)."""
 
     def __post_init__(self) -> None:
         check_count(self.size, f"ActionHead {self.name!r} size")
@@ -218,102 +222,75 @@ class ActionHead:
 
 @dataclass(frozen=True)
 class PSACConfig:
-    """The whole configuration of PSAC: network sizes and the Alg. 2 hyper-parameters
-    (Table III unless said otherwise).
-
-    Attributes
-    ----------
-    inputs : tuple of str or None
-        Observation keys fed to the state encoder (input variants: both streams, or one);
-        ``None``: every key of the Dict observation.
-    channels : tuple of int
-        Output channels of the conv blocks of every stream (authors' code: ``(4, 8)`` for
-        :math:`S_H`).
-    channels_per_key : tuple of (str, tuple of int)
-        Per-key overrides of ``channels`` (authors' code: ``(("s_p", (4, 6)),)``).
-    kernel_size : int
-        Conv kernel (3, padding ``kernel_size // 2``, stride 1: the spatial size is kept).
-    pool : int
-        Max-pooling window and stride of every block (2).
-    action_hidden : int
-        Width of the action encoder's ``FC → BN → ReLU`` (64, chosen).
-    internal_hidden : int
-        Width of the internal layer's ``FC → BN → ReLU`` (64: the authors' ``fc1``).
-    value_hidden : int
-        Width of the value decoder's ``FC → BN → ReLU`` before the scalar output (32: the
-        authors' critic ``fc2``).
-    heads : tuple of ActionHead or None
-        The action decoder; the sizes must add up to the action dimension. ``None``: one tanh
-        head over the whole action.
-    batch_norm : bool
-        Use the BN layers of Fig. 5 (off: identity in their place).
-    gamma : float
-        Discount γ of (43) (0.6).
-    learning_rate : float
-        Adam step κ of (48) (0.02).
-    buffer_size : int
-        Replay capacity in transitions (1024), split over the ``B`` parallel episodes.
-    batch_size : int
-        Minibatch size :math:`N_b` (64).
-    batches_per_episode : int
-        ``K`` minibatches after each episode (16).
-    lambda_period : int
-        ``p``: λ is updated every ``p`` batches (4).
-    lambda_init : float
-        :math:`\\lambda_0` (0.5).
-    lambda_tau : float
-        τ of (47) (0.5).
-    lambda_thres : float
-        :math:`\\lambda_{thres}` of the hard target copy (0.1, the ElegantRL origin; unstated in
-        the paper).
-    actor_term : {"target", "literal"}
-        Critic of the :math:`-\\lambda Q(o, \\mu(o))` term: the target critic (default, spec
-        §6.11) or the online one ((46) as printed).
-    copy_check : {"every_batch", "lambda_update"}
-        When the copy test :math:`\\lambda > \\lambda_{thres}` runs (module Notes).
-    ou_theta, ou_sigma, ou_dt : float
-        Ornstein–Uhlenbeck noise θ = 0.5, σ = 0.3 (authors' code), ``dt = 1``.
-    steps_per_episode : int or None
-        ``T``, steps of one episode (frame); ``None``: the core's ``max_episode_steps``.
-    learning_starts : int or None
-        Transitions in the buffer before the first update; ``None``: ``batch_size``.
-    seed : int
-        Seed of every generator (module Determinism).
-    checkpoint_every : int
-        Episodes between checkpoints.
-    checkpoint_buffer : bool
-        Store the replay buffer in the checkpoint (exact resume; large at paper sizes).
-    """
+    """The whole configuration of PSAC: network sizes (Fig. 5) and the Alg. 2
+    hyper-parameters (Table III unless said otherwise). One docstring per field."""
 
     inputs: tuple[str, ...] | None = None
+    """Observation keys fed to the state encoder (the input variants: both streams, or one);
+    ``None``: every key of the Dict observation."""
     channels: tuple[int, ...] = (4, 8)
+    """Output channels of the conv blocks of every stream (authors' code: ``(4, 8)`` for
+    :math:`S_H`)."""
     channels_per_key: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    """Per-key overrides of ``channels`` (authors' code: ``(("s_p", (4, 6)),)``)."""
     kernel_size: int = 3
+    """Conv kernel (padding ``kernel_size // 2``, stride 1: the spatial size is kept)."""
     pool: int = 2
+    """Max-pooling window and stride of every block."""
     action_hidden: int = 64
+    """Width of the action encoder's ``FC → BN → ReLU`` (chosen)."""
     internal_hidden: int = 64
+    """Width of the internal layer's ``FC → BN → ReLU`` (the authors' ``fc1``)."""
     value_hidden: int = 32
+    """Width of the value decoder's ``FC → BN → ReLU`` before the scalar output (the authors'
+    critic ``fc2``)."""
     heads: tuple[ActionHead, ...] | None = None
+    """The action decoder; the sizes must add up to the action dimension. ``None``: one tanh
+    head over the whole action."""
     batch_norm: bool = True
+    """Use the BN layers of Fig. 5 (off: identity in their place)."""
     gamma: float = 0.6
+    """Discount γ of (43)."""
     learning_rate: float = 0.02
+    """Adam step κ of (48)."""
     buffer_size: int = 1024
+    """Replay capacity in transitions, split over the ``B`` parallel episodes (SB3:
+    ``buffer_size // B`` rows)."""
     batch_size: int = 64
+    """Minibatch size :math:`N_b`."""
     batches_per_episode: int = 16
+    """``K``, minibatches after each episode."""
     lambda_period: int = 4
+    """``p``: λ is updated every ``p`` batches."""
     lambda_init: float = 0.5
+    """:math:`\\lambda_0`."""
     lambda_tau: float = 0.5
+    """τ of (47)."""
     lambda_thres: float = 0.1
+    """:math:`\\lambda_{thres}` of the hard target copy (the ElegantRL origin's value; unstated
+    in the paper)."""
     actor_term: ActorTerm = "target"
+    """Critic of the :math:`-\\lambda Q(o, \\mu(o))` term: the target critic (default, spec
+    §6.11) or the online one (``"literal"``, (46) as printed)."""
     copy_check: CopyCheck = "every_batch"
+    """When the copy test :math:`\\lambda > \\lambda_{thres}` runs: after every batch, or only
+    after the batches that update λ (module Notes)."""
     ou_theta: float = 0.5
+    """Ornstein–Uhlenbeck mean reversion θ (authors' code)."""
     ou_sigma: float = 0.3
+    """Ornstein–Uhlenbeck scale σ (authors' code)."""
     ou_dt: float = 1.0
+    """Ornstein–Uhlenbeck time step (1: the authors' update; SB3's default would be 0.01)."""
     steps_per_episode: int | None = None
+    """``T``, steps of one episode (frame); ``None``: the core's ``max_episode_steps``."""
     learning_starts: int | None = None
+    """Transitions in the buffer before the first update; ``None``: ``batch_size``."""
     seed: int = 0
+    """Seed of every generator (module Determinism)."""
     checkpoint_every: int = 1
+    """Episodes between checkpoints (may change between a run and its resumption)."""
     checkpoint_buffer: bool = False
+    """Store the replay buffer in the checkpoint (exact resume; large at paper sizes)."""
 
     def __post_init__(self) -> None:
         for name in ("kernel_size", "pool", "action_hidden", "internal_hidden", "value_hidden",
@@ -1094,8 +1071,9 @@ class PSAC:
     # ---- checkpoints --------------------------------------------------------------------
 
     def _checked_config(self) -> dict[str, Any]:
-        return {"agent": "PSAC", "config": self.config.to_dict(),
-                "batch_size": self.core.batch_size}
+        cfg = self.config.to_dict()
+        cfg.pop("checkpoint_every")
+        return {"agent": "PSAC", "config": cfg, "batch_size": self.core.batch_size}
 
     def save_checkpoint(self, stem: str | Path) -> Path:
         """Write the training state (module Determinism and checkpoints); returns the tensor
