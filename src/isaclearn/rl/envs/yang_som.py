@@ -229,8 +229,9 @@ class YangSomConfig:
     """SE (and :math:`R^*`) of symbol 0 of the subframe, or the mean over its ``L`` symbols."""
     wmmse_iter: int = 30
     """WMMSE iterations of :math:`R^*` (a fixed count: ``tol = 0``)."""
-    wmmse_init: Literal["mrt", "zf", "rzf", "best"] = "best"
-    """WMMSE initialization of :math:`R^*`."""
+    wmmse_init: Literal["mrt", "zf", "rzf", "best"] = "mrt"
+    """WMMSE initialization of :math:`R^*` (``"best"`` runs MRT, RZF and ZF and keeps the best:
+    3 times the cost of the step's dominant part; the NumPy reference implements ``"mrt"``)."""
     init: Literal["beam", "ones"] = "beam"
     """Initial precoder of each frame (spec §6.15)."""
     csi_nmse_db: float | None = -20.0
@@ -370,6 +371,10 @@ class YangSomEpisodes(BatchedProblem):
         ``[B, T + 1, K, 2]`` standard normals of the GPS (x, y) errors.
     pick : torch.Tensor
         ``[B, T]`` uniforms in ``[0, 1)`` of the column/row draw of each step.
+    rate_star : torch.Tensor
+        ``[B, T]`` :math:`R^*` of each subframe (WMMSE on the ICI-free :math:`\\mathbf H_m[m]`,
+        computed for the whole frame at reset: it does not depend on the actions); zeros for
+        ``normalizer="constant"``.
     """
 
     gains: torch.Tensor = field(metadata=BATCHED)
@@ -387,6 +392,7 @@ class YangSomEpisodes(BatchedProblem):
     target_noise: torch.Tensor = field(metadata=BATCHED)
     gps_noise: torch.Tensor = field(metadata=BATCHED)
     pick: torch.Tensor = field(metadata=BATCHED)
+    rate_star: torch.Tensor = field(metadata=BATCHED)
 
     def __post_init__(self) -> None:
         if self.gains.dim() != 4 or not self.gains.is_complex():
@@ -469,9 +475,11 @@ def sensing_optimum(theta_rad: torch.Tensor, *, num_antennas: int, num_rx: int,
     :math:`N_r \ge N_t` (then :math:`\|\dot{\mathbf b}_\perp\| \ge \|\dot{\mathbf a}_\perp\|`)
     and approached by :math:`P(\epsilon\mathbf a\mathbf a^H + (1-\epsilon)\hat{\dot{\mathbf
     a}}_\perp\hat{\dot{\mathbf a}}_\perp^H)` otherwise. It equals ``1 / min CRB`` of the CVXPY
-    program :func:`isaclearn.solvers.convex.sensing_only_covariance` (tested). It does not depend
-    on the steering convention (reference element, phase sign). Being linear in ``P``, the sum
-    over subcarriers with any split of :math:`P_t` is :math:`J^*` at ``power`` :math:`= P_t`.
+    program :func:`isaclearn.solvers.convex.sensing_only_covariance` divided by ``M N`` (that
+    module's arrays are not normalized; tested), so no per-step solve is needed. It does not
+    depend on the steering convention (reference element, phase sign). Being linear in ``P``,
+    the sum over subcarriers with any split of :math:`P_t` is :math:`J^*` at ``power``
+    :math:`= P_t`.
 
     Parameters
     ----------
@@ -693,7 +701,11 @@ class YangSomCore(BatchedEnvCore[YangSomEpisodes]):
             user_theta_rad=frame.user_theta_rad, user_distance_m=frame.user_distance_m,
             target_theta_rad=frame.target_theta_rad, target_distance_m=frame.target_distance_m,
             alpha=frame.alpha, h_est=taps, user_noise=user_noise, target_noise=target_noise,
-            gps_noise=gps_noise, pick=pick)
+            gps_noise=gps_noise, pick=pick, rate_star=torch.zeros((num, t), dtype=f64,
+                                                                   device=self.device))
+        episodes = episodes.to(self.device, self.dtype)
+        if c.normalizer == "optimal":
+            episodes.rate_star = self.frame_rate_star(episodes)
         # one precision for drawn and replayed episodes (reset(options={"scenario": ...}))
         return episodes.to(self.device, self.dtype)
 
@@ -849,7 +861,9 @@ class YangSomCore(BatchedEnvCore[YangSomEpisodes]):
         self.f_rf, self.p = f_rf, p
         # echo of this subframe -> estimates for the next one (slot n + 1)
         cap = (c.target_angle_cap_deg * _DEG) ** 2
-        var = torch.clamp(info["crlb"].to(self.real_dtype), max=cap)
+        crlb = info["crlb"].to(self.real_dtype)
+        # a design with no angle information (J = 0, or J rounding below 0) leaves the cap
+        var = torch.where(crlb > 0, torch.clamp(crlb, max=cap), torch.full_like(crlb, cap))
         rows = torch.arange(self.batch_size, device=self.device)
         users, target, grid = self._estimates(rows, self._subframe() + 1, var, self._user_est)
         self._user_est, self._target_est = users, target
@@ -913,9 +927,7 @@ class YangSomCore(BatchedEnvCore[YangSomEpisodes]):
         k, s = c.num_users, c.num_subcarriers
         rows = torch.arange(self.batch_size, device=self.device)
         n = self._subframe()
-        symbols = (torch.arange(c.num_symbols, device=self.device) if c.rate_symbols == "all"
-                   else torch.zeros(1, dtype=torch.int64, device=self.device))
-        h = self.channel_now(symbols)  # [B, L', S, S, K, M]
+        h = self.channel_now(self._symbols())  # [B, L', S, S, K, M]
         f = hybrid_precoder(f_rf, p) * math.sqrt(c.power / (c.num_antennas * k * s))
         nv = c.noise_var
         rate = se(h, f[:, None], nv).mean(dim=1)  # [B]
@@ -925,10 +937,7 @@ class YangSomCore(BatchedEnvCore[YangSomEpisodes]):
         fisher = fisher_angle(r_x, theta[:, None], num_rx=c.num_rx, radar_snr=eta[:, None],
                               num_symbols=c.num_symbols).sum(-1)
         if c.normalizer == "optimal":
-            h_diag = torch.diagonal(h, dim1=2, dim2=3).movedim(-1, 2)  # [B, L', S, K, M]
-            w_star = wmmse(h_diag, c.power / s, nv, init=c.wmmse_init, max_iter=c.wmmse_iter,
-                           tol=0.0)
-            rate_star = rates(h_diag, w_star, nv).sum(dim=(-2, -1)).mean(dim=1)
+            rate_star = e.rate_star[rows, n]
             fisher_star = sensing_optimum(theta, num_antennas=c.num_antennas, num_rx=c.num_rx,
                                           radar_snr=eta, num_symbols=c.num_symbols,
                                           power=c.power)
@@ -940,6 +949,67 @@ class YangSomCore(BatchedEnvCore[YangSomEpisodes]):
                 "crlb_db": 10.0 * torch.log10(crlb), "reward_rate": rate / rate_star,
                 "reward_sense": fisher / fisher_star, "rate_star": rate_star,
                 "fisher_star": fisher_star}
+
+    def _symbols(self) -> torch.Tensor:
+        """Symbol indices ``[L']`` the SE is averaged over (``rate_symbols``)."""
+        c = self.config
+        if c.rate_symbols == "all":
+            return torch.arange(c.num_symbols, device=self.device)
+        return torch.zeros(1, dtype=torch.int64, device=self.device)
+
+    def diagonal_channel(self, episodes: YangSomEpisodes,
+                         symbols: torch.Tensor | None = None) -> torch.Tensor:
+        r"""ICI-free channels :math:`\mathbf H_m[m]` (the diagonal blocks of (5)) of every
+        subframe of ``episodes``, without building the ``S × S`` ICI matrices:
+
+        .. math:: \mathbf H_m[m] = \sum_d\Big(\frac1S\sum_{i=0}^{S-1}
+                  \tilde{\mathbf H}_d(i+L_{CP})\Big)e^{-j2\pi md/S},
+
+        the symbol-averaged taps (each path's Doppler rotation averaged over the ``S`` samples,
+        then :func:`~isaclearn.channels.doubly_selective.time_domain_taps` with no Doppler) and
+        a zero-padded FFT over the taps. Equals ``torch.diagonal`` of
+        :func:`~isaclearn.channels.doubly_selective.ici_channel` (tested).
+
+        Parameters
+        ----------
+        episodes : YangSomEpisodes
+            ``n`` frames.
+        symbols : torch.Tensor, optional
+            ``[L']`` symbol indices (default: those of ``rate_symbols``).
+
+        Returns
+        -------
+        torch.Tensor
+            ``[n, T, L', S, K, M]`` complex.
+        """
+        c, ch = self.config, self.channel
+        sym = self._symbols() if symbols is None else symbols.to(self.device)
+        f64 = torch.float64
+        i = torch.arange(c.cp_len, c.cp_len + c.num_subcarriers, device=self.device, dtype=f64)
+        start = (episodes.phase_rad.to(f64)[:, :, None]
+                 + episodes.doppler_rad.to(f64)[:, :, None]
+                 * (sym.to(f64) * ch.symbol_samples)[None, None, :, None, None])  # [n,T,L',K,P]
+        ph = start[..., None] + episodes.doppler_rad.to(f64)[:, :, None, :, :, None] * i
+        avg = torch.polar(torch.ones_like(ph), torch.remainder(ph, 2.0 * math.pi)).mean(-1)
+        gains = episodes.gains[:, :, None] * avg.to(episodes.gains.dtype)
+        zero = torch.zeros_like(avg.real)
+        taps = time_domain_taps(
+            gains, episodes.delays_s[:, :, None], zero, zero, episodes.aod_rad[:, :, None],
+            torch.zeros(1, dtype=torch.int64, device=self.device), num_antennas=c.num_antennas,
+            num_taps=c.num_taps, sample_period_s=ch.sample_period_s, rolloff=ch.rolloff,
+            steering=ch.steering)[..., 0, :, :, :]  # [n, T, L', N_d, K, M]
+        return torch.fft.fft(taps, n=c.num_subcarriers, dim=-3)
+
+    def frame_rate_star(self, episodes: YangSomEpisodes) -> torch.Tensor:
+        """:math:`R^*` ``[n, T]`` of every subframe of ``episodes``: fully digital WMMSE
+        (``wmmse_init``, ``wmmse_iter`` iterations, ``tol = 0``) per subcarrier on the ICI-free
+        :meth:`diagonal_channel` with :math:`P_t/S` each, its sum rate over subcarriers and users,
+        averaged over the ``rate_symbols``. One batched call for the whole frame."""
+        c = self.config
+        h_diag = self.diagonal_channel(episodes)
+        w_star = wmmse(h_diag, c.power / c.num_subcarriers, c.noise_var, init=c.wmmse_init,
+                       max_iter=c.wmmse_iter, tol=0.0)
+        return rates(h_diag, w_star, c.noise_var).sum(dim=(-2, -1)).mean(dim=-1)
 
     # ---- designers -----------------------------------------------------------------------
 
@@ -1105,7 +1175,7 @@ class YangSomNumpy:
     Everything is per episode with explicit loops: the ICI matrix by the double sum (5), the SE
     by the SINR (7) loop, the Fisher information by the traces of (10), the UU/AU rules, the
     labelling and the grid. :math:`R^*` uses a NumPy WMMSE started from MRT (the core matches
-    it with ``wmmse_init="mrt"``).
+    it with the default ``wmmse_init="mrt"``).
 
     Parameters
     ----------
@@ -1234,8 +1304,8 @@ class YangSomNumpy:
         n = min(int(self.t[i]), c.max_episode_steps - 1)
         self._apply(i, action, n)
         k, s = c.num_users, c.num_subcarriers
-        f = [self.f_rf[i] * self.p[i, sc][None, :] * math.sqrt(c.power / (c.num_antennas * k * s))
-             for sc in range(s)]
+        f = np.stack([self.f_rf[i] * self.p[i, sc][None, :] for sc in range(s)]) * math.sqrt(
+            c.power / (c.num_antennas * k * s))  # [S, M, K]
         syms = range(c.num_symbols) if c.rate_symbols == "all" else range(1)
         rate, rate_star = 0.0, 0.0
         for sym in syms:
@@ -1258,13 +1328,15 @@ class YangSomNumpy:
                 eta * c.power)
         else:
             rate_star, fisher_star = c.rate_constant, c.fisher_constant
-        crlb = 1.0 / fisher
+        crlb = 1.0 / fisher if fisher != 0 else math.inf
         info = {"se": rate, "se_per_hz": rate / s, "fisher": fisher, "crlb": crlb,
-                "crlb_db": 10.0 * math.log10(crlb), "reward_rate": rate / rate_star,
+                "crlb_db": (10.0 * math.log10(crlb) if crlb > 0 else math.nan),
+                "reward_rate": rate / rate_star,
                 "reward_sense": fisher / fisher_star, "rate_star": rate_star,
                 "fisher_star": fisher_star}
         reward = c.weight * info["reward_rate"] + (1.0 - c.weight) * info["reward_sense"]
-        var = min(crlb, (c.target_angle_cap_deg * _DEG) ** 2)
+        cap = (c.target_angle_cap_deg * _DEG) ** 2
+        var = min(crlb, cap) if crlb > 0 else cap
         users, target = self._estimates(i, n + 1, var, self.user_est[i])
         self.user_est[i] = users
         self.grids[i] = np.concatenate([self.grids[i, 1:], self._grid(users, target)[None]])
