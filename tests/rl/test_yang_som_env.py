@@ -270,6 +270,7 @@ def test_env_episode_same_seed_truncation_and_info() -> None:
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
     assert env.spec is not None and env.spec.max_episode_steps == 10
     assert gym.make("isaclearn/YangSomAU-v0").action_space.shape == (16,)
+    assert gym.make("isaclearn/YangSom-v0").unwrapped.core.config.scheme == "uu"  # type: ignore
     assert env.action_space.shape == (20,)
 
 
@@ -317,3 +318,19 @@ def test_diagonal_channel_is_the_diagonal_of_the_ici_matrix(symbols: str) -> Non
         h = frame_ici(frame, c.channel, symbol=sym)  # [B, T, S, S, K, M]
         want = torch.diagonal(h, dim1=2, dim2=3).movedim(-1, 2)
         torch.testing.assert_close(diag[:, :, j], want, rtol=1e-10, atol=1e-12)
+
+
+def test_bad_input_is_a_clear_error() -> None:
+    from isaclearn.core.errors import ConfigError, ShapeError
+    with pytest.raises(ConfigError):
+        YangSomCore(1, scheme="xx")
+    with pytest.raises(ConfigError):
+        YangSomCore(1, num_users=5, max_users=4)
+    constant = YangSomCore(1, normalizer="constant")
+    constant.reset(seed=0)
+    core = YangSomCore(1)
+    with pytest.raises(ConfigError):
+        core.reset(options={"scenario": constant.episodes})
+    core.reset(seed=0)
+    with pytest.raises(ShapeError):
+        core.score_precoder(core.f_rf[:, :, :1], core.p)

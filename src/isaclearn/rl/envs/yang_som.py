@@ -92,10 +92,16 @@ Starting state
 Episode end
     Never terminated; truncated after ``T = max_episode_steps`` subframes (one frame).
 
-Registered as ``isaclearn/YangSomUU-v0``, ``isaclearn/YangSomAU-v0`` and
-``isaclearn/YangSom-v0`` (= UU, the spec's default scheme for the input-variant comparison) with
-the small :class:`YangSomConfig` defaults (the spec §7.9 quick sizes); :func:`paper_config` gives
-Table II's sizes.
+Registered as ``isaclearn/YangSom-v0`` (scheme UU, the spec's default for the input-variant
+comparison) and ``isaclearn/YangSomAU-v0`` with the small :class:`YangSomConfig` defaults (the
+spec §7.9 quick sizes); :func:`paper_config` gives Table II's sizes (pass its fields as
+overrides, or build ``YangSomCore(B, paper_config())``).
+
+Cost: :math:`R^*` does not depend on the actions, so it is computed for the whole frame at reset
+(one batched WMMSE over ``B × T × S`` subcarrier problems on the ICI-free diagonal blocks,
+:meth:`YangSomCore.frame_rate_star`) and stored in the episode data; it dominates the cost of an
+episode (``normalizer="constant"`` skips it). A step builds one ``[B, S, S, K, M]`` ICI channel
+per scored symbol.
 
 Units: SNR := :math:`P_t/\sigma_c^2` (spec §1), :math:`\sigma_c^2 = \sigma_s^2` =
 ``noise_dbm``; :math:`P_t` [dBm] = ``snr_db + noise_dbm``.
@@ -650,7 +656,10 @@ class YangSomCore(BatchedEnvCore[YangSomEpisodes]):
         rdt = self.real_dtype
         self.f_rf = torch.ones(b, c.num_antennas, k, dtype=self.dtype, device=self.device)
         self.p = torch.ones(b, c.num_subcarriers, k, dtype=self.dtype, device=self.device)
-        self._grids = torch.zeros(b, 3, c.grid_x, c.grid_y, dtype=rdt, device=self.device)
+        # the last three grids as a ring (uint8 labels); slot (head + j) % 3 holds P^(n-3+j)
+        self._grids = torch.zeros(b, 3, c.grid_x, c.grid_y, dtype=torch.uint8,
+                                  device=self.device)
+        self._head = 0
         self._user_est = torch.zeros(b, k, 2, dtype=rdt, device=self.device)
         self._target_est = torch.zeros(b, 2, dtype=rdt, device=self.device)
         self._s_h = torch.zeros(b, c.num_taps, c.max_users, c.num_grid, dtype=rdt,
@@ -715,6 +724,9 @@ class YangSomCore(BatchedEnvCore[YangSomEpisodes]):
         if tuple(episodes.gains.shape[1:]) != want:
             raise ShapeError(f"scenario gains must have shape [n, {want[0]}, {want[1]}, "
                              f"{want[2]}] ([n, T, K, P]), got {list(episodes.gains.shape)}")
+        if c.normalizer == "optimal" and not bool((episodes.rate_star > 0).all()):
+            raise ConfigError("scenario rate_star must be positive for normalizer='optimal' "
+                              "(episodes drawn by a core with normalizer='constant'?)")
         if tuple(episodes.h_est.shape[1:]) != (c.num_taps, c.num_users, c.num_antennas):
             raise ShapeError(f"scenario h_est must have shape [n, {c.num_taps}, {c.num_users}, "
                              f"{c.num_antennas}], got {list(episodes.h_est.shape)}")
@@ -761,7 +773,7 @@ class YangSomCore(BatchedEnvCore[YangSomEpisodes]):
         users, target, grid = self._estimates(index, slot0, var, None)
         self._user_est[index] = users
         self._target_est[index] = target
-        self._grids[index] = grid[:, None].expand(n, 3, c.grid_x, c.grid_y)
+        self._grids[index] = grid.to(torch.uint8)[:, None].expand(n, 3, c.grid_x, c.grid_y)
         s_h = (e.h_est[index] @ self._dictionary).abs()  # [n, N_d, K, G]
         pad = torch.zeros(n, c.num_taps, c.max_users, c.num_grid, dtype=self.real_dtype,
                           device=self.device)
@@ -778,7 +790,10 @@ class YangSomCore(BatchedEnvCore[YangSomEpisodes]):
                                    device=self.device)
 
     def observe(self) -> Obs:
-        return {"S_H": self._s_h.clone(), "S_P": self._grids.clone()}
+        s_p = torch.empty(self._grids.shape, dtype=self.real_dtype, device=self.device)
+        for j in range(3):  # oldest first
+            s_p[:, j].copy_(self._grids[:, (self._head + j) % 3])
+        return {"S_H": self._s_h.clone(), "S_P": s_p}
 
     def decode_action(self, action: torch.Tensor) -> dict[str, torch.Tensor]:
         """The parts of a flat action ``[B, action_dim]`` (clipped to ``[-1, 1]``; ``[0, 1]``
@@ -867,7 +882,8 @@ class YangSomCore(BatchedEnvCore[YangSomEpisodes]):
         rows = torch.arange(self.batch_size, device=self.device)
         users, target, grid = self._estimates(rows, self._subframe() + 1, var, self._user_est)
         self._user_est, self._target_est = users, target
-        self._grids = torch.cat([self._grids[:, 1:], grid[:, None]], dim=1)
+        self._grids[:, self._head] = grid.to(torch.uint8)  # overwrite the oldest grid
+        self._head = (self._head + 1) % 3
         terminated = torch.zeros(self.batch_size, dtype=torch.bool, device=self.device)
         return reward, terminated, info
 
