@@ -167,7 +167,7 @@ def test_numpy_oracle_equals_core(scheme: str, symbols: str) -> None:
     """The per-sample NumPy step (explicit loops) equals the batched core on shared episodes."""
     cfg = YangSomConfig(scheme=scheme, rate_symbols=symbols, wmmse_init="mrt", dtype=C128,
                         max_episode_steps=4, num_subcarriers=4, num_antennas=4, num_rx=6,
-                        num_grid=8, gps_period=2)
+                        num_grid=8, gps_period=2, num_symbols=2)
     core = YangSomCore(2, cfg)
     obs, _ = core.reset(seed=12)
     assert core.episodes is not None
