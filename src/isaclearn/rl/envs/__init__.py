@@ -8,6 +8,9 @@ this module is imported (which ``import isaclearn.rl`` does).
   ``isaclearn/IrsIsacMisoBox-v0`` (one Box, quantized-Box IRS phases) and
   ``isaclearn/IrsIsacMisoFixedBox-v0`` (one Box, the IRS held at each episode's V^0) for
   Stable-Baselines3.
+* ``isaclearn/YangSom-v0`` (action scheme UU) and ``isaclearn/YangSomAU-v0`` (scheme AU):
+  :mod:`.yang_som`, wideband ISAC hybrid precoding under double dynamics (quick sizes; any
+  config field, e.g. ``scheme``, is an override of ``gymnasium.make``).
 
 A new environment adds its module here and one :func:`~isaclearn.rl.registry.register_core`
 line; the contract test (``tests/rl/test_env_contract.py``) then covers it.
@@ -20,10 +23,12 @@ from isaclearn.rl.envs.liu_irs_ppo import (
     IrsIsacMisoCore,
 )
 from isaclearn.rl.envs.toy import ToyBeamConfig, ToyBeamCore, ToyBeamEpisodes
+from isaclearn.rl.envs.yang_som import YangSomConfig, YangSomCore, YangSomEpisodes
 from isaclearn.rl.registry import register_core
 
 __all__ = ["IrsIsacEnvConfig", "IrsIsacMimoCore", "IrsIsacMimoEnvConfig", "IrsIsacMisoCore",
-           "ToyBeamConfig", "ToyBeamCore", "ToyBeamEpisodes"]
+           "ToyBeamConfig", "ToyBeamCore", "ToyBeamEpisodes", "YangSomConfig", "YangSomCore",
+           "YangSomEpisodes"]
 
 register_core("isaclearn/ToyBeam-v0", "isaclearn.rl.envs.toy:ToyBeamCore")
 register_core("isaclearn/ToyBeamDict-v0", "isaclearn.rl.envs.toy:ToyBeamCore", action="dict")
@@ -36,3 +41,5 @@ register_core("isaclearn/IrsIsacMisoBox-v0", "isaclearn.rl.actions:box_action_co
               max_episode_steps=50, inner=_MISO)
 register_core("isaclearn/IrsIsacMisoFixedBox-v0", "isaclearn.rl.actions:box_action_core",
               max_episode_steps=50, inner=_MISO, phases="initial", fixed={"phases": [0] * 16})
+register_core("isaclearn/YangSomAU-v0", "isaclearn.rl.envs.yang_som:YangSomCore", scheme="au")
+register_core("isaclearn/YangSom-v0", "isaclearn.rl.envs.yang_som:YangSomCore", scheme="uu")
