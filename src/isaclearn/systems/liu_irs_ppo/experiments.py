@@ -255,7 +255,8 @@ def episodes_to_converge(values: list[float], *, tol: float = 0.05, ema: float =
                          tail: float = 0.1) -> int | None:
     """The first episode from which the moving average ``m <- ema m + (1 - ema) v`` of a
     training curve stays within ``tol`` (relative) of its final level, the mean of the last
-    ``tail`` fraction of the episodes; ``None`` for an empty curve.
+    ``tail`` fraction of the episodes; ``len(values)`` when the average is still outside the
+    band at the last episode (not converged within the run); ``None`` for an empty curve.
 
     Examples
     --------
