@@ -976,8 +976,8 @@ register(ExperimentSpec(
     plots=[PlotSpec(filename="mimo_beampattern.png", x="angle_deg", y=["pattern"],
                     group="user", where={"method": "pd_dppo:pattern"}, xlabel="angle (deg)",
                     ylabels=["P_k(ψ) (W)"], title="liu_irs_ppo Fig. 12")],
-    table_columns=["user", "angle_deg", "pattern", "desired"],
-    table_group=["user", "angle_deg"],
+    table_columns=["method", "user", "angle_deg", "pattern", "desired"],
+    table_group=["method", "user", "angle_deg"],
     table_filter=lambda r: str(r["method"]).endswith(":pattern")
     and float(r["angle_deg"]) in (-40.0, 0.0, 40.0),
 ))
