@@ -14,9 +14,11 @@ Pieces: scenario and problem :mod:`isaclearn.channels.irs` (THz links
 :mod:`isaclearn.metrics.pattern` (d(ψ), P(ψ), L_r), :mod:`isaclearn.metrics.power`;
 baselines :mod:`isaclearn.solvers.irs` (``FixedPhases``, ``without_irs``, ``MimoWmmse``);
 scoring :func:`~isaclearn.systems.liu_irs_ppo.evaluation.evaluate`; system spec
-:mod:`.system`; experiments ``liu_irs_ppo.{compare, power, beampattern}`` (:mod:`.experiments`;
-``compare`` trains PD-PPO and PD-A2C of :mod:`isaclearn.rl.agents.trainers`; the other figures
-are not wired yet); ``isaclearn bench rl`` (:mod:`.bench`).
+:mod:`.system`; experiments ``liu_irs_ppo.{lr, compare, power, beampattern, threshold,
+tradeoff, irs_size, mimo_reward, mimo_capacity, mimo_beampattern}`` (:mod:`.experiments`, Figs.
+3–12; the agents are PD-PPO and PD-A2C of :mod:`isaclearn.rl.agents.trainers`, DPPO and A3C of
+:mod:`isaclearn.rl.dppo`; ``beampattern`` draws the baselines only); ``isaclearn bench rl``
+(:mod:`.bench`).
 
 Chosen parameters (spec §1 table: values the paper does not give)
 ------------------------------------------------------------------
