@@ -81,6 +81,7 @@ from isaclearn.systems.ding_dt.evaluation import (
     evaluate,
     slot_metrics,
 )
+from isaclearn.systems.ding_dt.scenario import SnapshotScenario, make_scenario
 from isaclearn.systems.ding_dt.twin import TwinTrace, run_twin
 
 __all__ = [
@@ -88,10 +89,14 @@ __all__ = [
     "METRIC_UNITS",
     "SENSING_MODES",
     "DtSettings",
+    "SnapshotScenario",
     "TwinProblem",
     "TwinTrace",
     "evaluate",
+    "make_scenario",
     "make_settings",
     "run_twin",
     "slot_metrics",
 ]
+
+from isaclearn.systems.ding_dt.system import SYSTEM  # noqa: E402,F401  (registers)

@@ -385,6 +385,7 @@ def run_twin(
     generator: torch.Generator | None,
     start_slot: int = 0,
     record: bool = False,
+    features: bool | None = None,
     on_slot: Callable[[int, TwinProblem, Design, SlotMetrics], None] | None = None,
     progress: Callable[[range], Any] | None = None,
 ) -> TwinTrace:
@@ -407,6 +408,9 @@ def run_twin(
         Index of the first slot (time ``start_slot · T``); tracks start empty.
     record : bool
         Keep per-vehicle records (:attr:`TwinTrace.records`).
+    features : bool or None
+        Build the Bi-LSTM features of every problem; ``None``: when the designer asks for them
+        (attribute ``needs_features``).
     on_slot : callable or None
         ``on_slot(n, problem, design, metrics)`` after scoring each slot that has vehicles
         (e.g. to collect Bi-LSTM training data).
@@ -443,7 +447,8 @@ def run_twin(
     h_fn = _observation_fn(cfg)
     dummy = torch.tensor(DUMMY_STATE, dtype=dt, device=device)
     eye3 = torch.eye(3, dtype=dt, device=device)
-    needs_features = bool(getattr(designer, "needs_features", False))
+    needs_features = (bool(getattr(designer, "needs_features", False)) if features is None
+                      else features)
 
     out: dict[str, list[torch.Tensor]] = {n: [] for n in (
         "sum_rate", "num_vehicles", "rcrb_m", "infeasible", "active", "violated",
@@ -525,13 +530,13 @@ def run_twin(
         x_m = x_hat[:, 0, :, 1] * x_hat[:, 0, :, 0] + rsu_x0
         prev_assign = torch.where(cont, fr, -1)
         f_prev = _take_rsu(tracks.f_prev, sel)
-        features = None
+        feats = None
         if needs_features:
-            features = _features(tracks, sel, new, near, x0, cfg, f_prev)
+            feats = _features(tracks, sel, new, near, x0, cfg, f_prev)
         problem = TwinProblem(
             h=h_hat, state=x_hat, cov=c_hat, mask=m, x_m=torch.where(m, x_m, 0.0),
             h_true=h_true, state_true=torch.where(valid_i, truth, dummy), gram=gram,
-            threshold=lam, prev_assign=prev_assign, prev_beams=f_prev, features=features,
+            threshold=lam, prev_assign=prev_assign, prev_beams=f_prev, features=feats,
             bound_pred=bd_hat, vehicle_ids=sel, config=cfg, c_f=settings.c_f,
             inter_rsu_interference=settings.inter_rsu_interference)
         t0 = perf_counter()
