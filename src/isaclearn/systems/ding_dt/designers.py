@@ -206,6 +206,35 @@ class GenieDesigner:
         return self.inner.design(check_problem(problem).genie())  # type: ignore[no-any-return]
 
 
+class SwitchDesigner:
+    """``first`` for the first ``switch_after`` calls, ``main`` afterwards (a cheap warm-up of
+    the tracks before the designer under test takes over). Counts calls, so use one instance
+    per twin run.
+
+    Parameters
+    ----------
+    first, main : designers
+    switch_after : int
+        Calls handled by ``first`` (≥ 0).
+    """
+
+    def __init__(self, first: Any, main: Any, switch_after: int) -> None:
+        if switch_after < 0:
+            raise ConfigError(f"switch_after must be >= 0, got {switch_after}")
+        self.first = first
+        self.main = main
+        self.switch_after = int(switch_after)
+        self.calls = 0
+        self.name = getattr(main, "name", "switch")
+        self.needs_features = bool(getattr(main, "needs_features", False))
+
+    def design(self, problem: TwinProblem) -> Design:
+        """Delegate (class docstring)."""
+        d = self.first if self.calls < self.switch_after else self.main
+        self.calls += 1
+        return d.design(problem)  # type: ignore[no-any-return]
+
+
 class LstmDesigner:
     """The learned designer of Sec. VI: the assignment Bi-LSTM, then the beam Bi-LSTM.
 
@@ -358,6 +387,7 @@ __all__ = [
     "GenieDesigner",
     "LstmDesigner",
     "SteerDesigner",
+    "SwitchDesigner",
     "classical_designers",
     "fp_options",
     "load_lstm_designer",

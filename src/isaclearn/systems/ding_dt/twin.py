@@ -12,10 +12,11 @@ realizations (seeds), all vehicles of all seeds at once (padded with a mask). Ea
    x}_{n-1})` (19) with the φ = 0 guard (the DT's stored speed), :math:`\hat{\mathbf M}_n =
    \mathbf G\tilde{\mathbf M}_{n-1}\mathbf G^T + \mathbf E` (25)
    (:func:`isaclearn.tracking.ekf_predict`). A vehicle that has just entered the segment starts
-   a track at truth + :math:`\mathcal N(\mathbf 0, \tilde{\mathbf M}_0)` in the frame of its
-   nearest RSU (spec §6.10), with :math:`\hat{\mathbf M}_n = \tilde{\mathbf M}_0` and a stored
-   speed drawn with the standard deviation ``init_std_v_mps``; a vehicle that has left is
-   dropped (a re-entering vehicle of constant traffic starts a new track).
+   a track at the previous slot, at truth + :math:`\mathcal N(\mathbf 0, \tilde{\mathbf M}_0)`
+   in the frame of its nearest RSU (spec §6.10; the detection that starts the track), with a
+   stored speed drawn with the standard deviation ``init_std_v_mps``, and is predicted like
+   every other track; a vehicle that has left is dropped (a re-entering vehicle of constant
+   traffic starts a new track).
 2. **Design.** The designer gets a :class:`~isaclearn.systems.ding_dt.evaluation.TwinProblem`:
    predicted channels of both RSUs, the predicted states and MSE matrices, the vehicle mask
    and, for ``sensing_constraint`` ``"paper"``/``"slack"``, :math:`\mathbf\Pi^H\mathbf\Pi` at
@@ -61,6 +62,7 @@ import torch
 from isaclearn.channels.highway import (
     HighwayConfig,
     Traffic,
+    cartesian_to_state,
     comm_channel,
     handover,
     kinematic_speed,
@@ -447,6 +449,7 @@ def run_twin(
     h_fn = _observation_fn(cfg)
     dummy = torch.tensor(DUMMY_STATE, dtype=dt, device=device)
     eye3 = torch.eye(3, dtype=dt, device=device)
+    rsu_xy = cfg.rsu_xy(dtype=dt, device=device)
     needs_features = (bool(getattr(designer, "needs_features", False)) if features is None
                       else features)
 
@@ -458,7 +461,7 @@ def run_twin(
     slots = range(start_slot, start_slot + num_slots)
     for n in (progress(slots) if progress is not None else slots):
         t = n * cfg.slot_s
-        _, _, active = positions(traffic, t, cfg)
+        x_pos, y_pos, active = positions(traffic, t, cfg)
         lap = lap_index(traffic, t, cfg)
         tracks.has &= active
         ka = int(active.sum(1).max()) if k_all else 0
@@ -474,34 +477,40 @@ def run_twin(
         sel = torch.sort((~active).to(torch.int8), dim=1, stable=True).indices[:, :ka]
         m = _take(active, sel)
         truth = _take_rsu(states_at(traffic, t, cfg), sel)  # [B, I, ka, 3]
-        truth_prev = _take_rsu(states_at(traffic, t - cfg.slot_s, cfg), sel)
-        v_true = -_take(traffic.velocity_x_mps, sel)  # signed speed v of (19)
+        # the true state one slot earlier on the same straight line (also right after a
+        # constant-traffic vehicle re-entered the segment)
+        vx = _take(traffic.velocity_x_mps, sel)
+        xy = torch.stack([_take(x_pos, sel), _take(y_pos, sel)], dim=-1)
+        xy_prev = xy - torch.stack([vx * cfg.slot_s, torch.zeros_like(vx)], dim=-1)
+        truth_prev = cartesian_to_state(xy_prev[:, None], vx[:, None], rsu_xy[None, :, None])
+        v_true = -vx  # signed speed v of (19)
         cont = m & _take(tracks.has, sel) & (_take(tracks.lap, sel) == _take(lap, sel))
         new = m & ~cont
 
         # ---- 1. predict in every RSU's frame ----------------------------------------------
-        # Four blocks go through one frame conversion: the tracks (x̃, M̃ in their frame),
-        # the bound (true state, PCRB), the new tracks (truth + N(0, M̃₀)) and their bound.
-        fr = torch.where(cont, _take(tracks.frame, sel), 0)
-        x_prev = torch.where(cont[..., None], _take(tracks.x, sel), dummy)
-        c_prev = torch.where(cont[..., None, None], _take(tracks.cov, sel), eye3)
-        spd = torch.where(cont, _take(tracks.speed, sel), v_true)
-        tp_fr = torch.where(cont[..., None], at_rsu(truth_prev, fr), dummy)
-        bd_prev = torch.where(cont[..., None, None], _take(tracks.bound, sel), eye3)
-        near = truth[..., 1].argmin(dim=1)  # [B, ka]
+        # A new track starts at the previous slot, at truth + N(0, M̃₀) in the frame of the
+        # nearest RSU, and is predicted like every other track. Two blocks go through one
+        # frame conversion and one prediction: the tracks (x̃, M̃ in their frame) and the
+        # bound (true state, PCRB).
+        near = truth_prev[..., 1].argmin(dim=1)  # [B, ka]
         z = torch.randn(b, ka, 3, generator=generator, dtype=dt, device=device)
         zv = torch.randn(b, ka, generator=generator, dtype=dt, device=device)
-        truth_near = torch.where(new[..., None], at_rsu(truth, near), dummy)
-        x0 = torch.where(new[..., None], truth_near + init_std * z, dummy)
+        x0 = torch.where(new[..., None], at_rsu(truth_prev, near) + init_std * z, dummy)
         spd0 = v_true + cfg.init_std_v_mps * zv
-        c0 = m0.expand(b, ka, 3, 3)
-        x_all, c_all = to_frames(torch.cat([x_prev, tp_fr, x0, truth_near]),
-                                 torch.cat([c_prev, bd_prev, c0, c0]),
-                                 torch.cat([fr, fr, near, near]),
-                                 torch.cat([spd, v_true, spd0, v_true]), cfg)
-        x_fr, tp_all, x0_fr, _ = x_all.split(b)
-        c_fr, bd_fr, c0_fr, b0_fr = c_all.split(b)
-        mask_i = cont[:, None, :].expand(b, n_rsu, ka)
+        new_c = new[..., None, None]
+        fr = torch.where(cont, _take(tracks.frame, sel), near)
+        x_prev = torch.where(cont[..., None], _take(tracks.x, sel), x0)
+        c_prev = torch.where(cont[..., None, None], _take(tracks.cov, sel),
+                             torch.where(new_c, m0, eye3))
+        spd = torch.where(cont, _take(tracks.speed, sel), torch.where(new, spd0, v_true))
+        tp_fr = torch.where(m[..., None], at_rsu(truth_prev, fr), dummy)
+        bd_prev = torch.where(cont[..., None, None], _take(tracks.bound, sel),
+                              torch.where(new_c, m0, eye3))
+        x_all, c_all = to_frames(torch.cat([x_prev, tp_fr]), torch.cat([c_prev, bd_prev]),
+                                 torch.cat([fr, fr]), torch.cat([spd, v_true]), cfg)
+        x_fr, tp_all = x_all.split(b)
+        c_fr, bd_fr = c_all.split(b)
+        mask_i = m[:, None, :].expand(b, n_rsu, ka)
         spd_i = torch.cat([spd, v_true])[:, None, :].expand(2 * b, n_rsu, ka)
         # the EKF prediction (25) of the tracks and, along the truth, of the bound (35)
         pred = ekf_predict(torch.cat([x_fr, tp_all]), torch.cat([c_fr, bd_fr]), g_fn,
@@ -509,18 +518,11 @@ def run_twin(
                            mask=torch.cat([mask_i, mask_i]))
         x_hat, _ = pred.x.split(b)
         c_hat, bd_hat = pred.cov.split(b)
-        m11_prev = c_fr[..., 0, 0]
-        new_i = new[:, None, :, None]
-        x_hat = torch.where(new_i, x0_fr, x_hat)
-        c_hat = torch.where(new_i[..., None], c0_fr, c_hat)
-        bd_hat = torch.where(new_i[..., None], b0_fr, bd_hat)
-        m11_prev = torch.where(new[:, None, :], c0_fr[..., 0, 0], m11_prev)
-        spd = torch.where(new, spd0, spd)
         valid_i = m[:, None, :, None]
         x_hat = torch.where(valid_i, x_hat, dummy)
         c_hat = torch.where(valid_i[..., None], c_hat, eye3)
         bd_hat = torch.where(valid_i[..., None], bd_hat, eye3)
-        m11_prev = torch.where(m[:, None, :], m11_prev, 1.0)
+        m11_prev = torch.where(m[:, None, :], c_fr[..., 0, 0], 1.0)
 
         # ---- 2. design on the prediction --------------------------------------------------
         gram, lam = sensing_terms(x_hat, c_hat, m11_prev, settings)
