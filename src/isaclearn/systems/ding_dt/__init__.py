@@ -99,4 +99,5 @@ __all__ = [
     "slot_metrics",
 ]
 
+from isaclearn.systems.ding_dt import experiments as _experiments  # noqa: E402,F401  (registers)
 from isaclearn.systems.ding_dt.system import SYSTEM  # noqa: E402,F401  (registers)
