@@ -846,15 +846,19 @@ def untrained_lstm(settings: DtSettings, lstm: LstmSettings) -> LstmDesigner:
 
 def time_methods(settings: DtSettings, ks: Sequence[int], methods: Sequence[str],
                  lstm: LstmSettings, *, batch: int, repeat: int, seed: int,
-                 log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+                 log: Callable[[str], None] | None = None,
+                 lstm_designer: LstmDesigner | None = None) -> list[dict[str, Any]]:
     """Time per slot and instance of each method on snapshot problems of K vehicles
-    (:class:`~isaclearn.systems.ding_dt.scenario.SnapshotScenario`), with the ratio to alg3."""
+    (:class:`~isaclearn.systems.ding_dt.scenario.SnapshotScenario`), with the ratio to alg3;
+    ``lstm`` uses ``lstm_designer`` or untrained networks of the sizes ``lstm``."""
     rows: list[dict[str, Any]] = []
     for k in ks:
         problem = SnapshotScenario(settings, k, 5).sample(batch, generator=make_generator(seed))
         for name in methods:
-            designer = (untrained_lstm(settings, lstm) if name == "lstm"
-                        else make_designer(name, settings))
+            if name == "lstm":
+                designer = lstm_designer or untrained_lstm(settings, lstm)
+            else:
+                designer = make_designer(name, settings)
             if log is not None:
                 log(f"timing {name} at K = {k} on {batch} instance(s)")
             _, sec = time_designer(designer, problem, repeat=repeat, warmup_instances=1)
