@@ -22,7 +22,15 @@ from isaclearn.core.errors import (
     SolverError,
     ValueRangeError,
 )
-from isaclearn.core.linalg import abs_sq, batched_kron, eye_like, fro_norm_sq, herm, scale_to_power
+from isaclearn.core.linalg import (
+    abs_sq,
+    batched_kron,
+    eye_like,
+    fro_norm_sq,
+    herm,
+    project_per_antenna_power,
+    scale_to_power,
+)
 from isaclearn.core.problem import BATCHED, BatchedProblem
 from isaclearn.core.random import complex_normal, make_generator, seed_everything
 from isaclearn.core.units import db_to_lin, lin_to_db
@@ -60,6 +68,7 @@ __all__ = [
     "herm",
     "lin_to_db",
     "make_generator",
+    "project_per_antenna_power",
     "real_dtype",
     "scale_to_power",
     "seed_everything",

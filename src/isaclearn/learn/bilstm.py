@@ -85,6 +85,7 @@ from isaclearn.learn.checkpoint import (
     weights_digest,
 )
 from isaclearn.learn.loop import BatchLoss, TrainConfig, TrainResult, TrainTask, fit
+from isaclearn.metrics import vehicular
 
 HeadKind = Literal["assign", "beam"]
 
@@ -560,8 +561,7 @@ def assignment_accuracy(logits: torch.Tensor, labels: torch.Tensor,
         ``[S]`` in ``[0, 1]``, in the dtype of ``logits``.
     """
     mask = vehicle_mask(lengths, logits.shape[1]).to(logits.device)
-    hit = (logits.argmax(-1) == labels) & mask
-    return hit.sum(1).to(logits.dtype) / mask.sum(1).to(logits.dtype)
+    return vehicular.assignment_accuracy(logits.argmax(-1), labels, mask).to(logits.dtype)
 
 
 def beam_mse(pred: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -584,9 +584,7 @@ def beam_mse(pred: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor) ->
         raise ShapeError(f"pred and target must have the same shape [S, K, 2N_t], got "
                          f"{tuple(pred.shape)} and {tuple(target.shape)}")
     mask = vehicle_mask(lengths, pred.shape[1]).to(pred.device)
-    err = (pred - target).square().mean(-1)  # ‖·‖²/(2N_t) per vehicle
-    err = torch.where(mask, err, torch.zeros((), dtype=err.dtype, device=err.device))
-    return err.sum(1) / mask.sum(1).to(err.dtype)
+    return vehicular.beam_mse(pred, target, mask)
 
 
 # ---------------------------------------------------------------------------------------------

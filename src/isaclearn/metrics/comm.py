@@ -141,3 +141,77 @@ def jain_fairness(x: torch.Tensor) -> torch.Tensor:
     if t < 1:
         raise ShapeError(f"x must have shape [..., T] with T >= 1, got shape {tuple(x.shape)}")
     return x.sum(dim=-1).square() / (t * x.square().sum(dim=-1))
+
+
+def mimo_rates(
+    h: torch.Tensor, w: torch.Tensor, noise_var: torch.Tensor | float
+) -> torch.Tensor:
+    r"""Per-user rate of the multi-user MIMO downlink (log-det, liu_irs_ppo spec §2):
+
+    .. math::
+        C_k = \log_2\det\Big(\mathbf I_N + \mathbf H_k\mathbf W_k\mathbf W_k^H\mathbf H_k^H
+          \big(\textstyle\sum_{l\ne k}\mathbf H_k\mathbf W_l\mathbf W_l^H\mathbf H_k^H
+          + \sigma^2\mathbf I_N\big)^{-1}\Big),
+
+    computed as :math:`\log_2\det\mathbf J_k - \log_2\det\mathbf C_k` with
+    :math:`\mathbf C_k` the interference-plus-noise covariance and
+    :math:`\mathbf J_k = \mathbf C_k + \mathbf H_k\mathbf W_k\mathbf W_k^H\mathbf H_k^H`, both
+    by Cholesky factors. With ``N = 1`` receive antenna and one stream per user it equals
+    ``log2(1 + SINR_k)`` of :func:`sinr` (eq. 13).
+
+    Parameters
+    ----------
+    h : torch.Tensor
+        Per-user channels ``[..., K, N, M]`` complex (user ``k`` receives
+        :math:`\mathbf H_k\mathbf x`).
+    w : torch.Tensor
+        Per-user precoders ``[..., K, M, S]`` complex (``S`` streams per user).
+    noise_var : float or torch.Tensor
+        :math:`\sigma^2` per receive antenna (watts): a scalar or ``[...]`` per instance.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., K]`` real, bit/s/Hz.
+
+    Raises
+    ------
+    ShapeError
+        If the shapes disagree.
+    """
+    check_last_dims(h, (None, None, None), "h", "[..., K, N, M]")
+    check_last_dims(w, (None, None, None), "w", "[..., K, M, S]")
+    k, n, m = h.shape[-3:]
+    if w.shape[-3] != k or w.shape[-2] != m:
+        raise ShapeError(
+            f"h [..., K, N, M] and w [..., K, M, S] disagree: h has shape {tuple(h.shape)}, "
+            f"w has shape {tuple(w.shape)}")
+    dt = torch.promote_types(h.dtype, w.dtype)
+    if not dt.is_complex:
+        dt = torch.complex64 if dt != torch.float64 else torch.complex128
+    h, w = h.to(dt), w.to(dt)
+    # G[..., k, l] = H_k W_l: [..., K, 1, N, M] @ [..., 1, K, M, S] -> [..., K, K, N, S]
+    g = h.unsqueeze(-3) @ w.unsqueeze(-4)
+    cov = g @ g.conj().transpose(-2, -1)  # [..., K, K, N, N]: H_k W_l W_l^H H_k^H
+    total = cov.sum(dim=-3)  # [..., K, N, N]
+    own = torch.diagonal(cov, dim1=-4, dim2=-3).permute(*range(cov.dim() - 4), -1, -3, -2)
+    noise = as_real_tensor(noise_var, like=total)
+    if noise.dim() > 0:
+        noise = noise[..., None, None, None]
+    eye = torch.eye(n, dtype=dt, device=h.device)
+    c = total - own + noise * eye
+    j = total + noise * eye
+
+    def logdet2(a: torch.Tensor) -> torch.Tensor:
+        a = 0.5 * (a + a.conj().transpose(-2, -1))
+        chol = torch.linalg.cholesky(a)
+        return 2.0 * torch.log2(torch.diagonal(chol, dim1=-2, dim2=-1).real).sum(dim=-1)
+
+    return logdet2(j) - logdet2(c)
+
+
+def mimo_sum_rate(
+    h: torch.Tensor, w: torch.Tensor, noise_var: torch.Tensor | float
+) -> torch.Tensor:
+    """Sum over users of :func:`mimo_rates`, ``[...]`` bit/s/Hz."""
+    return mimo_rates(h, w, noise_var).sum(dim=-1)

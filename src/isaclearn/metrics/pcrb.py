@@ -99,12 +99,10 @@ from typing import NamedTuple
 import torch
 
 from isaclearn.arrays import Reference, ula_u, ula_u_derivative
+from isaclearn.channels.rician import SPEED_OF_LIGHT  # noqa: E402  (c in m/s, shared)
 from isaclearn.core.checks import check_last_dims
 from isaclearn.core.errors import ConfigError, ShapeError, ValueRangeError
 from isaclearn.core.linalg import abs_sq, herm
-
-SPEED_OF_LIGHT = 299_792_458.0
-"""Speed of light ``c`` in m/s (the default of :func:`measurement_information`)."""
 
 __all__ = [
     "SPEED_OF_LIGHT",

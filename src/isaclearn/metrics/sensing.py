@@ -311,6 +311,8 @@ def beampattern(
     *,
     reference: Reference = "center",
     spacing: float = 0.5,
+    sign: int = 1,
+    normalize: bool = False,
 ) -> torch.Tensor:
     r"""Transmit beampattern :math:`P(\phi) = \mathbf a^H(\phi)\mathbf W\mathbf W^H\mathbf a(\phi)`.
 
@@ -320,17 +322,23 @@ def beampattern(
         Precoder ``[..., M, K]`` complex.
     angles : torch.Tensor
         Grid ``[G]`` in radians.
+    reference, spacing, sign, normalize
+        Steering convention of :func:`isaclearn.arrays.ula` (the phase reference does not change
+        the pattern). ``sign=-1, normalize=True`` is the :math:`1/\sqrt M` steering of
+        liu_irs_ppo eq. (5) with sin (spec §6.1).
 
     Returns
     -------
     torch.Tensor
         ``[..., G]`` real, transmit power radiated towards each angle (watts per unit
-        steering-vector gain; ``M · P_t`` is the maximum for unit-modulus steering).
+        steering-vector gain; ``M · P_t`` is the maximum for unit-modulus steering, ``P_t`` for
+        ``normalize=True``).
     """
     check_last_dims(w, (None, None), "w", "[..., M, K]")
     w = _as_complex(w)
     g = _angles(angles, w, "angles")
     if g.dim() != 1:
         raise ShapeError(f"angles must have shape [G], got shape {tuple(g.shape)}")
-    a = ula(w.shape[-2], g, reference=reference, spacing=spacing).to(w.dtype)  # [G, M]
+    a = ula(w.shape[-2], g, reference=reference, spacing=spacing, sign=sign,
+            normalize=normalize).to(w.dtype)  # [G, M]
     return abs_sq(a.conj() @ w).sum(dim=-1)

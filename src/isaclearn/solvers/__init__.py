@@ -22,3 +22,8 @@ __all__ = [*globals().get("__all__", []), "SdrResult", "SdrTradeoff", "SensingOn
            "sdr_boundary", "sdr_tradeoff", "sensing_only_covariance"]
 __all__ = [*globals().get("__all__", []), "project_capped_simplex", "solve_sensing_kkt",
            "water_filling"]
+
+from isaclearn.solvers.irs import FixedPhases, MimoWmmse, without_irs  # noqa: E402
+from isaclearn.solvers.mimo_wmmse import mimo_wmmse  # noqa: E402
+
+__all__ = [*globals().get("__all__", []), "FixedPhases", "MimoWmmse", "mimo_wmmse", "without_irs"]
