@@ -335,9 +335,15 @@ def _verdict(ok: bool) -> str:
 
 
 def _order_claim(vals: dict[str, float], order: Sequence[str]) -> tuple[bool, str]:
+    """Whether ``vals`` decrease strictly along ``order``, and the chain with the actual
+    relations (``=`` within 1e-9 relative)."""
     present = [m for m in order if m in vals]
     ok = all(vals[a] > vals[b] for a, b in zip(present, present[1:]))
-    text = " > ".join(f"{m} {vals[m]:.4g}" for m in present)
+    text = f"{present[0]} {vals[present[0]]:.4g}" if present else ""
+    for a, b in zip(present, present[1:]):
+        va, vb = vals[a], vals[b]
+        rel = "=" if abs(va - vb) <= 1e-9 * max(abs(va), abs(vb)) else (">" if va > vb else "<")
+        text += f" {rel} {b} {vb:.4g}"
     return ok, text
 
 
@@ -916,8 +922,8 @@ register(ExperimentSpec(
     config_cls=VehiclesConfig,
     profiles={
         "quick": {**_QUICK_COMMON, **_QUICK_LSTM, "vehicles": (2, 4, 8),
-                  "power_dbs": (0.0, 20.0, 40.0), "num_seeds": 3, "warmup_slots": 5,
-                  "measure_slots": 5, "exhaustive_max_k": 4, "lstm_data_k": (4, 8)},
+                  "power_dbs": (0.0, 20.0, 40.0), "num_seeds": 4, "warmup_slots": 5,
+                  "measure_slots": 10, "exhaustive_max_k": 4, "lstm_data_k": (4, 8)},
         "paper": {},
     },
     description="Fig. 7: rate per vehicle vs K (N = 32), alg3/lstm/greedy/distance (+ exhaustive, "
@@ -955,8 +961,8 @@ _DYNAMIC_PLOTS = [PlotSpec(filename="dynamic.png", x="time_s",
                            title="ding_dt dynamic traffic (plotted seed)")]
 _DYNAMIC_TABLE = ["seed", "method", "sum_rate", "gain_vs_distance", "early_gain",
                   "share_gain_negative", "num_vehicles", "infeasible_frac", "seconds_per_slot"]
-_QUICK_DYNAMIC: dict[str, Any] = {**_QUICK_COMMON, **_QUICK_LSTM, "duration_s": 2.0,
-                                  "num_seeds": 2, "seed_chunk": 2, "bin_s": 0.1,
+_QUICK_DYNAMIC: dict[str, Any] = {**_QUICK_COMMON, **_QUICK_LSTM, "duration_s": 3.0,
+                                  "num_seeds": 3, "seed_chunk": 3, "bin_s": 0.1,
                                   "early_s": 1.0, "lstm_data_k": (4, 8)}
 
 register(ExperimentSpec(
