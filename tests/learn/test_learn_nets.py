@@ -365,6 +365,61 @@ def test_structured_inference_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None
         structured_inference(net, h[:, :4], theta)
 
 
+def test_structured_inference_other_activation_and_many_heads() -> None:
+    """An activation other than SiLU (written back into the hidden buffer) and more heads x
+    users than feed-forward width (the scores buffer is then the larger one), in complex128."""
+    from torch.nn import functional as F
+
+    from isaclearn.learn import structured_inference
+
+    torch.manual_seed(8)
+    cfg = NetConfig(kind="structured", num_antennas=6, num_users=9, d_model=8, num_layers=2,
+                    num_heads=4)  # H K = 36 > 2 d_model = 16
+    net = StructuredPrecoderNet(cfg).double().eval()
+    _random_head(net, 0.5)
+    for layer in net.encoder.layers:
+        layer.activation = F.gelu
+    h, theta = _h(13, 9, 6, 12, C128), torch.rand(13, 2, dtype=torch.float64)
+    want = _straightforward(net, h, theta, power=1.5, noise_var=0.05, rho=None)
+    for chunk in (4, 512):
+        torch.testing.assert_close(structured_inference(net, h, theta, power=1.5, noise_var=0.05,
+                                                        chunk_size=chunk),
+                                   want, atol=1e-12, rtol=1e-10)
+
+
+def test_structured_inference_follows_weight_changes() -> None:
+    """The arranged weights are cached per network; any change of a parameter (in place, by
+    load_state_dict, a replaced module) is seen by the next call."""
+    from isaclearn.learn import structured_inference
+
+    torch.manual_seed(9)
+    cfg = NetConfig(kind="structured", num_antennas=5, num_users=4, d_model=8, num_layers=1,
+                    num_heads=2)
+    net = StructuredPrecoderNet(cfg).double().eval()
+    _random_head(net, 0.5)
+    h, theta = _h(6, 4, 5, 13, C128), torch.rand(6, 2, dtype=torch.float64)
+    kw = {"power": 1.0, "noise_var": 0.1}
+
+    def check() -> None:
+        torch.testing.assert_close(structured_inference(net, h, theta, **kw),
+                                   _straightforward(net, h, theta, rho=None, **kw),
+                                   atol=1e-12, rtol=1e-10)
+
+    check()
+    with torch.no_grad():
+        net.encoder.layers[0].linear1.weight.mul_(1.7)
+        net.head.bias.add_(0.3)
+    check()
+    other = StructuredPrecoderNet(cfg).double()
+    _random_head(other, 0.5)
+    net.load_state_dict(other.state_dict())
+    check()
+    net.encoder.layers[0].norm1 = torch.nn.LayerNorm(8, dtype=torch.float64)
+    with torch.no_grad():
+        net.encoder.layers[0].norm1.weight.uniform_(0.5, 2.0)
+    check()
+
+
 def test_learned_precoder_design_uses_the_fast_path() -> None:
     from isaclearn.learn import structured_inference
 

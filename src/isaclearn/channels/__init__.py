@@ -1,6 +1,6 @@
 """Batched channel and scene generators: downlink and uplink Rician channels, the ding_dt highway
 (traffic, kinematics, measurement model, communication rows), the liu_irs_ppo THz links and IRS
-scenario."""
+scenario, the yang_som doubly-selective OFDM channel with ICI and mobility."""
 
 from isaclearn.channels.downlink import DownlinkIsacScenario, DownlinkProblem
 from isaclearn.channels.rician import ChannelSample, RicianChannel, csi_error
@@ -52,3 +52,16 @@ __all__ += ["IrsIsacConfig", "IrsIsacProblem", "IrsIsacScenario", "ThzLink", "ab
             "cascade_direct_ratio", "co_phasing_phases", "effective_channel", "irs_amplitude",
             "path_gain", "phases_from_indices", "quantize_phases", "reflection_vector",
             "spreading_loss"]
+
+from isaclearn.channels.doubly_selective import (  # noqa: E402
+    DoublySelectiveConfig,
+    DoublySelectiveFrame,
+    frame_ici,
+    ici_channel,
+    ici_matrix,
+    radar_response,
+)
+from isaclearn.channels.mobility import MobilityConfig, sample_motion  # noqa: E402
+
+__all__ += ["DoublySelectiveConfig", "DoublySelectiveFrame", "MobilityConfig", "frame_ici",
+            "ici_channel", "ici_matrix", "radar_response", "sample_motion"]

@@ -6,46 +6,54 @@ token features, the pre-norm Transformer encoder and the precoder form of
 :func:`~isaclearn.learn.precoder_nets.structured_precoder`), rearranged so that a CPU spends its
 time on arithmetic rather than on small-kernel overhead and memory traffic:
 
-* **Chunks.** The network (embedding, encoder, head) runs ``chunk_size`` instances at a time
-  (default 512), so that its activations (``chunk_size · K · d_model`` floats) stay in the
-  core's cache between the many element-wise steps; the features and the precoder form, whose
-  cost is in per-matrix LAPACK calls, run on the whole batch.
+* **Chunks.** Features, network and precoder form run ``chunk_size`` instances at a time
+  (default 512): the network's work buffers are allocated once and its per-operation overhead
+  is paid once per chunk, and the temporaries of all three stages stay small (cache-resident,
+  reused by the allocator) however large the batch.
+* **Feature-major layout.** Inside a chunk of ``b`` instances every activation is a ``[d, K b]``
+  matrix whose columns are the tokens, ordered (token, instance), so the instance index is the
+  innermost, contiguous one. Every linear map is then one large matrix product ``W X`` (the bias
+  as an extra column of ``W`` against a row of ones kept in the input buffer; a layer norm's
+  affine map :math:`\gamma, \beta` folded into the weights that follow it), a layer norm is a
+  few reductions and element-wise passes over the ``d`` rows, and attention over the ``K``
+  tokens of every instance is written with element-wise operations that are long vectorised
+  loops over the instances: the scores :math:`s_{h,i,j} = \mathbf q_{h,i}\cdot\mathbf k_{h,j}`
+  (``[H, K, K, b]``) are accumulated over the ``d_h`` features of a head by ``d_h`` fused
+  multiply-adds, and the outputs :math:`\mathbf o_{h,i} = \sum_j e^{s_{h,i,j}}\mathbf v_{h,j} /
+  \sum_j e^{s_{h,i,j}}` by ``K`` of them. PyTorch's softmax and small batched matrix products
+  are slow for rows of only ``K`` entries; no ``[B, H, K, d_h]`` transposed copies are made.
+  The softmax is computed without subtracting the row maximum when a bound on the scores from
+  the weights alone (:func:`_score_bound`) shows that ``exp`` cannot overflow; ``1/√d_h`` is
+  folded into the query weights.
 * **Cholesky instead of LU.** Both matrices that are inverted are Hermitian positive definite:
   the regularized Gram matrix of the features, :math:`\mathbf G = \mathbf H\mathbf H^H +
-  (K\sigma^2/P_t)\mathbf I_K`, whose inverse is needed only on its diagonal
-  (:func:`torch.cholesky_inverse`), and the matrix of the precoder form,
+  (K\sigma^2/P_t)\mathbf I_K`, whose inverse is needed only on its diagonal,
+  :math:`(\mathbf G^{-1})_{kk} = \sum_i |(\mathbf L^{-1})_{ik}|^2`, and the matrix of the
+  precoder form,
   :math:`\mathbf A = \sigma^2\mathbf I_M + \sum_i\lambda_i\mathbf h_i^H\mathbf h_i` with
   :math:`\lambda_i \ge 0`, applied as :math:`\mathbf A^{-1}\mathbf R = \mathbf L^{-H}(\mathbf
   L^{-1}\mathbf R)` with :math:`\mathbf L^{-1}` from one batched triangular solve and two small
   matrix products. For small batched complex matrices this is cheaper than LU with pivoting.
   Should a factorization fail numerically (``info > 0``: not positive definite in floating
-  point), the batch falls back to the general solver the reference uses.
-* **Attention without per-head small matrix products.** Attention over the ``K`` user tokens of
-  an instance with ``H`` heads of width ``d_h`` is written with the keys and values arranged
-  block-diagonally over the heads, :math:`\mathbf S = \mathbf Q\,\mathrm{blkdiag}_h(\mathbf
-  K_h^T)` (``[K, H K]``) and :math:`\mathbf O = \mathrm{softmax}_{\text{per head}}(\mathbf S)\,
-  \mathrm{blkdiag}_h(\mathbf V_h)` (``[K, d]``): two batched products per layer whose batch is the
-  instances (``H`` times fewer, ``H`` times larger products than per head), with the heads
-  already concatenated in the output, so that no ``[B, H, K, d_h]`` transposed copies are made.
-  The block-diagonal buffers are allocated once per chunk size; only their diagonal blocks are
-  written. The softmax over ``K`` keys is written with element-wise operations (PyTorch's
-  softmax kernel is slow for rows this short), without subtracting the row maximum when a bound
-  on the scores from the weights alone (:func:`_score_bound`) shows that ``exp`` cannot
-  overflow; ``1/√d_h`` is folded into the query weights.
+  point), that chunk falls back to the general solver the reference uses.
 * **Shared target angles.** When every instance has the same target angles (the usual test
   set), the steering vectors are computed once and the products with them become one
   ``[B K, M] × [M, T]`` matrix product.
-* Layer norms, biases and residual additions use fused ``addmm`` / in-place operations, and
-  the whole computation runs without autograd (``torch.no_grad``; the result is an ordinary
-  tensor, which callers may modify in place, unlike one made under ``inference_mode``).
+* **Prepared weights.** The rearranged weights (folded, transposed, with bias columns) are
+  kept per network and reused while its parameters are unchanged (:func:`_prepared`); the
+  work buffers are made per call, so concurrent calls share nothing writable.
+* Residual additions are in-place ``addmm_``, and the whole computation runs without
+  autograd (``torch.no_grad``; the result is an ordinary tensor, which callers may modify in
+  place, unlike one made under ``inference_mode``).
 
 The reference computation stays the module's ``forward`` (used by training and validation, so
-trained networks are unchanged); ``tests/test_learn_nets.py`` checks that both agree.
+trained networks are unchanged); ``tests/learn/test_learn_nets.py`` checks that both agree.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -58,30 +66,42 @@ from isaclearn.core.linalg import abs_sq
 from isaclearn.learn.precoder_nets import StructuredPrecoderNet, _check_inputs
 
 DEFAULT_CHUNK = 512
-"""Instances per chunk of :func:`structured_inference` (activations of a chunk fit in L2)."""
+"""Instances per chunk of :func:`structured_inference`."""
 
 
 @dataclass
 class _Layer:
-    """Weights of one pre-norm encoder layer, arranged for :func:`_encoder`."""
+    """Weights of one pre-norm encoder layer, arranged for :class:`_Network` (feature-major:
+    every weight is ``[out, in + 1]`` with the bias as its last column, the preceding layer
+    norm's affine map folded in)."""
 
-    norm1: nn.LayerNorm
-    w_qkv_t: torch.Tensor  # [d, 3d], query part scaled by 1/sqrt(d_h)
-    b_qkv: torch.Tensor  # [3d]
-    w_out_t: torch.Tensor  # [d, d]
-    b_out: torch.Tensor  # [d]
-    norm2: nn.LayerNorm
-    w1_t: torch.Tensor  # [d, f]
-    b1: torch.Tensor
-    w2_t: torch.Tensor  # [f, d]
-    b2: torch.Tensor
+    eps1: float
+    w_qkv: torch.Tensor  # [3d, d+1]: norm1's γ, β folded in, query rows scaled by 1/sqrt(d_h)
+    w_out: torch.Tensor  # [d, d+1]
+    eps2: float
+    w1: torch.Tensor  # [f, d+1]: norm2's γ, β folded in
+    w2: torch.Tensor  # [d, f+1]
     activation: object
     shift: bool  # subtract the row maximum before exp (scores not bounded by _MAX_SCORE)
 
 
+def _with_bias(w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``[W | b]`` ``[out, in + 1]``: applied to an input with a row of ones appended."""
+    return torch.cat([w, b[:, None]], 1).contiguous()
+
+
+def _fold_norm(norm: nn.LayerNorm, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    r"""``[W diag(γ) | Wβ + b]``: :math:`W(\gamma\odot\hat x+\beta)+b` as one product with the
+    normalized input :math:`\hat x` (ones row appended)."""
+    d = w.shape[1]
+    gamma = norm.weight.detach() if norm.weight is not None else w.new_ones(d)
+    beta = norm.bias.detach() if norm.bias is not None else w.new_zeros(d)
+    return _with_bias(w * gamma, w @ beta + b)
+
+
 def _layers(encoder: nn.TransformerEncoder) -> list[_Layer] | None:
     """The encoder's layers as :class:`_Layer`, or ``None`` if one is not of the supported kind
-    (pre-norm, packed input projection, no final encoder norm)."""
+    (pre-norm, packed input projection, biases, no final encoder norm)."""
     if encoder.norm is not None:
         return None
     out = []
@@ -91,22 +111,23 @@ def _layers(encoder: nn.TransformerEncoder) -> list[_Layer] | None:
         attn = layer.self_attn
         if attn.in_proj_weight is None or attn.in_proj_bias is None or not attn.batch_first:
             return None
+        out_proj = attn.out_proj
+        if out_proj.bias is None or layer.linear1.bias is None or layer.linear2.bias is None:
+            return None
         d = attn.embed_dim
         scale = 1.0 / math.sqrt(d // attn.num_heads)
         w_qkv = attn.in_proj_weight.detach().clone()
         b_qkv = attn.in_proj_bias.detach().clone()
         w_qkv[:d] *= scale
         b_qkv[:d] *= scale
-        out_proj = attn.out_proj
         shift = _score_bound(layer.norm1, w_qkv, b_qkv, attn.num_heads) > _MAX_SCORE
-        if out_proj.bias is None or layer.linear1.bias is None or layer.linear2.bias is None:
-            return None
         out.append(_Layer(
-            norm1=layer.norm1, w_qkv_t=w_qkv.t().contiguous(), b_qkv=b_qkv,
-            w_out_t=out_proj.weight.detach().t().contiguous(), b_out=out_proj.bias.detach(),
-            norm2=layer.norm2, w1_t=layer.linear1.weight.detach().t().contiguous(),
-            b1=layer.linear1.bias.detach(), w2_t=layer.linear2.weight.detach().t().contiguous(),
-            b2=layer.linear2.bias.detach(), activation=layer.activation, shift=shift,
+            eps1=layer.norm1.eps, w_qkv=_fold_norm(layer.norm1, w_qkv, b_qkv),
+            w_out=_with_bias(out_proj.weight.detach(), out_proj.bias.detach()),
+            eps2=layer.norm2.eps,
+            w1=_fold_norm(layer.norm2, layer.linear1.weight.detach(), layer.linear1.bias.detach()),
+            w2=_with_bias(layer.linear2.weight.detach(), layer.linear2.bias.detach()),
+            activation=layer.activation, shift=shift,
         ))
     return out
 
@@ -143,54 +164,108 @@ def _score_bound(norm1: nn.LayerNorm, w_qkv: torch.Tensor, b_qkv: torch.Tensor,
     return worst if math.isfinite(worst) else math.inf
 
 
-def _layer_norm(x: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
-    return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+class _Network:
+    """Eval-mode embedding, pre-norm Transformer encoder, final norm and head of a
+    :class:`StructuredPrecoderNet`, in the feature-major layout (see module docstring)."""
 
-
-class _Encoder:
-    """Eval-mode pre-norm Transformer encoder on ``[b, K, d]`` tokens (see module docstring)."""
-
-    def __init__(self, layers: list[_Layer], num_heads: int, num_tokens: int) -> None:
+    def __init__(self, net: StructuredPrecoderNet, layers: list[_Layer]) -> None:
         self.layers = layers
-        self.h = num_heads
-        self.k = num_tokens
-        self._buffers: dict[tuple[int, torch.dtype, torch.device], tuple[torch.Tensor,
-                                                                          torch.Tensor]] = {}
+        self.h = net.encoder.layers[0].self_attn.num_heads
+        self.d = net.config.d_model
+        self.embed = _with_bias(net.embed.weight.detach(), net.embed.bias.detach())
+        d = self.d
+        w_head, b_head = net.head.weight.detach(), net.head.bias.detach()
+        self.head = _fold_norm(net.norm, w_head[:, :d], b_head)
+        self.head_rho = w_head[:, d] if w_head.shape[1] > d else None  # ρ's column
+        self.eps = net.norm.eps
 
-    def _blocks(self, b: int, d: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Zeroed block-diagonal key ``[b, d, H K]`` and value ``[b, H K, d]`` buffers."""
-        key = (b, like.dtype, like.device)
-        if key not in self._buffers:
-            k, h = self.k, self.h
-            self._buffers[key] = (like.new_zeros(b, d, h * k), like.new_zeros(b, h * k, d))
-        return self._buffers[key]
+    def _bufs(self, buffers: dict[tuple[int, int, int], _Buffers], f: int, k: int, b: int,
+              like: torch.Tensor) -> _Buffers:
+        """Work buffers for ``b`` instances (the rows of ones, bias inputs, written once) and
+        the views of them that the attention loops use."""
+        key = (f, k, b)
+        if key not in buffers:
+            buffers[key] = _Buffers(f, k, b, self.d, self.h,
+                                    self.layers[0].w1.shape[0] if self.layers else 0,
+                                    self.head.shape[0], like)
+        return buffers[key]
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        b, k, d = x.shape
-        h = self.h
-        dh = d // h
-        kbd, vbd = self._blocks(b, d, x)  # off-diagonal blocks stay zero
-        kdiag = kbd.view(b, h, dh, h, k).diagonal(dim1=1, dim2=3)  # [b, d_h, K, H] blocks
-        vdiag = vbd.view(b, h, k, h, dh).diagonal(dim1=1, dim2=3)  # [b, K, d_h, H] blocks
-        x = x.reshape(b * k, d)
+    def _norm_into(self, x: torch.Tensor, out: torch.Tensor, sq: torch.Tensor,
+                   eps: float) -> None:
+        """Layer norm without affine map of the columns of ``x`` ``[d, n]`` into ``out[:d]``."""
+        xc = torch.sub(x, x.mean(0), out=out[:x.shape[0]])
+        xc.mul_(torch.mean(torch.mul(xc, xc, out=sq), 0).add_(eps).rsqrt_())
+
+    def __call__(self, feats: torch.Tensor, rho: torch.Tensor | None,
+                 buffers: dict[tuple[int, int, int], _Buffers]) -> torch.Tensor:
+        """Head outputs ``[3 + 2T, K, b]`` for the features ``[F + 1, K, b]`` of a chunk (last
+        row ones, as :func:`_features` makes them), in a buffer of ``buffers`` (work buffers
+        by chunk size, filled on first use; one dictionary per call of
+        :func:`structured_inference`)."""
+        f, k, b = feats.shape
+        f -= 1
+        bf = self._bufs(buffers, f, k, b, self.embed)
+        n = k * b
+        x = torch.mm(self.embed, feats.reshape(f + 1, n).to(self.embed.dtype),
+                     out=bf.x)  # residual stream [d, n]
+        s, o = bf.scores, bf.o
         for lay in self.layers:
-            y = _layer_norm(x, lay.norm1)
-            qkv = torch.addmm(lay.b_qkv, y, lay.w_qkv_t).view(b, k, 3 * d)
-            keys_t = qkv[:, :, d:2 * d].transpose(1, 2)  # [b, d, K]
-            values = qkv[:, :, 2 * d:]  # [b, K, d]
-            kdiag.copy_(keys_t.reshape(b, h, dh, k).permute(0, 2, 3, 1))
-            vdiag.copy_(values.reshape(b, k, h, dh).permute(0, 1, 3, 2))
-            s = torch.bmm(qkv[:, :, :d], kbd).view(b, k, h, k)  # scores [b, query, head, key]
+            self._norm_into(x, bf.normed, bf.sq, lay.eps1)
+            torch.mm(lay.w_qkv, bf.normed, out=bf.qkv)
+            # s[h, i, j] = q_i · k_j per head and instance, accumulated over the head's features
+            torch.mul(bf.q_c[0], bf.k_c[0], out=s)
+            for qc, kc in zip(bf.q_c[1:], bf.k_c[1:], strict=True):
+                s.addcmul_(qc, kc)
             if lay.shift:
-                s = s.sub_(s.amax(-1, keepdim=True))
-            s = s.exp_()
-            s = s.div_(s.sum(-1, keepdim=True))
-            o = torch.bmm(s.view(b, k, h * k), vbd).view(b * k, d)  # heads concatenated
-            x = torch.addmm(x, o, lay.w_out_t).add_(lay.b_out)
-            y = _layer_norm(x, lay.norm2)
-            f = lay.activation(torch.addmm(lay.b1, y, lay.w1_t))  # type: ignore[operator]
-            x = torch.addmm(x, f, lay.w2_t).add_(lay.b2)
-        return x.view(b, k, d)
+                s.sub_(s.amax(2, keepdim=True))
+            s.exp_()
+            den = s.sum(2)  # [H, K(query), b]
+            # o[h, :, i] = sum_j e[h, i, j] v_j / sum_j e[h, i, j]
+            torch.mul(bf.s_j[0], bf.v_j[0], out=o)
+            for sj, vj in zip(bf.s_j[1:], bf.v_j[1:], strict=True):
+                o.addcmul_(sj, vj)
+            o.mul_(den.reciprocal_()[:, None])
+            x.addmm_(lay.w_out, bf.attended)
+            self._norm_into(x, bf.normed, bf.sq, lay.eps2)
+            hid = torch.mm(lay.w1, bf.normed, out=bf.hidden[:-1])
+            if lay.activation is F.silu:
+                F.silu(hid, inplace=True)
+            else:
+                hid.copy_(lay.activation(hid))  # type: ignore[operator]
+            x.addmm_(lay.w2, bf.hidden)
+        self._norm_into(x, bf.normed, bf.sq, self.eps)
+        y = torch.mm(self.head, bf.normed, out=bf.y)  # [3 + 2T, n]
+        if self.head_rho is not None and rho is not None:
+            y.addr_(self.head_rho, rho.to(y.dtype).repeat(k))
+        return y.view(-1, k, b)
+
+
+class _Buffers:
+    """Work buffers of :class:`_Network` for chunks of ``b`` instances, columns ordered
+    (token, instance), and the per-feature / per-key views the attention loops use."""
+
+    def __init__(self, f: int, k: int, b: int, d: int, nh: int, fw: int, n_out: int,
+                 like: torch.Tensor) -> None:
+        n = k * b
+        dh = d // nh
+        # Buffers whose contents are never needed at the same time share memory (a smaller
+        # footprint stays in cache): the normalized tokens and the attention output; the
+        # feed-forward hidden layer, the attention scores and the layer norm's squares.
+        self.x = like.new_empty(d, n)  # residual stream, column (k, instance)
+        self.y = like.new_empty(n_out, n)  # head output
+        self.normed = like.new_ones(d + 1, n)  # normalized tokens; last row ones (bias)
+        self.attended = self.normed  # attention output (after the q, k, v product)
+        shared = like.new_ones(max(fw, d, nh * k) + 1, n)  # last row ones (bias)
+        self.hidden = shared[-fw - 1:]  # feed-forward hidden layer
+        self.sq = shared.view(-1)[:d * n].view(d, n)  # squares (layer norm)
+        self.scores = shared.view(-1)[:nh * k * n].view(nh, k, k, b)  # [head, query, key, b]
+        self.qkv = like.new_empty(3 * d, n)
+        self.o = self.attended[:d].view(nh, dh, k, b)
+        q, keys, v = self.qkv.view(3, nh, dh, k, b).unbind(0)
+        self.q_c = [q[:, c, :, None] for c in range(dh)]  # [H, K(i), 1, b]
+        self.k_c = [keys[:, c, None] for c in range(dh)]  # [H, 1, K(j), b]
+        self.s_j = [self.scores[:, None, :, j] for j in range(k)]  # [H, 1, K(i), b]
+        self.v_j = [v[:, :, None, j] for j in range(k)]  # [H, d_h, 1, b]
 
 
 def _softmax_last(x: torch.Tensor) -> torch.Tensor:
@@ -198,25 +273,55 @@ def _softmax_last(x: torch.Tensor) -> torch.Tensor:
     return e.div_(e.sum(-1, keepdim=True))
 
 
-def _diag_of_inverse(g: torch.Tensor) -> torch.Tensor:
-    """Real diagonal of the inverse of Hermitian positive-definite ``g`` ``[b, n, n]``."""
+def _inverse_cholesky(g: torch.Tensor) -> torch.Tensor | None:
+    """``L⁻¹`` ``[b, n, n]`` for the Cholesky factor ``L`` of Hermitian positive-definite ``g``
+    (``g⁻¹ = L⁻ᴴ L⁻¹``), from one batched triangular solve; ``None`` if a factorization fails
+    numerically."""
     chol, info = torch.linalg.cholesky_ex(g)
     if bool(info.any()):
-        inv = torch.linalg.inv(g)
-    else:
-        inv = torch.cholesky_inverse(chol)
-    return torch.diagonal(inv, dim1=-2, dim2=-1).real
+        return None
+    eye = torch.eye(g.shape[-1], dtype=g.dtype, device=g.device).expand_as(g)
+    return torch.linalg.solve_triangular(chol, eye, upper=False, left=False)
+
+
+def _diag_of_inverse(g: torch.Tensor) -> torch.Tensor:
+    r"""Real diagonal of the inverse of Hermitian positive-definite ``g`` ``[b, n, n]``:
+    :math:`(\mathbf G^{-1})_{kk} = \sum_i |(\mathbf L^{-1})_{ik}|^2` (LU inverse if Cholesky
+    fails)."""
+    inv_chol = _inverse_cholesky(g)
+    if inv_chol is None:
+        return torch.diagonal(torch.linalg.inv(g), dim1=-2, dim2=-1).real
+    return abs_sq(inv_chol).sum(-2)
 
 
 def _hpd_solve(g: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     """``g⁻¹ rhs`` for Hermitian positive-definite ``g`` ``[b, n, n]``: ``g⁻¹ = L⁻ᴴ L⁻¹`` from
     the Cholesky factor ``L`` (LU if Cholesky fails)."""
-    chol, info = torch.linalg.cholesky_ex(g)
-    if bool(info.any()):
+    inv_chol = _inverse_cholesky(g)
+    if inv_chol is None:
         return torch.linalg.solve(g, rhs)
-    eye = torch.eye(g.shape[-1], dtype=g.dtype, device=g.device).expand_as(g)
-    inv_chol = torch.linalg.solve_triangular(chol, eye, upper=False, left=False)  # L⁻¹
     return inv_chol.mH @ (inv_chol @ rhs)
+
+
+_PREPARED: weakref.WeakKeyDictionary[StructuredPrecoderNet, tuple[tuple[object, ...],
+                                                                   _Network | None]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _prepared(net: StructuredPrecoderNet) -> _Network | None:
+    """``net``'s weights arranged by :class:`_Network` (``None`` for an encoder of another
+    kind), kept while ``net`` lives and its parameters and modules are unchanged: the key holds
+    every parameter's identity, storage, version counter (bumped by every in-place change:
+    optimizer steps, ``load_state_dict``, ``copy_``), dtype and device."""
+    key = tuple((id(p), p.data_ptr(), p._version, p.dtype, p.device)
+                for p in net.parameters())
+    hit = _PREPARED.get(net)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    layers = _layers(net.encoder)
+    network = None if layers is None else _Network(net, layers)
+    _PREPARED[net] = (key, network)
+    return network
 
 
 def structured_inference(
@@ -269,80 +374,78 @@ def structured_inference(
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
     cfg = net.config
     theta_t, r = _check_inputs(h, theta, cfg, rho)
-    layers = _layers(net.encoder)
+    network = _prepared(net)
     with torch.no_grad():
-        if layers is None:
+        if network is None:
             was = net.training
             net.eval()
             try:
                 return net(h, theta_t, power=power, noise_var=noise_var, rho=r)[1]
             finally:
                 net.train(was)
-        encoder = _Encoder(layers, net.encoder.layers[0].self_attn.num_heads, cfg.num_users)
+        buffers: dict[tuple[int, int, int], _Buffers] = {}
         m = cfg.num_antennas
         shared = bool((theta_t == theta_t[:1]).all()) if theta_t.shape[0] > 0 else False
         a_shared = ula(m, theta_t[0]).to(h.dtype) if shared else None  # [T, M]
         if h.shape[0] == 0:
             return h.new_zeros(0, m, cfg.num_users)
-        x, gain_raw, a_mt = _features(h, theta_t, r, a_shared, power=power,
-                                      noise_var=noise_var)
-        y = torch.cat([_network(net, encoder, x[s:s + chunk_size],
-                                None if r is None else r[s:s + chunk_size])
-                       for s in range(0, h.shape[0], chunk_size)])
-        # ||W||_F^2 = sum_k p_k = P_t already (softmax powers), so eq. (21) is not re-applied
-        return _precoder(h, y.to(h.real.dtype), gain_raw, a_mt, shared, power=power,
-                         noise_var=noise_var)
+        w = h.new_empty(h.shape[0], m, cfg.num_users)
+        for s in range(0, h.shape[0], chunk_size):
+            c = slice(s, s + chunk_size)
+            hc, rc = h[c], None if r is None else r[c]
+            x, gain_raw, a_mt = _features(hc, theta_t[c], rc, a_shared, power=power,
+                                          noise_var=noise_var)
+            y = network(x, rc, buffers).to(h.real.dtype)  # [3 + 2T, K, b]
+            # ||W||_F^2 = sum_k p_k = P_t already (softmax powers): eq. (21) is not re-applied
+            _precoder(hc, y.permute(2, 1, 0), gain_raw, a_mt, shared, power=power,
+                      noise_var=noise_var, out=w[c])
+        return w
 
 
 def _features(h: torch.Tensor, theta: torch.Tensor, rho: torch.Tensor | None,
               a_shared: torch.Tensor | None, *, power: float, noise_var: float
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Token features ``[B, K, F]`` (:meth:`StructuredPrecoderNet.token_features`), the channel
-    gains ``||h_k||²`` ``[B, K]`` and the scaled steering matrix ``a/√M`` (``[M, T]`` when shared,
+    """Token features (:meth:`StructuredPrecoderNet.token_features`) feature-major, ``[F + 1,
+    K, B]`` with a last row of ones (the bias input of the embedding), the channel gains
+    ``||h_k||²`` ``[B, K]`` and the scaled steering matrix ``a/√M`` (``[M, T]`` when shared,
     else ``[B, M, T]``)."""
     b, k, m = h.shape
     t = theta.shape[-1]
     rdt = h.real.dtype
     tiny = torch.finfo(rdt).tiny
+    nf = 2 + 2 * m + 3 * t + (0 if rho is None else 1)
+    xf = h.real.new_empty(nf + 1, k, b)
+    xf[nf] = 1.0
     gain_raw = abs_sq(h).sum(-1)  # ||h_k||^2, [B, K]
     gain = gain_raw.clamp_min(tiny)
-    snr = torch.log10(power * gain / noise_var)
+    torch.log10(power * gain.mT / noise_var, out=xf[0]).mul_(0.5)  # snr / 2
     gram = h @ h.mH
     gram.diagonal(dim1=-2, dim2=-1).add_(k * noise_var / power)
     diag_inv = _diag_of_inverse(gram)
-    rzf_gain = torch.log10(power / (noise_var * diag_inv.clamp_min(tiny)))
-    hn = h * torch.rsqrt(gain / m)[..., None]
+    torch.log10(power / (noise_var * diag_inv.mT.clamp_min(tiny)), out=xf[1]).mul_(0.5)
+    # Re, Im of hn = sqrt(M) h_k / ||h_k||, written [2, M, K, B]
+    torch.mul(torch.view_as_real(h).permute(3, 2, 1, 0), torch.rsqrt(gain.mT / m),
+              out=xf[2:2 + 2 * m].view(2, m, k, b))
     if a_shared is not None:
-        corr = (hn.reshape(b * k, m) @ a_shared.mT).view(b, k, t)
+        corr = (h.reshape(b * k, m) @ a_shared.mT).view(b, k, t)
         a_mt = a_shared.mT / math.sqrt(m)  # [M, T]
     else:
         a = ula(m, theta).to(h.dtype)  # [B, T, M]
-        corr = hn @ a.mT
+        corr = h @ a.mT
         a_mt = a.mT / math.sqrt(m)  # [B, M, T]
-    align = abs_sq(corr) / (m * m)
+    # |h_k a_t|^2 / (M ||h_k||^2)
+    torch.div(abs_sq(corr).permute(2, 1, 0), m * gain.mT, out=xf[2 + 2 * m:2 + 2 * m + t])
     ang = torch.cat([torch.sin(theta), torch.cos(theta)], dim=-1)  # [B, 2T]
-    parts = [snr[..., None] / 2.0, rzf_gain[..., None] / 2.0, hn.real, hn.imag, align,
-             ang[:, None, :].expand(b, k, -1)]
+    xf[2 + 2 * m + t:2 + 2 * m + 3 * t] = ang.mT[:, None, :]
     if rho is not None:
-        parts.append(rho.to(rdt)[:, None, None].expand(b, k, 1))
-    return torch.cat(parts, dim=-1), gain_raw, a_mt
-
-
-def _network(net: StructuredPrecoderNet, encoder: _Encoder, x: torch.Tensor,
-             rho: torch.Tensor | None) -> torch.Tensor:
-    """Head outputs ``[b, K, 3 + 2T]`` for the features ``x`` ``[b, K, F]`` of a chunk."""
-    b, k, _ = x.shape
-    e = F.linear(x.to(net.embed.weight.dtype), net.embed.weight, net.embed.bias)
-    z = _layer_norm(encoder(e).reshape(b * k, -1), net.norm)
-    if rho is not None:
-        z = torch.cat([z, rho.to(z.dtype).repeat_interleave(k)[:, None]], -1)
-    return F.linear(z, net.head.weight, net.head.bias).view(b, k, -1)
+        xf[nf - 1] = rho.to(rdt)[None, :]
+    return xf, gain_raw, a_mt
 
 
 def _precoder(h: torch.Tensor, y: torch.Tensor, gain_raw: torch.Tensor, a_mt: torch.Tensor,
-              shared: bool, *, power: float, noise_var: float) -> torch.Tensor:
-    """``w_raw`` ``[B, M, K]`` from the head outputs ``y`` (parameters_of_form and
-    :func:`~isaclearn.learn.precoder_nets.structured_precoder`)."""
+              shared: bool, *, power: float, noise_var: float, out: torch.Tensor) -> None:
+    """``w_raw`` ``[B, M, K]``, written to ``out``, from the head outputs ``y`` ``[B, K, 3 + 2T]``
+    (parameters_of_form and :func:`~isaclearn.learn.precoder_nets.structured_precoder`)."""
     b, k, m = h.shape
     t = a_mt.shape[-1]
     tiny = torch.finfo(y.dtype).tiny
@@ -352,7 +455,7 @@ def _precoder(h: torch.Tensor, y: torch.Tensor, gain_raw: torch.Tensor, a_mt: to
     scale = torch.sqrt(gain_raw)[..., None]  # ||h_k||
     c = torch.complex(y[..., 3:3 + t] * scale, y[..., 3 + t:3 + 2 * t] * scale).to(h.dtype)
     hh = h.mH  # [B, M, K]
-    g = hh @ (lam.to(h.dtype)[..., None] * h)
+    g = hh @ torch.view_as_complex(torch.view_as_real(h) * lam[..., None, None])  # H^H Λ H
     g.diagonal(dim1=-2, dim2=-1).add_(noise_var)
     if shared:
         steer = (c.reshape(b * k, t) @ a_mt.mT).view(b, k, m).mT  # (a c^T)/sqrt(M), [B, M, K]
@@ -362,4 +465,4 @@ def _precoder(h: torch.Tensor, y: torch.Tensor, gain_raw: torch.Tensor, a_mt: to
     # w_k = sqrt(p_k) u_k / ||u_k||, one complex pass
     amp = torch.sqrt(p.clamp_min(tiny))[:, None, :] * torch.rsqrt(
         abs_sq(u).sum(-2, keepdim=True).clamp_min(tiny))
-    return u * amp
+    torch.mul(u, amp, out=out)

@@ -5,10 +5,13 @@
   matrix Π and the sensing threshold Λ (54)–(58).
 * :mod:`.pattern`, :mod:`.power` — the liu_irs_ppo desired beampattern (17), its error L_r (16),
   per-antenna power (22) and constraint violations.
+* :mod:`.ofdm` — yang_som SINR with ICI (7) and spectral efficiency (8); the wideband angle
+  Fisher information (10) is :func:`.sensing.fisher_angle`.
 * :mod:`.vehicular` — per-RSU rates (10), assignment accuracy, beam MSE, tracking RMSE, NEES.
 """
 
 from isaclearn.metrics.comm import jain_fairness, mimo_rates, mimo_sum_rate, rates, sinr, sum_rate
+from isaclearn.metrics.ofdm import se, se_per_hz, sinr_ici
 from isaclearn.metrics.pattern import (
     angle_grid,
     beampattern_mse,
@@ -32,6 +35,8 @@ from isaclearn.metrics.sensing import (
     crb_angle,
     crb_angle_approx,
     crb_from_covariance,
+    crlb_from_fisher,
+    fisher_angle,
 )
 from isaclearn.metrics.vehicular import (
     assignment_accuracy,
@@ -42,6 +47,11 @@ from isaclearn.metrics.vehicular import (
 )
 
 __all__ = [
+    "crlb_from_fisher",
+    "fisher_angle",
+    "se",
+    "se_per_hz",
+    "sinr_ici",
     "angle_grid",
     "beampattern_mse",
     "desired_pattern",

@@ -342,3 +342,143 @@ def beampattern(
     a = ula(w.shape[-2], g, reference=reference, spacing=spacing, sign=sign,
             normalize=normalize).to(w.dtype)  # [G, M]
     return abs_sq(a.conj() @ w).sum(dim=-1)
+
+
+def fisher_angle(
+    r_x: torch.Tensor,
+    theta: torch.Tensor | float,
+    *,
+    num_rx: int,
+    radar_snr: torch.Tensor | float,
+    num_symbols: int,
+    reference: Reference = "first",
+    spacing: float = 0.5,
+    sign: int = -1,
+    normalize: bool = True,
+) -> torch.Tensor:
+    r"""Fisher information of one target angle with the echo amplitude unknown, per covariance.
+
+    Eq. (10) of yang_som (``shared/papers/000_e47146536a3e5322.txt``), one value per transmit
+    covariance (e.g. per subcarrier ``m``):
+
+    .. math::
+       J_m(\theta) = \frac{2|\alpha_m|^2 L}{\sigma_s^2}\,
+       \frac{\operatorname{tr}(\dot{\mathbf A}^H\dot{\mathbf A}\mathbf R_{x,m})
+             \operatorname{tr}(\mathbf A^H\mathbf A\mathbf R_{x,m})
+             - |\operatorname{tr}(\dot{\mathbf A}^H\mathbf A\mathbf R_{x,m})|^2}
+            {\operatorname{tr}(\mathbf A^H\mathbf A\mathbf R_{x,m})},
+       \qquad \mathbf A = \mathbf a_r(\theta)\mathbf a_t^H(\theta),
+
+    the Schur complement of the Fisher matrix of :math:`(\theta, \Re\alpha_m, \Im\alpha_m)` for
+    ``L`` snapshots :math:`\mathbf y_l = \alpha_m\mathbf A\mathbf x_l + \mathbf z_l`,
+    :math:`\mathbf z\sim\mathcal{CN}(0,\sigma_s^2\mathbf I)`, with
+    :math:`\mathbf R_{x,m} = \frac1L\sum_l\mathbf x_l\mathbf x_l^H`. With independent
+    :math:`\alpha_m` per subcarrier the wideband information is :math:`\sum_m J_m` and the CRLB
+    (11) is its inverse (:func:`crlb_from_fisher`). For ``r_x`` ``[..., M, M]`` this is the
+    inverse of :func:`crb_from_covariance` with one target.
+
+    Parameters
+    ----------
+    r_x : torch.Tensor
+        ``[..., M, M]`` complex transmit covariance per symbol (watts), Hermitian PSD; only its
+        Hermitian part is used. ``[B, S, M, M]`` gives one value per subcarrier.
+    theta : float or torch.Tensor
+        Target angle (radians from broadside), broadcastable against ``r_x.shape[:-2]`` (pass
+        ``[B, 1]`` for one angle per instance and ``[B, S, M, M]`` covariances).
+    num_rx : int
+        Radar receive antennas ``N`` [:math:`N_r`].
+    radar_snr : float or torch.Tensor
+        :math:`|\alpha_m|^2/\sigma_s^2` (linear), ``> 0``, broadcastable against
+        ``r_x.shape[:-2]``.
+    num_symbols : int
+        ``L`` (the paper omits it in (10); a constant factor, spec §2).
+    reference, spacing, sign, normalize
+        Steering convention of both arrays (:func:`isaclearn.arrays.ula`); the defaults are
+        yang_som's :math:`[\mathbf a(\theta)]_i = M^{-1/2}e^{-j i\pi\sin\theta}` (0-based ``i``).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[...]`` real (rad⁻²), ``broadcast(r_x.shape[:-2], theta.shape)``; 0 where the design
+        gives no angle information (``tr(A^H A R) = 0``).
+
+    Raises
+    ------
+    ShapeError
+        ``r_x`` not square, or shapes that do not broadcast.
+    ConfigError
+        ``num_rx`` or ``num_symbols`` not a positive integer, bad convention.
+    ValueRangeError
+        ``theta`` complex or ``radar_snr`` not positive.
+
+    Notes
+    -----
+    The printed text of (10) garbles :math:`\mathbf R_{x,m}` and has no ``L`` (spec §6.7); the
+    paper's :math:`\mathbf R_{x,m} = \frac{P_t}{N_tUM}\mathbf F_{RF}\mathbf F_{BB,m}
+    \mathbf F_{BB,m}^H\mathbf F_{RF}^H` is the covariance of the applied precoder.
+
+    Examples
+    --------
+    >>> import torch
+    >>> r = torch.eye(4, dtype=torch.complex128).expand(3, 4, 4) / 4
+    >>> fisher_angle(r, 0.2, num_rx=4, radar_snr=1.0, num_symbols=8).shape
+    torch.Size([3])
+    """
+    check_last_dims(r_x, (None, None), "r_x", "[..., M, M]")
+    if r_x.shape[-1] != r_x.shape[-2]:
+        raise ShapeError(f"r_x must be square [..., M, M], got shape {tuple(r_x.shape)}")
+    check_count(num_rx, "num_rx")
+    check_count(num_symbols, "num_symbols")
+    r = r_x if r_x.is_complex() else r_x.to(complex_dtype(r_x.dtype))
+    r = 0.5 * (r + r.conj().transpose(-2, -1))
+    t = torch.as_tensor(theta, device=r.device)
+    if t.is_complex():
+        raise ValueRangeError("theta must be real (radians)")
+    t = t.to(real_dtype(r.dtype))
+    try:
+        batch = torch.broadcast_shapes(r.shape[:-2], t.shape)
+    except RuntimeError:
+        raise ShapeError(f"theta of shape {tuple(t.shape)} does not broadcast against r_x "
+                         f"[..., M, M] of shape {tuple(r.shape)}") from None
+    kw: dict[str, Any] = {"reference": reference, "spacing": spacing, "sign": sign,
+                          "normalize": normalize}
+    m, n = r.shape[-1], int(num_rx)
+    tt = t.expand(batch)[..., None]  # [..., 1]: one "target" for _fisher_traces
+    a, da = ula(m, tt, **kw).to(r.dtype), ula_derivative(m, tt, **kw).to(r.dtype)
+    b, db = ula(n, tt, **kw).to(r.dtype), ula_derivative(n, tt, **kw).to(r.dtype)
+    t_dd, t_da, t_aa = (x[..., 0] for x in _fisher_traces(r.expand(*batch, m, m), a, da, b, db))
+    eta = as_real_tensor(radar_snr, like=t_aa)
+    if not bool((eta > 0).all()):
+        raise ValueRangeError("radar_snr must be > 0")
+    num = t_dd * t_aa - (t_da.real.square() + t_da.imag.square())
+    informative = t_aa > 0
+    safe = torch.where(informative, t_aa, torch.ones_like(t_aa))
+    return torch.where(informative, 2.0 * eta * num_symbols * num / safe,
+                       torch.zeros_like(t_aa))
+
+
+def crlb_from_fisher(fisher: torch.Tensor, *, dim: int = -1, db: bool = False) -> torch.Tensor:
+    r"""Angle CRLB (11) :math:`1/\sum_m J_m` from per-subcarrier Fisher information.
+
+    Parameters
+    ----------
+    fisher : torch.Tensor
+        ``[..., S]`` real, :func:`fisher_angle` per subcarrier (rad⁻²).
+    dim : int
+        Dimension summed over (the subcarriers).
+    db : bool
+        If True, return :math:`10\log_{10}` of the bound (dB of rad²).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[...]`` real, rad² (``+inf`` when the total information is 0).
+
+    Examples
+    --------
+    >>> import torch
+    >>> crlb_from_fisher(torch.tensor([[5.0, 5.0]]), db=True)
+    tensor([-10.])
+    """
+    crlb = 1.0 / fisher.sum(dim=dim)
+    return 10.0 * torch.log10(crlb) if db else crlb
