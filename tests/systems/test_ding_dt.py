@@ -359,12 +359,12 @@ def test_exhaustive_refuses_large_k() -> None:
 # --------------------------------------------------------------------------------- Bi-LSTM
 
 
-def _nets(n: int = 8) -> LstmDesigner:
+def _nets(n: int = 8, project: bool = False) -> LstmDesigner:
     a = BiLstmNet(BiLstmConfig(num_tx=n, num_rx=n, head="assign", hidden_size=8,
                                dense_width=8))
     b = BiLstmNet(BiLstmConfig(num_tx=n, num_rx=n, head="beam", hidden_size=8, dense_width=8,
                                output_scale=10.0))
-    return LstmDesigner(a.eval(), b.eval())
+    return LstmDesigner(a.eval(), b.eval(), project_sensing=project)
 
 
 def test_lstm_designer_is_the_two_nets_on_x_sorted_vehicles() -> None:
@@ -391,6 +391,25 @@ def test_lstm_designer_is_the_two_nets_on_x_sorted_vehicles() -> None:
     d2 = lstm.design(pad)
     torch.testing.assert_close(d2.w[:, :, :-1], lstm.design(_drop_last(p)).w)
     assert float(d2.w[:, :, -1].abs().max()) == 0.0
+
+
+def test_lstm_beams_are_projected_onto_the_sensing_constraint() -> None:
+    """With the literal constraint, every served beam of the (untrained) Bi-LSTM designer meets
+    the constraint where it is feasible and stays within the power budget; beams that already
+    meet it are left as the network gave them."""
+    from isaclearn.systems.ding_dt import slot_metrics
+
+    p = _snapshot(k=6)
+    raw = _nets(project=False).design(p)
+    d = _nets(project=True).design(p)
+    m_raw, m = slot_metrics(p, raw), slot_metrics(p, d)
+    assert int(m_raw.violated.sum()) > 0 and int(m.violated.sum()) == 0
+    assert torch.equal(d.extras["assign"], raw.extras["assign"])
+    assert float(d.w.abs().square().sum(-1).max()) <= p.power * (1 + 1e-9)
+    keep = p.mask & ~m_raw.constrained | (m_raw.constrained & ~m_raw.violated
+                                          & ~m_raw.infeasible)
+    same = (d.w == raw.w).all(-1).all(1)
+    assert bool(same[keep & ~m_raw.active].all())
 
 
 def _drop_last(p: TwinProblem) -> TwinProblem:

@@ -242,6 +242,11 @@ class LstmDesigner:
     twin: :func:`isaclearn.learn.bilstm.vehicle_features`) with the vehicles of each instance
     sorted by their predicted position ``x``. The beam network's output (the beam at the
     serving RSU) is projected onto ‖f‖² ≤ P and placed at the RSU the assignment network chose.
+    With a sensing constraint in the problem (and ``project_sensing``), each served beam is then
+    projected onto ball ∩ the SCA half-space of (37) linearised at the network's beam, with Λ
+    clipped to :math:`P\\lambda_{max}(1 - 10^{-6})` as in FP + PGD
+    (:func:`isaclearn.solvers.fractional.project_ball_halfspace`): the closest beam to the
+    network's that meets the (linearised) constraint (our choice, spec §3).
 
     Parameters
     ----------
@@ -249,6 +254,8 @@ class LstmDesigner:
         ``head="assign"`` and ``head="beam"`` networks for this system's ``N_t``, ``N_r``.
     name : str
         Name in tables.
+    project_sensing : bool
+        Project the beams onto the sensing constraint (default True).
 
     Raises
     ------
@@ -258,7 +265,8 @@ class LstmDesigner:
 
     needs_features = True
 
-    def __init__(self, assign_net: BiLstmNet, beam_net: BiLstmNet, name: str = "lstm") -> None:
+    def __init__(self, assign_net: BiLstmNet, beam_net: BiLstmNet, name: str = "lstm",
+                 project_sensing: bool = True) -> None:
         if assign_net.config.head != "assign" or beam_net.config.head != "beam":
             raise ConfigError("LstmDesigner needs a head='assign' and a head='beam' network, "
                               f"got {assign_net.config.head!r} and {beam_net.config.head!r}")
@@ -270,6 +278,7 @@ class LstmDesigner:
         self.assign_net = assign_net
         self.beam_net = beam_net
         self.name = name
+        self.project_sensing = project_sensing
 
     @property
     def num_tx(self) -> int:
@@ -294,7 +303,32 @@ class LstmDesigner:
                              "builds them for a designer with needs_features = True)")
         if not bool(problem.mask.any()):
             return empty_design(problem)
-        return lstm_design(self.assign_net, self.beam_net, problem)
+        design = lstm_design(self.assign_net, self.beam_net, problem)
+        if self.project_sensing and problem.gram is not None:
+            design = project_sensing(design, problem)
+        return design
+
+
+def project_sensing(design: Design, problem: TwinProblem, margin: float = 1e-6) -> Design:
+    """Each served beam projected onto ball ∩ the SCA half-space of (37) at itself (see
+    :class:`LstmDesigner`); pairs without a constraint (Λ ≤ 0) are left as they are."""
+    from isaclearn.metrics.pcrb import angle_information_max
+    from isaclearn.solvers.fractional import project_ball_halfspace, sca_halfspace
+
+    assert problem.gram is not None and problem.threshold is not None
+    cfg = problem.config
+    cap = problem.power * angle_information_max(problem.state[..., 0], cfg.num_tx, cfg.num_rx)
+    lam = torch.minimum(problem.threshold, cap * (1.0 - margin))
+    xi = (torch.arange(problem.num_rsus)[None, :, None] == design.extras["assign"][:, None, :]) \
+        & problem.mask[:, None, :]
+    on = xi & (problem.threshold > 0)
+    if not bool(on.any()):
+        return design
+    f0 = design.w[on].to(problem.gram.dtype)
+    c, b = sca_halfspace(problem.gram[on], f0, lam[on])
+    w = design.w.clone()
+    w[on] = project_ball_halfspace(f0, c, b, math.sqrt(problem.power)).to(w.dtype)  # type: ignore[union-attr]
+    return Design(w=w, extras=design.extras, info=design.info)
 
 
 def lstm_design(assign_net: BiLstmNet, beam_net: BiLstmNet, problem: TwinProblem) -> Design:
