@@ -961,7 +961,7 @@ _DYNAMIC_PLOTS = [PlotSpec(filename="dynamic.png", x="time_s",
                            title="ding_dt dynamic traffic (plotted seed)")]
 _DYNAMIC_TABLE = ["seed", "method", "sum_rate", "gain_vs_distance", "early_gain",
                   "share_gain_negative", "num_vehicles", "infeasible_frac", "seconds_per_slot"]
-_QUICK_DYNAMIC: dict[str, Any] = {**_QUICK_COMMON, **_QUICK_LSTM, "duration_s": 3.0,
+_QUICK_DYNAMIC: dict[str, Any] = {**_QUICK_COMMON, **_QUICK_LSTM, "duration_s": 2.0,
                                   "num_seeds": 3, "seed_chunk": 3, "bin_s": 0.1,
                                   "early_s": 1.0, "lstm_data_k": (4, 8)}
 
