@@ -330,29 +330,26 @@ def _by(rows: Sequence[dict[str, Any]], coord: str, col: str = "rate_per_vehicle
     return out
 
 
-REL_TOL = 1e-6
-"""Relative differences below this count as equal in the claims (FP's own tolerance leaves
-differences of that order between designs that are the same assignment)."""
-
-
-def _gt(a: float, b: float) -> bool:
-    """``a > b`` by more than :data:`REL_TOL` relative."""
-    return a - b > REL_TOL * max(abs(a), abs(b))
+def _gt(a: float, b: float, tol: float) -> bool:
+    """``a > b`` by more than ``tol`` relative (the claims use FP's relative tolerance
+    ``fp_tol``: two designs of the same assignment differ by that much)."""
+    return a - b > tol * max(abs(a), abs(b))
 
 
 def _verdict(ok: bool) -> str:
     return "holds" if ok else "does not hold"
 
 
-def _order_claim(vals: dict[str, float], order: Sequence[str]) -> tuple[bool, str]:
+def _order_claim(vals: dict[str, float], order: Sequence[str], tol: float
+                 ) -> tuple[bool, str]:
     """Whether ``vals`` decrease strictly along ``order``, and the chain with the actual
-    relations (``=`` within :data:`REL_TOL` relative)."""
+    relations (``=`` within ``tol`` relative)."""
     present = [m for m in order if m in vals]
-    ok = all(_gt(vals[a], vals[b]) for a, b in zip(present, present[1:]))
+    ok = all(_gt(vals[a], vals[b], tol) for a, b in zip(present, present[1:]))
     text = f"{present[0]} {vals[present[0]]:.4g}" if present else ""
     for a, b in zip(present, present[1:]):
         va, vb = vals[a], vals[b]
-        rel = ">" if _gt(va, vb) else ("<" if _gt(vb, va) else "=")
+        rel = ">" if _gt(va, vb, tol) else ("<" if _gt(vb, va, tol) else "=")
         text += f" {rel} {b} {vb:.4g}"
     return ok, text
 
@@ -398,21 +395,22 @@ def run_vehicles(cfg: VehiclesConfig, ctx: RunContext) -> dict[str, Any]:
         by = _by(sub, "num_vehicles")
         ks = sorted(cfg.vehicles)
         out: dict[str, Any] = {}
-        falls = {m: all(_gt(v[a], v[b]) for a, b in zip(ks, ks[1:]) if a in v and b in v)
+        falls = {m: all(_gt(v[a], v[b], cfg.fp_tol) for a, b in zip(ks, ks[1:])
+                        if a in v and b in v)
                  for m, v in by.items() if m in FOUR}
         out["all_fall_with_K"] = f"{_verdict(all(falls.values()))}: " + ", ".join(
             f"{m} {'falls' if ok else 'does not fall'}" for m, ok in falls.items())
         per_k = {}
         for k in ks:
             vals = {m: v[k] for m, v in by.items() if k in v}
-            ok, text = _order_claim(vals, ("alg3", "lstm", "distance"))
+            ok, text = _order_claim(vals, ("alg3", "lstm", "distance"), cfg.fp_tol)
             per_k[k] = ok
             out[f"K{k}_order"] = text
         out["alg3_lstm_gt_distance"] = _verdict(all(per_k.values()))
         if "greedy" in by and "distance" in by and ks:
             k0, k1 = ks[0], ks[-1]
             g, d = by["greedy"], by["distance"]
-            low = _gt(d.get(k0, math.nan), g.get(k0, math.nan))
+            low = _gt(d.get(k0, math.nan), g.get(k0, math.nan), cfg.fp_tol)
             out["greedy_below_distance_at_small_K"] = (
                 f"{_verdict(low)}: K = {k0}: greedy {g.get(k0, math.nan):.4g} vs distance "
                 f"{d.get(k0, math.nan):.4g}")
@@ -467,13 +465,13 @@ def run_antennas(cfg: AntennasConfig, ctx: RunContext) -> dict[str, Any]:
     rows = ctx.rows()
     by = _by(rows, "num_antennas")
     ns = sorted(cfg.antennas)
-    rises = {m: all(_gt(v[b], v[a]) for a, b in zip(ns, ns[1:]) if a in v and b in v)
+    rises = {m: all(_gt(v[b], v[a], cfg.fp_tol) for a, b in zip(ns, ns[1:]) if a in v and b in v)
              for m, v in by.items()}
     claims: dict[str, Any] = {"all_rise_with_N": f"{_verdict(all(rises.values()))}: " + ", ".join(
         f"{m} {'rises' if ok else 'does not rise'}" for m, ok in rises.items())}
     oks = []
     for n in ns:
-        ok, text = _order_claim({m: v[n] for m, v in by.items() if n in v}, FOUR)
+        ok, text = _order_claim({m: v[n] for m, v in by.items() if n in v}, FOUR, cfg.fp_tol)
         oks.append(ok)
         claims[f"N{n}_order"] = text
     claims["alg3_gt_lstm_gt_greedy_gt_distance_every_N"] = _verdict(all(oks))
@@ -567,10 +565,6 @@ def _dynamic_chunk(cfg: DynamicConfig, seeds: list[int], ctx: RunContext,
         nv = tr.num_vehicles[:n_bins * per_bin].double().reshape(n_bins, per_bin, -1).mean(1)
         gb = (gain[:n_bins * per_bin].reshape(n_bins, per_bin, -1).mean(1)
               if gain is not None else None)
-        # a bin's gain counts as negative / non-negative beyond FP's noise: REL_TOL of the
-        # distance assignment's rate in that bin
-        tol = (REL_TOL * ref.sum_rate[:n_bins * per_bin].reshape(n_bins, per_bin, -1).mean(1)
-               .abs() if ref is not None else None)
         for j, s in enumerate(seeds):
             kind = "plot" if s == cfg.plot_seed else "bin"
             for t in range(n_bins):
@@ -593,9 +587,6 @@ def _dynamic_chunk(cfg: DynamicConfig, seeds: list[int], ctx: RunContext,
                 run["gain_vs_distance"] = float(g.mean())
                 run["early_gain"] = float(g[:early].mean())
                 run["late_gain"] = float(g[early:].mean())
-                assert gb is not None and tol is not None
-                run["share_gain_negative"] = float((gb[:, j] < -tol[:, j]).double().mean())
-                run["share_gain_nonnegative"] = float((gb[:, j] >= -tol[:, j]).double().mean())
             rows.append(run)
     return rows
 
@@ -609,6 +600,8 @@ def run_dynamic(cfg: DynamicConfig, ctx: RunContext) -> dict[str, Any]:
         sweep(ctx, chunks, lambda c: f"seeds={c[0]}-{c[-1]}",
               lambda c: _dynamic_chunk(cfg, c, ctx, cache), desc="dynamic")
     rows = [r for r in ctx.rows() if r.get("kind") == "run"]
+    bins = [r for r in ctx.rows() if r.get("kind") in ("bin", "plot")]
+    shares = _gain_shares(bins, cfg.fp_tol)
     stats: dict[str, Any] = {}
     for name in cfg.methods:
         rs = [r for r in rows if r["method"] == name]
@@ -616,7 +609,9 @@ def run_dynamic(cfg: DynamicConfig, ctx: RunContext) -> dict[str, Any]:
         for col in ("sum_rate", "gain_vs_distance", "early_gain", "late_gain",
                     "share_gain_negative", "share_gain_nonnegative", "num_vehicles",
                     "infeasible_frac"):
-            vals = [r[col] for r in rs if r.get(col) is not None]
+            vals = [shares.get((name, r["seed"]), {}).get(col) if col.startswith("share")
+                    else r.get(col) for r in rs]
+            vals = [v for v in vals if v is not None]
             if vals:
                 m, h = ci95(torch.tensor(vals, dtype=torch.float64))
                 entry[col] = {"mean": m, "ci95": h}
@@ -639,11 +634,10 @@ def run_dynamic(cfg: DynamicConfig, ctx: RunContext) -> dict[str, Any]:
             f"{_verdict(mean('alg3', 'share_gain_nonnegative') >= 0.999)}: share of "
             f"{cfg.bin_s:g} s bins with gain >= 0: {mean('alg3', 'share_gain_nonnegative'):.3f}")
     overall = {m: mean(m, "sum_rate") for m in stats}
-    ok, text = _order_claim(overall, FOUR)
+    ok, text = _order_claim(overall, FOUR, cfg.fp_tol)
     claims["time_average_order"] = f"{_verdict(ok)}: {text}"
     if "lstm" in stats and "greedy" in stats:
-        bins = [r for r in ctx.rows() if r.get("kind") in ("bin", "plot")]
-        lg = _paired(bins, "lstm", "greedy")
+        lg = _paired(bins, "lstm", "greedy", cfg.fp_tol)
         claims["lstm_ge_greedy_most_of_the_time"] = (
             f"{_verdict(lg > 0.5)}: share of (seed, bin) with lstm >= greedy: {lg:.3f}")
     return {"claims": claims, "stats": stats, "power_db": cfg.power_db,
@@ -651,13 +645,31 @@ def run_dynamic(cfg: DynamicConfig, ctx: RunContext) -> dict[str, Any]:
             "rate_per_s": cfg.rate_per_s, "duration_s": cfg.duration_s}
 
 
-def _paired(rows: Sequence[dict[str, Any]], a: str, b: str) -> float:
+def _paired(rows: Sequence[dict[str, Any]], a: str, b: str, tol: float) -> float:
+    """Share of (seed, bin) where ``a``'s rate is at least ``b``'s (within ``tol``)."""
     va = {(r["seed"], r["time_s"]): r["sum_rate"] for r in rows if r["method"] == a}
     vb = {(r["seed"], r["time_s"]): r["sum_rate"] for r in rows if r["method"] == b}
     keys = [k for k in va if k in vb]
     if not keys:
         return math.nan
-    return sum(va[k] >= vb[k] for k in keys) / len(keys)
+    return sum(not _gt(vb[k], va[k], tol) for k in keys) / len(keys)
+
+
+def _gain_shares(bins: Sequence[dict[str, Any]], tol: float
+                 ) -> dict[tuple[str, Any], dict[str, float]]:
+    """Per (method, seed): the share of time bins whose gain over the distance assignment is
+    negative / non-negative beyond ``tol`` relative to the distance assignment's rate."""
+    ref = {(r["seed"], r["time_s"]): float(r["sum_rate"]) for r in bins
+           if r["method"] == "distance"}
+    out: dict[tuple[str, Any], list[bool]] = {}
+    for r in bins:
+        d = ref.get((r["seed"], r["time_s"]))
+        if d is None or r.get("gain_vs_distance") is None:
+            continue
+        out.setdefault((r["method"], r["seed"]), []).append(
+            float(r["gain_vs_distance"]) < -tol * abs(d))
+    return {k: {"share_gain_negative": sum(v) / len(v),
+                "share_gain_nonnegative": 1.0 - sum(v) / len(v)} for k, v in out.items()}
 
 
 # ------------------------------------------------------------------------------------ Fig. 11
@@ -975,7 +987,7 @@ _DYNAMIC_PLOTS = [PlotSpec(filename="dynamic.png", x="time_s",
                            ylabels=["total rate (bit/s/Hz)", "gain vs distance (bit/s/Hz)"],
                            title="ding_dt dynamic traffic (plotted seed)")]
 _DYNAMIC_TABLE = ["seed", "method", "sum_rate", "gain_vs_distance", "early_gain",
-                  "share_gain_negative", "num_vehicles", "infeasible_frac", "seconds_per_slot"]
+                  "late_gain", "num_vehicles", "infeasible_frac", "seconds_per_slot"]
 _QUICK_DYNAMIC: dict[str, Any] = {**_QUICK_COMMON, **_QUICK_LSTM, "duration_s": 2.0,
                                   "num_seeds": 3, "seed_chunk": 3, "bin_s": 0.1,
                                   "early_s": 1.0, "lstm_data_k": (4, 8)}
