@@ -68,6 +68,30 @@ Defects of the paper and our readings (spec §6.3, §6.9, §8):
 * Initial values are not given: :math:`\mathbf x^0 = 0`, :math:`\boldsymbol\lambda^0 = 1`
   (so that the first rewards are the sum rate), :math:`\boldsymbol\mu^0 = 0` (chosen).
 
+Our additions (not in the paper; off by default, so the default numbers are those of the
+printed steps):
+
+* **Averaged iterates** (``average=True``). With :math:`f_0 = \sum_k x_k`, the pair
+  :math:`(\mathbf x, \boldsymbol\lambda)` of (34)–(35) is a bilinear saddle: linearized
+  around a constant rate :math:`r`, :math:`e = x - r` and :math:`\lambda` follow
+  :math:`e^{t+1} = e^t + \tau_2(1 - \lambda^t)`,
+  :math:`\lambda^{t+1} = \lambda^t + \tau_3 e^{t+1}`, a rotation with unit determinant, so
+  the iterates circle around :math:`(r, 1)` and never damp (measured: λ swings ±0.3 around 1).
+  Their running means :math:`\bar{\mathbf x}^T = \frac1T\sum_{t\le T}\mathbf x^t` (same for
+  λ, μ), the ergodic averages of primal-dual methods (Nedić & Ozdaglar 2009), do converge;
+  they are kept in :attr:`DualState.x_avg` etc. and returned by :meth:`PrimalDual.update` as
+  ``x_avg``, ``lam_avg``, ``mu_avg``. Reporting only: the multipliers that enter the reward are
+  the iterates themselves.
+* **Damping** (``damping = ρ > 0``): (34) becomes
+  :math:`\mathbf x \leftarrow \operatorname{Proj}[\mathbf x + \tau_2(\nabla f_0 -
+  \boldsymbol\lambda - \rho(\mathbf x - \hat{\mathbb E}\mathbf f_1))]`, the gradient of the
+  augmented Lagrangian :math:`\mathcal L - \frac\rho2\|\mathbf x - \mathbb E\mathbf
+  f_1\|^2` (the constraint :math:`\mathbf x \le \mathbb E\mathbf f_1` is active at the
+  optimum of an increasing :math:`f_0`, so the penalty does not move the saddle point). The
+  linearized pair becomes :math:`\ddot\lambda = (1-\lambda) - \rho\dot\lambda` (for
+  :math:`\tau_2 = \tau_3`), a damped oscillator: :math:`\lambda \to 1` and
+  :math:`\mathbf x \to \hat{\mathbb E}\mathbf f_1`; :math:`\rho = 2` is critically damped.
+
 Examples
 --------
 >>> import torch
@@ -298,6 +322,12 @@ class PrimalDualConfig:
         Truncation of the perturbation's standard normal (chosen 2).
     zo_normalize : bool
         Divide the zeroth-order estimate by the perturbation's variance (0.774).
+    average : bool
+        Keep the running averages of the iterates (our addition, module docstring; reporting
+        only, default False).
+    damping : float
+        Augmented-Lagrangian damping ρ ≥ 0 of (34) (our addition, module docstring; default 0:
+        the printed step).
     """
 
     num_rates: int
@@ -315,6 +345,8 @@ class PrimalDualConfig:
     zo_samples: int = 1
     zo_truncation: float = 2.0
     zo_normalize: bool = False
+    average: bool = False
+    damping: float = 0.0
 
     def __post_init__(self) -> None:
         check_count(self.num_rates, "num_rates")
@@ -332,6 +364,8 @@ class PrimalDualConfig:
             raise ConfigError(f"x_init must lie in [0, x_max], got {self.x_init}")
         if self.lambda_init < 0 or self.mu_init < 0:
             raise ConfigError("lambda_init and mu_init must be >= 0")
+        if not (self.damping >= 0 and math.isfinite(self.damping)):
+            raise ConfigError(f"damping must be finite and >= 0, got {self.damping}")
         if self.gradient not in ("analytic", "zeroth_order"):
             raise ConfigError(f"gradient must be 'analytic' or 'zeroth_order', got "
                               f"{self.gradient!r}")
@@ -355,12 +389,18 @@ class DualState:
         ``[S]`` sensing multipliers μ ≥ 0.
     num_updates : int
         Updates done so far.
+    x_avg, lam_avg, mu_avg : Tensor or None
+        Running means of ``x``, ``lam``, ``mu`` over the updates done (``None`` unless
+        ``PrimalDualConfig.average``; before the first update they hold the initial values).
     """
 
     x: torch.Tensor
     lam: torch.Tensor
     mu: torch.Tensor
     num_updates: int = field(default=0)
+    x_avg: torch.Tensor | None = None
+    lam_avg: torch.Tensor | None = None
+    mu_avg: torch.Tensor | None = None
 
 
 class PrimalDual:
@@ -395,6 +435,9 @@ class PrimalDual:
             lam=torch.full((config.num_rates,), config.lambda_init, **kw),
             mu=torch.full((config.num_constraints,), config.mu_init, **kw),
         )
+        if config.average:
+            s = self.state
+            s.x_avg, s.lam_avg, s.mu_avg = s.x.clone(), s.lam.clone(), s.mu.clone()
 
     # ----------------------------------------------------------------------------------------
     # reward of the policy step (33)
@@ -456,7 +499,8 @@ class PrimalDual:
         dict of str to Tensor
             The new ``x``, ``lam``, ``mu`` (copies), ``grad_f0`` used in (34), the rate slack
             ``rate_slack`` :math:`\hat{\mathbb E}\mathbf f_1 - \mathbf x^{t+1}` and the sensing
-            slack ``sensing_slack`` :math:`\ell - \hat{\mathbb E}L_r`.
+            slack ``sensing_slack`` :math:`\ell - \hat{\mathbb E}L_r`; with ``average`` also
+            the running means ``x_avg``, ``lam_avg``, ``mu_avg`` including the new iterates.
         """
         cfg, s = self.config, self.state
         rates = torch.as_tensor(mean_rates, dtype=s.x.dtype, device=s.x.device)
@@ -473,26 +517,44 @@ class PrimalDual:
             raise ValueRangeError("mean_rates and mean_beampattern_mse must be finite")
         # (34): x <- Proj_[0, x_max][x + tau_2 (grad f0 + grad f2 mu - lambda)], grad f2 = 0
         grad_f0 = self.utility_gradient(generator=generator)
-        x_new = (s.x + cfg.tau_x * (grad_f0 - s.lam)).clamp(0.0, cfg.x_max)
+        step = grad_f0 - s.lam
+        if cfg.damping > 0:  # our addition: augmented-Lagrangian damping (module docstring)
+            step = step - cfg.damping * (s.x - rates)
+        x_new = (s.x + cfg.tau_x * step).clamp(0.0, cfg.x_max)
         # (35): lambda <- [lambda - tau_3 (E f1 - x^{t+1})]_+
         rate_slack = rates - x_new
         lam_new = (s.lam - cfg.tau_lambda * rate_slack).clamp_min(0.0)
         # (36): mu <- [mu - tau_4 E(ell - L_r)]_+
         sensing_slack = cfg.ell - l_r
         mu_new = (s.mu - cfg.tau_mu * sensing_slack).clamp_min(0.0)
-        self.state = DualState(x=x_new, lam=lam_new, mu=mu_new, num_updates=s.num_updates + 1)
-        return {"x": x_new.clone(), "lam": lam_new.clone(), "mu": mu_new.clone(),
-                "grad_f0": grad_f0, "rate_slack": rate_slack, "sensing_slack": sensing_slack}
+        n = s.num_updates + 1
+        self.state = DualState(x=x_new, lam=lam_new, mu=mu_new, num_updates=n)
+        out = {"x": x_new.clone(), "lam": lam_new.clone(), "mu": mu_new.clone(),
+               "grad_f0": grad_f0, "rate_slack": rate_slack, "sensing_slack": sensing_slack}
+        if cfg.average:  # running means over the n updates (the initial values are not counted)
+            assert s.x_avg is not None and s.lam_avg is not None and s.mu_avg is not None
+            new = self.state
+            new.x_avg = s.x_avg + (x_new - s.x_avg) / n
+            new.lam_avg = s.lam_avg + (lam_new - s.lam_avg) / n
+            new.mu_avg = s.mu_avg + (mu_new - s.mu_avg) / n
+            out.update(x_avg=new.x_avg.clone(), lam_avg=new.lam_avg.clone(),
+                       mu_avg=new.mu_avg.clone())
+        return out
 
     # ----------------------------------------------------------------------------------------
     # checkpointing (tensors only: safetensors-compatible)
     # ----------------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        """``x``, ``lam``, ``mu`` and ``num_updates`` as tensors (for safetensors)."""
+        """``x``, ``lam``, ``mu`` and ``num_updates`` as tensors (for safetensors); with
+        ``average`` also ``x_avg``, ``lam_avg``, ``mu_avg``."""
         s = self.state
-        return {"x": s.x.clone(), "lam": s.lam.clone(), "mu": s.mu.clone(),
-                "num_updates": torch.tensor(s.num_updates, dtype=torch.int64)}
+        out = {"x": s.x.clone(), "lam": s.lam.clone(), "mu": s.mu.clone(),
+               "num_updates": torch.tensor(s.num_updates, dtype=torch.int64)}
+        if s.x_avg is not None and s.lam_avg is not None and s.mu_avg is not None:
+            out.update(x_avg=s.x_avg.clone(), lam_avg=s.lam_avg.clone(),
+                       mu_avg=s.mu_avg.clone())
+        return out
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         """Restore from :meth:`state_dict` (shapes are checked)."""
@@ -505,3 +567,11 @@ class PrimalDual:
         self.state = DualState(x=state["x"].to(**kw), lam=state["lam"].to(**kw),
                                mu=state["mu"].to(**kw),
                                num_updates=int(state.get("num_updates", torch.tensor(0)).item()))
+        if cfg.average:
+            new = self.state
+            if not all(k in state for k in ("x_avg", "lam_avg", "mu_avg")):
+                raise ShapeError("state has no running averages (x_avg, lam_avg, mu_avg) but "
+                                 "config.average is set")
+            new.x_avg = state["x_avg"].to(**kw)
+            new.lam_avg = state["lam_avg"].to(**kw)
+            new.mu_avg = state["mu_avg"].to(**kw)

@@ -1,0 +1,137 @@
+"""The liu_irs_ppo system layer: the SystemSpec, evaluate against the env's info, the baseline
+experiments (tiny sizes, in memory, resumable) and the rl bench suite."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import pytest
+import torch
+
+from isaclearn.core.errors import ConfigError
+from isaclearn.core.random import make_generator
+from isaclearn.metrics.comm import rates
+from isaclearn.rl.envs.liu_irs_ppo import IrsIsacMisoCore
+from isaclearn.systems.base import MemoryContext, bench_suites, get_system
+from isaclearn.systems.liu_irs_ppo import evaluate, make_scenario
+from isaclearn.systems.liu_irs_ppo.bench import bench_dppo, bench_env, run_rl_bench
+from isaclearn.systems.liu_irs_ppo.evaluation import default_noise_snr_db
+from isaclearn.systems.liu_irs_ppo.experiments import (
+    BeampatternConfig,
+    CompareConfig,
+    PowerConfig,
+    _peaks,
+    run_beampattern,
+    run_compare,
+    run_power,
+)
+from isaclearn.systems.liu_irs_ppo.system import baseline_designers
+
+TINY = {"seeds": (0,), "episodes": 2, "batch_size": 2}
+
+
+def test_system_is_registered_with_designers_and_bench() -> None:
+    spec = get_system("liu_irs_ppo")
+    names = {e.name for e in spec.designers()}
+    assert {"mrt", "zf", "wmmse", "mrt_no_irs", "zf_no_irs", "wmmse_no_irs"} <= names
+    assert "rl" in bench_suites()
+    problem = make_scenario().sample(3, generator=make_generator(0))
+    for entry in spec.designers():
+        scores = spec.evaluate(problem, entry.make().design(problem))
+        assert set(scores) == set(spec.metrics)
+        assert all(v.shape == (3,) and bool(torch.isfinite(v).all()) for v in scores.values())
+
+
+def test_evaluate_matches_the_env_and_metrics() -> None:
+    """A FixedPhases(MRT) design scored by evaluate equals the env's info on the phases="initial"
+    env, and the sum rate equals metrics.rates on the V^0 effective channel."""
+    core = IrsIsacMisoCore(4, phases="initial", dtype=torch.complex128)
+    core.reset(seed=3)
+    problem = core.current_problem()
+    design = baseline_designers()["mrt"].design(problem)
+    scores = evaluate(problem, design)
+    _, reward, _, _, info = core.step(core.design_to_action(design))
+    for key in ("sum_rate", "beampattern_mse", "power", "cascade_direct_ratio"):
+        torch.testing.assert_close(scores[key], info[key], rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(scores["reward"], reward, rtol=1e-9, atol=1e-12)
+    from isaclearn.channels.irs import effective_channel
+
+    h = effective_channel(problem, problem.reflection(problem.phases0))
+    torch.testing.assert_close(scores["sum_rate"], rates(h, design.w, problem.noise_var).sum(-1))
+    off = evaluate(problem, baseline_designers()["zf_no_irs"].design(problem))
+    assert float(off["cascade_direct_ratio"].abs().max()) == 0.0
+
+
+def test_noise_stays_fixed_across_the_power_sweep() -> None:
+    base = make_scenario().config.noise_var
+    for p in (0.1, 1.0, 10.0):
+        cfg = make_scenario(p_max_w=p, snr_db=default_noise_snr_db(p))
+        assert math.isclose(cfg.config.noise_var, base, rel_tol=1e-12)
+
+
+def test_compare_with_agents_tiny() -> None:
+    ctx = MemoryContext()
+    cfg = CompareConfig(**TINY, methods=("mrt",), agents=("pd_ppo",),  # type: ignore[arg-type]
+                        train_episodes=4, train_batch=2)
+    summary = run_compare(cfg, ctx)
+    train = [r for r in ctx.rows() if r["method"] == "pd_ppo"]
+    scored = [r for r in ctx.rows() if r["method"] == "pd_ppo:eval"]
+    assert len(train) == 4 and len(scored) == 2
+    assert all({"episode", "reward", "sum_rate", "beampattern_mse", "lambda", "mu"} <= set(r)
+               for r in train)
+    assert "pd_ppo_final_sum_rate" in summary
+    with pytest.raises(ConfigError):
+        CompareConfig(agents=("dqn",))
+
+
+def test_compare_rows_and_resume() -> None:
+    ctx = MemoryContext()
+    cfg = CompareConfig(**TINY, methods=("mrt", "zf_no_irs"))  # type: ignore[arg-type]
+    summary = run_compare(cfg, ctx)
+    rows = ctx.rows()
+    assert len(rows) == 4
+    need = {"method", "seed", "episode", "reward", "sum_rate", "beampattern_mse", "lambda", "mu",
+            "cascade_direct_ratio"}
+    assert all(need <= set(r) for r in rows)
+    mrt = [r for r in rows if r["method"] == "mrt"]
+    assert all(math.isclose(r["reward"], 50 * r["sum_rate"], rel_tol=1e-5) for r in mrt)
+    assert 0 < summary["cascade_direct_ratio_mean"] < 1e-2
+    assert all(r["cascade_direct_ratio"] == 0.0 for r in rows if r["method"] == "zf_no_irs")
+    run_compare(cfg, ctx)  # resumed: nothing is recomputed
+    assert len(ctx.rows()) == 4
+    with pytest.raises(ConfigError):
+        CompareConfig(methods=("nope",))
+
+
+def test_power_and_beampattern_tiny() -> None:
+    ctx = MemoryContext()
+    cfg = PowerConfig(**TINY, methods=("mrt",), users=(2,),  # type: ignore[arg-type]
+                      p_max_dbm=(30.0, 40.0))
+    summary = run_power(cfg, ctx)
+    curve = summary["sum_rate_K2_mrt"]
+    assert len(curve) == 2 and curve[1] > curve[0]
+    ctx = MemoryContext()
+    out = run_beampattern(BeampatternConfig(**TINY, methods=("zf",),  # type: ignore[arg-type]
+                                            grid_step_deg=1.0), ctx)
+    assert len(ctx.rows()) == 181 and 1 <= len(out["peaks_deg_zf"]) <= 3
+
+
+def test_peaks_finds_the_three_largest_local_maxima() -> None:
+    grid = torch.arange(-90.0, 90.5, 0.5)
+    pattern = sum(h * torch.exp(-((grid - c) / 3.0) ** 2)
+                  for h, c in ((1.0, -40.0), (2.0, 0.0), (1.5, 40.0), (0.3, 70.0)))
+    assert _peaks(torch.as_tensor(pattern), grid) == [-40.0, 0.0, 40.0]
+
+
+def test_bench_rows_and_options() -> None:
+    rows = bench_env((1, 4), steps=2, numpy_steps=1)
+    assert [r["batch"] for r in rows] == [1, 4]
+    assert all(r["ratio"] > 0 and r["steps_per_s"] > 0 for r in rows)
+    dppo = bench_dppo((1, 2), batch=2, rounds=1)
+    assert [r["what"] for r in dppo] == ["dppo_workers=1", "dppo_workers=2"]
+    assert all(r["steps_per_s"] > 0 for r in dppo)
+    with pytest.raises(ConfigError):
+        run_rl_bench(argparse.Namespace(batches="1,x", steps=2, seed=0, device="cpu"))
+    with pytest.raises(ConfigError):
+        run_rl_bench(argparse.Namespace(batches="0", steps=2, seed=0, device="cpu"))
