@@ -34,8 +34,9 @@ parameter with our default
   **speed** N(30, 2²) m/s truncated at 1 m/s, constant per vehicle (§6.10); **lanes** one per
   direction at y = ∓2.5 m (traffic keeps right).
 * **Track start** (§6.10): truth + N(0, M̃₀), M̃₀ = diag(σ_φ0², 0.1², σ_v0²) with
-  σ_φ0 = 5e−3, σ_v0 = 0.5 m/s, in the nearest RSU's frame; the stored speed is drawn with
-  σ_v0 too; ``init_std_*`` of the highway config.
+  σ_φ0 = 5e−3, σ_v0 = 0.5 m/s, in the nearest RSU's frame, one slot before the vehicle's first
+  designed slot (the detection), then predicted like every track; the stored speed is drawn
+  with σ_v0 too; ``init_std_*`` of the highway config.
 * **Handover** (§3): a track is stored relative to the RSU that served it last; at each slot it
   is converted to every RSU through Cartesian (x, y, v) (covariance through the conversion
   Jacobian), predicted there, and updated in the frame of the newly chosen serving RSU. Λ of
