@@ -348,6 +348,11 @@ RUN_CASES = [
                                                                     "[0, 2**32 - 1]"]),
     ("set-test-seed-huge", _run("temiz_unsup.tradeoff", f"test_seed={2**40}"),
      ["--set test_seed", "[0, 2**32 - 1]"]),
+    ("liu-negative-episodes", _run("liu_irs_ppo.compare", "train_episodes=-1"),
+     ["train_episodes", ">= 1"]),
+    ("liu-power-nan", _run("liu_irs_ppo.power", "p_max_w=nan"), ["p_max_w", "finite"]),
+    ("ding-zero-antennas", _run("ding_dt.vehicles", "num_antennas=0"),
+     ["num_antennas", ">= 1"]),
 ]
 for _id, _argv, _words in RUN_CASES:
     case(f"run-{_id}", _argv if callable(_argv) else argv(*_argv), *_words, after=_no_folder)
@@ -624,6 +629,7 @@ BENCH_CASES = [
     ("precoders-max-networks", ["precoders", "--max-networks", "-1"], ["--max-networks"]),
     ("precoders-batch-huge", ["precoders", "--batch", str(10**11)], ["--batch", "at most"]),
     ("uplink-batch-huge", ["uplink", "--batch", str(10**11)], ["--batch", "at most"]),
+    ("rl-batch-0", ["rl", "--batch", "0"], ["--batches", ">= 1"]),
     ("precoders-snr-nan", ["precoders", "--snr-db", "nan"], ["--snr-db", "finite"]),
     ("precoders-snr-inf", ["precoders", "--snr-db", "inf"], ["--snr-db", "finite"]),
     ("precoders-rho", ["precoders", "--rho", "2"], ["--rho", "[0, 1]"]),
