@@ -66,6 +66,21 @@ def _as_angle(theta: torch.Tensor | float) -> torch.Tensor:
     return t
 
 
+def _steering(
+    num_antennas: int, u: torch.Tensor, reference: Reference, spacing: float, sign: int,
+    normalize: bool,
+) -> torch.Tensor:
+    """``c·exp(s·j2πd(m − m0)·u)`` for the direction sine/cosine ``u`` (shared by :func:`ula`
+    and :func:`ula_u`)."""
+    _check_sign(sign)
+    pos = _positions(num_antennas, reference, spacing, u.dtype, u.device)
+    phase = sign * 2.0 * math.pi * pos * u[..., None]
+    out = torch.polar(torch.ones_like(phase), phase).to(complex_dtype(u.dtype))
+    if normalize:
+        out = out / math.sqrt(num_antennas)
+    return out
+
+
 def ula(
     num_antennas: int,
     theta: torch.Tensor | float,
@@ -105,14 +120,8 @@ def ula(
     >>> a.shape
     torch.Size([2, 4])
     """
-    _check_sign(sign)
     t = _as_angle(theta)
-    pos = _positions(num_antennas, reference, spacing, t.dtype, t.device)
-    phase = sign * 2.0 * math.pi * pos * torch.sin(t)[..., None]
-    out = torch.polar(torch.ones_like(phase), phase).to(complex_dtype(t.dtype))
-    if normalize:
-        out = out / math.sqrt(num_antennas)
-    return out
+    return _steering(num_antennas, torch.sin(t), reference, spacing, sign, normalize)
 
 
 def ula_derivative(
@@ -182,14 +191,7 @@ def ula_u(
     >>> ula_u(4, torch.tensor([0.0, 0.5])).shape
     torch.Size([2, 4])
     """
-    _check_sign(sign)
-    t = _as_angle(u)
-    pos = _positions(num_antennas, reference, spacing, t.dtype, t.device)
-    phase = sign * 2.0 * math.pi * pos * t[..., None]
-    out = torch.polar(torch.ones_like(phase), phase).to(complex_dtype(t.dtype))
-    if normalize:
-        out = out / math.sqrt(num_antennas)
-    return out
+    return _steering(num_antennas, _as_angle(u), reference, spacing, sign, normalize)
 
 
 def ula_u_derivative(
