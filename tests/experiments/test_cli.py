@@ -334,7 +334,7 @@ def test_bench_precoders_json(tmp_path: Path, fake_designers: dict[str, FakeDesi
     assert code == 0, err
     rows = {r["designer"]: r for r in json.loads(report.read_text())}
     assert list(rows) == ["mrt", "wmmse", "fake_convex", "dpc_bound", "mlp_4x128",
-                          "mlp_4x128+rzf"]
+                          "mlp_4x128+rzf", "mlp_4x128+rzf_lu"]
     for r in rows.values():
         for field in ("designer", "seconds_per_instance", "sum_rate_mean", "batch",
                       "ratio_to_wmmse", "ratio_to_floor"):

@@ -153,7 +153,8 @@ def test_bench_finds_networks_and_reports_the_floor(tmp_path: Path,
     assert code == 0, err
     rows = {r["designer"]: r for r in json.loads(report.read_text())}
     assert list(rows) == ["mrt", "zf", "mmse", "wmmse", "dpc_bound", "mlp_4x128",
-                          "mlp_4x128+rzf", "learned:struct_a", "learned:struct_rho_b"]
+                          "mlp_4x128+rzf", "mlp_4x128+rzf_lu", "learned:struct_a",
+                          "learned:struct_rho_b"]
     assert "struct_a" in err and "rho 1" in err  # which networks were taken, and their rho
     assert rows["wmmse"]["batch"] == 3 and rows["dpc_bound"]["batch"] == 3
     assert rows["mmse"]["batch"] == 12 and rows["learned:struct_a"]["batch"] == 12
@@ -164,6 +165,9 @@ def test_bench_finds_networks_and_reports_the_floor(tmp_path: Path,
         assert math.isfinite(r["sum_rate_mean"])
     # the floor with RZF designs RZF; the bare MLP row is timed only
     assert rows["mlp_4x128+rzf"]["sum_rate_mean"] == pytest.approx(rows["mmse"]["sum_rate_mean"])
+    assert rows["mlp_4x128+rzf_lu"]["sum_rate_mean"] == rows["mmse"]["sum_rate_mean"]
+    assert rows["mlp_4x128+rzf_lu"]["ratio_to_floor"] == pytest.approx(
+        rows["mlp_4x128+rzf_lu"]["seconds_per_instance"] / floor)
     assert rows["mlp_4x128"]["sum_rate_mean"] is None
     assert "ratio_to_floor" in out and "x the mlp_4x128+rzf floor" in err
 
@@ -174,3 +178,33 @@ def test_bench_finds_networks_and_reports_the_floor(tmp_path: Path,
     assert code == 0, capsys.readouterr().err
     assert [r["designer"] for r in json.loads(report.read_text())] == [
         "learned:dnn_c", "mlp_4x128+rzf"]
+
+
+def test_floor_rzf_by_cholesky_is_mmse(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fair floor's RZF (Cholesky factor of the Gram matrix) is ``mmse`` (LU) in complex128
+    to rounding, meets the power, and falls back to ``mmse`` when a factorization fails."""
+    from isaclearn.core.linalg import fro_norm_sq
+    from isaclearn.core.random import make_generator
+    from isaclearn.solvers import mmse
+    from isaclearn.systems.temiz_unsup.bench import rzf_cholesky
+
+    gen = make_generator(11)
+    h = torch.complex(torch.randn(7, 5, 6, generator=gen, dtype=torch.float64),
+                      torch.randn(7, 5, 6, generator=gen, dtype=torch.float64))
+    w = rzf_cholesky(h, 2.0, 0.05)
+    assert w.shape == (7, 6, 5) and w.dtype == torch.complex128
+    torch.testing.assert_close(w, mmse(h, 2.0, 0.05), atol=1e-12, rtol=1e-10)
+    # the RZF condition W^H (H^H H + alpha I) = c H^H from an explicit per-instance inverse
+    for b in range(7):
+        hb = h[b]
+        want = hb.mH @ torch.linalg.inv(hb @ hb.mH + 5 * 0.05 / 2.0 * torch.eye(5,
+                                                                        dtype=h.dtype))
+        want = want * (2.0 / float(fro_norm_sq(want))) ** 0.5
+        torch.testing.assert_close(w[b], want, atol=1e-12, rtol=1e-10)
+    torch.testing.assert_close(fro_norm_sq(w), torch.full((7,), 2.0, dtype=torch.float64))
+
+    def failing(g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return g, torch.ones(g.shape[:-2], dtype=torch.int32)
+
+    monkeypatch.setattr(torch.linalg, "cholesky_ex", failing)
+    assert torch.equal(rzf_cholesky(h, 2.0, 0.05), mmse(h, 2.0, 0.05))

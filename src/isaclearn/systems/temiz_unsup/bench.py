@@ -1,4 +1,4 @@
-"""``isaclearn bench precoders``: time per instance of every downlink precoder of temiz_unsup.
+r"""``isaclearn bench precoders``: time per instance of every downlink precoder of temiz_unsup.
 
 Side by side in one process on one sample of the temiz_unsup scenario: the baseline designers
 (MRT, ZF, MMSE, WMMSE; the CVXPY designers on a few instances), the DPC sum-capacity bound,
@@ -10,9 +10,18 @@ the trained networks given with ``--checkpoint`` (or, without it, a few found un
     size (``2MK + T`` features from the channel and the angles → ``2MK`` outputs), i.e. the
     cheapest network a learned precoder could be;
 ``mlp_4x128+rzf``
-    the same forward pass followed by the RZF precoder (:func:`isaclearn.solvers.mmse`) on the
-    same instances, in one call: what a network that only has to emit a well-formed precoder
-    must at least cost (its design and scores are RZF's).
+    the same forward pass followed by the RZF precoder
+    :math:`\mathbf W \propto \mathbf H^H\mathbf G^{-1}`, :math:`\mathbf G = \mathbf H\mathbf
+    H^H + (K\sigma^2/P_t)\mathbf I_K`, on the same instances, in one call: what a network that
+    only has to emit a well-formed precoder must at least cost (its design and scores are
+    RZF's, those of :func:`isaclearn.solvers.mmse` up to rounding). ``G`` is Hermitian positive
+    definite, so the floor inverts it the cheapest way measured for small batched matrices, by
+    its Cholesky factor (``cholesky_ex`` then ``cholesky_inverse``, LU only where a
+    factorization fails), as the structured network's pipeline does with its own positive
+    definite matrices: the floor is not handicapped by a general solver;
+``mlp_4x128+rzf_lu``
+    the same with :func:`isaclearn.solvers.mmse` as it is (an LU solve), for comparison with
+    earlier runs, whose floor this was.
 
 Columns: ``designer``; ``batch`` (instances timed at once); ``valid_instances`` (with a finite
 precoder); ``seconds_per_instance`` (best of ``--repeat`` timed calls after one warm-up,
@@ -64,7 +73,9 @@ PRECODER_COLUMNS = ["designer", "batch", "valid_instances", "seconds_per_instanc
 
 FLOOR = "mlp_4x128+rzf"
 """The floor row the learned rows are compared with (``ratio_to_floor``)."""
-FLOOR_ROWS = ("mlp_4x128", FLOOR)
+FLOOR_LU = "mlp_4x128+rzf_lu"
+"""The floor with RZF by :func:`isaclearn.solvers.mmse` (LU), the floor of earlier runs."""
+FLOOR_ROWS = ("mlp_4x128", FLOOR, FLOOR_LU)
 SLOW_DESIGNERS = frozenset({"wmmse", "wmmse_rzf", "dpc_bound"})
 """Iterative designers timed on ``--slow-batch`` instances by default."""
 
@@ -210,19 +221,51 @@ def precoder_designers(options: Options, log: Log | None = None) -> dict[str, An
     return out
 
 
+def rzf_cholesky(h: torch.Tensor, power: float, noise_var: float) -> torch.Tensor:
+    r"""RZF precoder :math:`\mathbf W = c\,\mathbf H^H\mathbf G^{-1}`, :math:`\mathbf G =
+    \mathbf H\mathbf H^H + (K\sigma^2/P_t)\mathbf I_K`, scaled to :math:`\|\mathbf W\|_F^2 =
+    P_t`: :func:`isaclearn.solvers.mmse` computed through the Cholesky factor of ``G``.
+
+    Parameters
+    ----------
+    h : torch.Tensor
+        ``[B, K, M]`` complex channels.
+    power, noise_var : float
+        :math:`P_t` and :math:`\sigma^2`, watts.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[B, M, K]``, equal to ``mmse(h, power, noise_var)`` up to rounding. Should the
+        factorization fail numerically for an instance of the batch (``info > 0``), the whole
+        batch is computed by ``mmse`` (LU).
+    """
+    from isaclearn.core.linalg import scale_to_power
+    from isaclearn.solvers import mmse
+
+    gram = h @ h.mH
+    gram.diagonal(dim1=-2, dim2=-1).add_(h.shape[-2] * noise_var / power)
+    chol, info = torch.linalg.cholesky_ex(gram)
+    if bool(info.any()):
+        return mmse(h, power, noise_var)
+    return scale_to_power(h.mH @ torch.cholesky_inverse(chol), power)
+
+
 class _Floor:
-    """``mlp_4x128`` / ``mlp_4x128+rzf``: the paper-size input features (``2MK + T``) through a
-    4 × 128 SiLU MLP with random weights (``2MK`` outputs), optionally followed by RZF."""
+    """``mlp_4x128`` / ``mlp_4x128+rzf`` / ``mlp_4x128+rzf_lu``: the paper-size input features
+    (``2MK + T``) through a 4 × 128 SiLU MLP with random weights (``2MK`` outputs), optionally
+    followed by RZF (``rzf``: ``"cholesky"`` (:func:`rzf_cholesky`), ``"lu"``
+    (:func:`isaclearn.solvers.mmse`) or ``None``)."""
 
     def __init__(self, num_antennas: int, num_users: int, num_targets: int, *,
-                 with_rzf: bool) -> None:
+                 rzf: str | None) -> None:
         from isaclearn.learn.precoder_nets import build_mlp
 
         mk = num_antennas * num_users
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
             self.mlp = build_mlp([2 * mk + num_targets, 128, 128, 128, 128, 2 * mk], 0.0).eval()
-        self.with_rzf = with_rzf
+        self.rzf = rzf
 
     def design(self, problem: Any) -> Design:
         from isaclearn.learn.precoder_nets import paper_features
@@ -231,7 +274,12 @@ class _Floor:
         h = problem.csi
         with torch.no_grad():
             z = self.mlp(paper_features(h, problem.theta.to(h.real.dtype)))
-            w = mmse(h, problem.power, problem.noise_var) if self.with_rzf else z
+            if self.rzf == "cholesky":
+                w = rzf_cholesky(h, problem.power, problem.noise_var)
+            elif self.rzf == "lu":
+                w = mmse(h, problem.power, problem.noise_var)
+            else:
+                w = z
         return Design(w=w)
 
 
@@ -294,8 +342,8 @@ def run_precoders(options: Options, log: Log) -> list[dict[str, Any]]:
 
     designers = precoder_designers(options, log)
     t = problem.num_targets
-    floors = {FLOOR_ROWS[0]: _Floor(options.antennas, options.users, t, with_rzf=False),
-              FLOOR_ROWS[1]: _Floor(options.antennas, options.users, t, with_rzf=True)}
+    floors = {name: _Floor(options.antennas, options.users, t, rzf=rzf)
+              for name, rzf in zip(FLOOR_ROWS, (None, "cholesky", "lu"), strict=True)}
     learned = [n for n in designers if n.startswith("learned:")]
     order = [*(n for n in designers if n not in learned), "dpc_bound", *floors, *learned]
     names = _select(order, options.designers)
