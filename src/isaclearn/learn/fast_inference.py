@@ -273,34 +273,32 @@ def _softmax_last(x: torch.Tensor) -> torch.Tensor:
     return e.div_(e.sum(-1, keepdim=True))
 
 
-def _inverse_cholesky(g: torch.Tensor) -> torch.Tensor | None:
-    """``L⁻¹`` ``[b, n, n]`` for the Cholesky factor ``L`` of Hermitian positive-definite ``g``
-    (``g⁻¹ = L⁻ᴴ L⁻¹``), from one batched triangular solve; ``None`` if a factorization fails
-    numerically."""
+def _hpd_inverse(g: torch.Tensor) -> torch.Tensor | None:
+    """``g⁻¹`` ``[b, n, n]`` of Hermitian positive-definite ``g`` from its Cholesky factor
+    (LAPACK ``potrf`` then ``potri``: ``g⁻¹ = L⁻ᴴ L⁻¹``, no right-hand side to copy); ``None``
+    if a factorization fails numerically."""
     chol, info = torch.linalg.cholesky_ex(g)
     if bool(info.any()):
         return None
-    eye = torch.eye(g.shape[-1], dtype=g.dtype, device=g.device).expand_as(g)
-    return torch.linalg.solve_triangular(chol, eye, upper=False, left=False)
+    return torch.cholesky_inverse(chol)
 
 
 def _diag_of_inverse(g: torch.Tensor) -> torch.Tensor:
-    r"""Real diagonal of the inverse of Hermitian positive-definite ``g`` ``[b, n, n]``:
-    :math:`(\mathbf G^{-1})_{kk} = \sum_i |(\mathbf L^{-1})_{ik}|^2` (LU inverse if Cholesky
-    fails)."""
-    inv_chol = _inverse_cholesky(g)
-    if inv_chol is None:
-        return torch.diagonal(torch.linalg.inv(g), dim1=-2, dim2=-1).real
-    return abs_sq(inv_chol).sum(-2)
+    r"""Real diagonal of the inverse of Hermitian positive-definite ``g`` ``[b, n, n]``, from
+    its Cholesky factor (LU inverse if Cholesky fails)."""
+    inv = _hpd_inverse(g)
+    if inv is None:
+        inv = torch.linalg.inv(g)
+    return torch.diagonal(inv, dim1=-2, dim2=-1).real
 
 
 def _hpd_solve(g: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
-    """``g⁻¹ rhs`` for Hermitian positive-definite ``g`` ``[b, n, n]``: ``g⁻¹ = L⁻ᴴ L⁻¹`` from
-    the Cholesky factor ``L`` (LU if Cholesky fails)."""
-    inv_chol = _inverse_cholesky(g)
-    if inv_chol is None:
+    """``g⁻¹ rhs`` for Hermitian positive-definite ``g`` ``[b, n, n]``: ``g⁻¹`` from the
+    Cholesky factor, then one batched product (LU solve if Cholesky fails)."""
+    inv = _hpd_inverse(g)
+    if inv is None:
         return torch.linalg.solve(g, rhs)
-    return inv_chol.mH @ (inv_chol @ rhs)
+    return inv @ rhs
 
 
 _PREPARED: weakref.WeakKeyDictionary[StructuredPrecoderNet, tuple[tuple[object, ...],
@@ -416,11 +414,12 @@ def _features(h: torch.Tensor, theta: torch.Tensor, rho: torch.Tensor | None,
     nf = 2 + 2 * m + 3 * t + (0 if rho is None else 1)
     xf = h.real.new_empty(nf + 1, k, b)
     xf[nf] = 1.0
-    gain_raw = abs_sq(h).sum(-1)  # ||h_k||^2, [B, K]
+    gram = h @ h.mH
+    gram_diag = gram.diagonal(dim1=-2, dim2=-1)
+    gain_raw = gram_diag.real.clone()  # ||h_k||^2, [B, K]: the Gram matrix's diagonal
     gain = gain_raw.clamp_min(tiny)
     torch.log10(power * gain.mT / noise_var, out=xf[0]).mul_(0.5)  # snr / 2
-    gram = h @ h.mH
-    gram.diagonal(dim1=-2, dim2=-1).add_(k * noise_var / power)
+    gram_diag.add_(k * noise_var / power)
     diag_inv = _diag_of_inverse(gram)
     torch.log10(power / (noise_var * diag_inv.mT.clamp_min(tiny)), out=xf[1]).mul_(0.5)
     # Re, Im of hn = sqrt(M) h_k / ||h_k||, written [2, M, K, B]
