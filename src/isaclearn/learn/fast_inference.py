@@ -27,15 +27,18 @@ time on arithmetic rather than on small-kernel overhead and memory traffic:
   folded into the query weights.
 * **Cholesky instead of LU.** Both matrices that are inverted are Hermitian positive definite:
   the regularized Gram matrix of the features, :math:`\mathbf G = \mathbf H\mathbf H^H +
-  (K\sigma^2/P_t)\mathbf I_K`, whose inverse is needed only on its diagonal,
-  :math:`(\mathbf G^{-1})_{kk} = \sum_i |(\mathbf L^{-1})_{ik}|^2`, and the matrix of the
-  precoder form,
+  (K\sigma^2/P_t)\mathbf I_K`, whose inverse is needed only on its diagonal, and the matrix of
+  the precoder form,
   :math:`\mathbf A = \sigma^2\mathbf I_M + \sum_i\lambda_i\mathbf h_i^H\mathbf h_i` with
-  :math:`\lambda_i \ge 0`, applied as :math:`\mathbf A^{-1}\mathbf R = \mathbf L^{-H}(\mathbf
-  L^{-1}\mathbf R)` with :math:`\mathbf L^{-1}` from one batched triangular solve and two small
-  matrix products. For small batched complex matrices this is cheaper than LU with pivoting.
-  Should a factorization fail numerically (``info > 0``: not positive definite in floating
-  point), that chunk falls back to the general solver the reference uses.
+  :math:`\lambda_i \ge 0`, applied to the right-hand side :math:`\mathbf R` as one batched
+  product :math:`\mathbf A^{-1}\mathbf R`. Each inverse comes from the Cholesky factor,
+  :math:`\mathbf G^{-1} = \mathbf L^{-H}\mathbf L^{-1}` (LAPACK ``potrf`` then ``potri``:
+  ``cholesky_ex`` then ``cholesky_inverse``), which for small batched complex matrices is
+  cheaper than LU with pivoting and than triangular solves with a right-hand side. Should a
+  factorization fail numerically (``info > 0``: not positive definite in floating point),
+  that chunk falls back to the general solver the reference uses. The channel gains
+  :math:`\|\mathbf h_k\|^2` are read off the diagonal of :math:`\mathbf H\mathbf H^H`
+  before the regularization is added.
 * **Shared target angles.** When every instance has the same target angles (the usual test
   set), the steering vectors are computed once and the products with them become one
   ``[B K, M] × [M, T]`` matrix product.
