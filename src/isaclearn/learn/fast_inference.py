@@ -14,8 +14,9 @@ time on arithmetic rather than on small-kernel overhead and memory traffic:
   matrix whose columns are the tokens, ordered (token, instance), so the instance index is the
   innermost, contiguous one. Every linear map is then one large matrix product ``W X`` (the bias
   as an extra column of ``W`` against a row of ones kept in the input buffer; a layer norm's
-  affine map :math:`\gamma, \beta` folded into the weights that follow it), a layer norm is a
-  few reductions and element-wise passes over the ``d`` rows, and attention over the ``K``
+  affine map :math:`\gamma, \beta` folded into the weights that follow it; the maps that write
+  to the residual stream centered, :func:`_centered`, so that a layer norm needs no mean: one
+  reduction and two element-wise passes over the ``d`` rows), and attention over the ``K``
   tokens of every instance is written with element-wise operations that are long vectorised
   loops over the instances: the scores :math:`s_{h,i,j} = \mathbf q_{h,i}\cdot\mathbf k_{h,j}`
   (``[H, K, K, b]``) are accumulated over the ``d_h`` features of a head by ``d_h`` fused
@@ -93,6 +94,21 @@ def _with_bias(w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.cat([w, b[:, None]], 1).contiguous()
 
 
+def _centered(w: torch.Tensor) -> torch.Tensor:
+    r"""``C W`` with the centering matrix :math:`\mathbf C = \mathbf I_d - \mathbf 1\mathbf
+    1^T/d`: the rows of ``w`` ``[d, ·]`` minus their mean.
+
+    Every map that writes to the residual stream (the embedding, the attention output
+    projection, the second feed-forward layer) is centered, so the stream holds
+    :math:`\mathbf C\mathbf x` instead of :math:`\mathbf x` (columns of mean zero). The stream
+    is read only by layer norms, and a layer norm depends on :math:`\mathbf x` only through
+    :math:`\mathbf C\mathbf x` (:math:`\mathrm{LN}(\mathbf x) = \mathbf C\mathbf x /
+    \sqrt{\|\mathbf C\mathbf x\|^2/d + \epsilon}`), so the result is the same while no layer
+    norm has to compute and subtract a mean.
+    """
+    return (w - w.mean(0, keepdim=True)).contiguous()
+
+
 def _fold_norm(norm: nn.LayerNorm, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     r"""``[W diag(γ) | Wβ + b]``: :math:`W(\gamma\odot\hat x+\beta)+b` as one product with the
     normalized input :math:`\hat x` (ones row appended)."""
@@ -126,10 +142,10 @@ def _layers(encoder: nn.TransformerEncoder) -> list[_Layer] | None:
         shift = _score_bound(layer.norm1, w_qkv, b_qkv, attn.num_heads) > _MAX_SCORE
         out.append(_Layer(
             eps1=layer.norm1.eps, w_qkv=_fold_norm(layer.norm1, w_qkv, b_qkv),
-            w_out=_with_bias(out_proj.weight.detach(), out_proj.bias.detach()),
+            w_out=_centered(_with_bias(out_proj.weight.detach(), out_proj.bias.detach())),
             eps2=layer.norm2.eps,
             w1=_fold_norm(layer.norm2, layer.linear1.weight.detach(), layer.linear1.bias.detach()),
-            w2=_with_bias(layer.linear2.weight.detach(), layer.linear2.bias.detach()),
+            w2=_centered(_with_bias(layer.linear2.weight.detach(), layer.linear2.bias.detach())),
             activation=layer.activation, shift=shift,
         ))
     return out
@@ -175,7 +191,7 @@ class _Network:
         self.layers = layers
         self.h = net.encoder.layers[0].self_attn.num_heads
         self.d = net.config.d_model
-        self.embed = _with_bias(net.embed.weight.detach(), net.embed.bias.detach())
+        self.embed = _centered(_with_bias(net.embed.weight.detach(), net.embed.bias.detach()))
         d = self.d
         w_head, b_head = net.head.weight.detach(), net.head.bias.detach()
         self.head = _fold_norm(net.norm, w_head[:, :d], b_head)
@@ -195,9 +211,11 @@ class _Network:
 
     def _norm_into(self, x: torch.Tensor, out: torch.Tensor, sq: torch.Tensor,
                    eps: float) -> None:
-        """Layer norm without affine map of the columns of ``x`` ``[d, n]`` into ``out[:d]``."""
-        xc = torch.sub(x, x.mean(0), out=out[:x.shape[0]])
-        xc.mul_(torch.mean(torch.mul(xc, xc, out=sq), 0).add_(eps).rsqrt_())
+        """Layer norm without affine map of the columns of the centered residual stream ``x``
+        ``[d, n]`` (every column has mean zero, see :func:`_centered`) into ``out[:d]``:
+        ``x / sqrt(mean(x²) + eps)``."""
+        torch.mul(x, torch.mean(torch.mul(x, x, out=sq), 0).add_(eps).rsqrt_(),
+                  out=out[:x.shape[0]])
 
     def __call__(self, feats: torch.Tensor, rho: torch.Tensor | None,
                  buffers: dict[tuple[int, int, int], _Buffers]) -> torch.Tensor:
