@@ -146,6 +146,22 @@ def test_time_designer_warms_up_once_untimed_then_reports_the_best_of_repeat(
     assert d.batches == [4, 4]
 
 
+def test_time_designer_cpu_clock_reads_thread_time_not_the_wall(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    wall, cpu = _Clock(), _Clock()
+    monkeypatch.setattr(toolkit, "perf_counter", wall)
+    monkeypatch.setattr(toolkit, "thread_time", cpu)
+    prob = _Problem(torch.ones(2, 2))
+    d = _ScriptedDesigner(cpu, [9.0, 5.0, 3.0])  # advances the CPU clock only
+    _, sec = time_designer(d, prob, repeat=2, clock="cpu")
+    assert sec == 3.0 / 2 and wall.now == 0.0
+    d = _ScriptedDesigner(cpu, [9.0, 5.0])
+    _, sec = time_designer(d, prob, clock="wall")  # the wall clock did not move
+    assert sec == 0.0
+    with pytest.raises(ConfigError, match="clock"):
+        time_designer(d, prob, clock="gpu")
+
+
 def test_time_designer_accepts_a_callable_and_checks_its_arguments() -> None:
     prob = _Problem(torch.ones(3, 2))
     calls: list[int] = []

@@ -98,6 +98,9 @@ def _add_precoder_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeat", type=int, default=None,
                    help="timed calls per designer after one warm-up; best is reported "
                         "(default 3)")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="wall: wall-clock time (default); cpu: CPU time of the timing thread, "
+                        "robust on a loaded machine (use with OMP_NUM_THREADS=1, CPU only)")
     p.add_argument("--full", action="store_true",
                    help="the long version (several minutes): WMMSE and the DPC bound on the "
                         "whole batch, the CVXPY designers on 4 instances")
@@ -332,6 +335,9 @@ def run_precoders(options: Options, log: Log) -> list[dict[str, Any]]:
     if rho is not None and not 0.0 <= rho <= 1.0:
         raise ConfigError(f"--rho must be in [0, 1], got {rho:g}")
     device = torch.device(options.device)
+    clock = getattr(options, "clock", "wall")
+    if clock == "cpu" and device.type != "cpu":
+        raise ConfigError(f"--clock cpu times CPU work only; use --clock wall on {device}")
     scenario = make_scenario(options.antennas, options.users,
                                          snr_db=options.snr_db)
     problem = scenario.sample(options.batch, generator=make_generator(options.seed, device),
@@ -352,7 +358,7 @@ def run_precoders(options: Options, log: Log) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for name in names:
         row: dict[str, Any] = {"designer": name, "device": str(device),
-                               "repeat": options.repeat}
+                               "repeat": options.repeat, "clock": clock}
         try:
             if name == "dpc_bound":
                 solvers = importlib.import_module("isaclearn.solvers")
@@ -363,7 +369,8 @@ def run_precoders(options: Options, log: Log) -> list[dict[str, Any]]:
                 prob = slow
                 log(f"timing dpc_bound on {prob.batch_size} instance(s)")
                 cap, sec = time_designer(partial(_dpc_of, dpc), prob,
-                                         repeat=options.repeat, warmup_instances=1)
+                                         repeat=options.repeat, warmup_instances=1,
+                                         clock=clock)
                 row.update(batch=prob.batch_size, valid_instances=int(torch.isfinite(cap).sum()),
                            sum_rate_mean=finite_mean(cap))
             else:
@@ -373,7 +380,7 @@ def run_precoders(options: Options, log: Log) -> list[dict[str, Any]]:
                 prob = small if is_convex else slow if is_slow else problem
                 log(f"timing {name} on {prob.batch_size} instance(s)")
                 design, sec = time_designer(
-                    designer, prob, repeat=options.repeat,
+                    designer, prob, repeat=options.repeat, clock=clock,
                     warmup_instances=1 if is_convex or is_slow else None)
                 w = design.w
                 ok = finite_instances(design)
