@@ -74,13 +74,18 @@ before ``T`` is restarted in place and the frame goes on.
 the environment must read it in the same order):
 
 * user-dimension update (30)–(32), ``U^max + N_t + M`` components:
-  ``(ActionHead("a_rf1", U_max, "sigmoid"), ActionHead("a_rf2", N_t, "tanh"),
-  ActionHead("a_bb", M, "tanh", conditioned=True))``;
+  ``(ActionHead("a_rf1", U_max, "sigmoid", box_affine=True), ActionHead("a_rf2", N_t,
+  "tanh"), ActionHead("a_bb", M, "tanh", conditioned=True))``;
 * antenna-dimension update (33)–(37), ``N_t + M`` components:
-  ``(ActionHead("a_rf", N_t, "sigmoid"), ActionHead("a_bb", M, "tanh", conditioned=True))``.
+  ``(ActionHead("a_rf", N_t, "sigmoid", box_affine=True), ActionHead("a_bb", M, "tanh",
+  conditioned=True))``.
 
-A sigmoid head covers ``(0, 1)``, inside a ``Box(-1, 1)`` action; exploration noise is added
-and the result clipped to the action box.
+A sigmoid head covers ``(0, 1)``, inside a ``Box(-1, 1)`` action. An environment that reads
+such a part affinely (:math:`a = (x + 1)/2`, as yang_som's does for :math:`a_{RF}`) would
+receive only :math:`(1/2, 1)` of it; ``ActionHead(..., box_affine=True)`` emits :math:`2s - 1`
+instead, so the environment receives the head's :math:`s \in (0, 1)` (the heads after it
+are conditioned on :math:`s`). Exploration noise is added to the emitted action and the
+result clipped to the action box.
 
 *Batch normalization.* The online network acts in eval mode (running statistics) and is
 trained in train mode (batch statistics); the target network always runs in eval mode (as SB3
@@ -209,9 +214,17 @@ class ActionHead:
     :math:`\\phi_{DPU}(\\mathbf v, \\mathbf a_{RF})`); otherwise :math:`\\mathbf v` only."""
     hidden: int = 0
     """Width of an optional hidden ``FC → ReLU`` before the output layer (0: none)."""
+    box_affine: bool = False
+    """Emit a sigmoid head's value :math:`s \\in (0, 1)` as :math:`2s - 1 \\in (-1, 1)`, for an
+    environment that reads this part of its ``Box(-1, 1)`` action affinely,
+    :math:`a = (x + 1)/2` (yang_som's :math:`a_{RF}` parts): the environment then receives
+    :math:`s` itself. Conditioned heads still see :math:`s` (module Notes)."""
 
     def __post_init__(self) -> None:
         check_count(self.size, f"ActionHead {self.name!r} size")
+        if self.box_affine and self.activation != "sigmoid":
+            raise ConfigError(f"ActionHead {self.name!r}: box_affine needs the sigmoid "
+                              f"activation, got {self.activation!r}")
         if self.activation not in ("sigmoid", "tanh", "identity"):
             raise ConfigError(f"ActionHead {self.name!r}: activation must be 'sigmoid', 'tanh' "
                               f"or 'identity', got {self.activation!r}")
@@ -561,10 +574,13 @@ class PSACNetwork(nn.Module):
     def decode_action(self, v: torch.Tensor) -> torch.Tensor:
         """:math:`\\phi_{AD}(\\mathbf v)`: the heads' outputs concatenated, ``[B, action_dim]``."""
         outs: list[torch.Tensor] = []
+        emitted: list[torch.Tensor] = []
         for spec, head in zip(self.head_specs, self.heads, strict=True):
             x = torch.cat([v, *outs], dim=1) if spec.conditioned and outs else v
-            outs.append(_ACTIVATIONS[spec.activation](head(x)))
-        return torch.cat(outs, dim=1)
+            out = _ACTIVATIONS[spec.activation](head(x))
+            outs.append(out)
+            emitted.append(2.0 * out - 1.0 if spec.box_affine else out)
+        return torch.cat(emitted, dim=1)
 
     def decode_value(self, v: torch.Tensor) -> torch.Tensor:
         """:math:`Q = \\phi_{VD}(\\mathbf v)` ``[B]``."""
@@ -811,6 +827,10 @@ class PSAC:
         ``B`` parallel episodes; Dict observation of image Boxes, flat Box action.
     config : PSACConfig, optional
         Network sizes and hyper-parameters (default ``PSACConfig()``).
+    checkpoint_tag : mapping, optional
+        JSON description of what the agent is trained on (the environment's configuration,
+        ...), stored in the training checkpoint and required to match on resume (the core's
+        configuration is not known to the agent).
 
     Attributes
     ----------
@@ -843,11 +863,13 @@ class PSAC:
 
     name = "psac"
 
-    def __init__(self, core: EnvCore, config: PSACConfig | None = None) -> None:
+    def __init__(self, core: EnvCore, config: PSACConfig | None = None, *,
+                 checkpoint_tag: Mapping[str, Any] | None = None) -> None:
         if not isinstance(core, EnvCore):
             raise ConfigError(f"core must be an EnvCore, got {type(core).__name__}")
         self.core = core
         self.config = config if config is not None else PSACConfig()
+        self.checkpoint_tag = None if checkpoint_tag is None else dict(checkpoint_tag)
         cfg = self.config
         self.device = core.device
         space = core.action_space
@@ -1073,7 +1095,10 @@ class PSAC:
     def _checked_config(self) -> dict[str, Any]:
         cfg = self.config.to_dict()
         cfg.pop("checkpoint_every")
-        return {"agent": "PSAC", "config": cfg, "batch_size": self.core.batch_size}
+        out = {"agent": "PSAC", "config": cfg, "batch_size": self.core.batch_size}
+        if self.checkpoint_tag is not None:
+            out["tag"] = self.checkpoint_tag
+        return out
 
     def save_checkpoint(self, stem: str | Path) -> Path:
         """Write the training state (module Determinism and checkpoints); returns the tensor
