@@ -36,10 +36,12 @@ Chosen parameters (spec §1 "missing in the paper"; every one a field of
 * Preamble CSI NMSE −20 dB; synthetic position estimates (users 1°, ranges 1 m, target
   √min(CRLB, (5°)²)); GPS every 10 subframes with 0.5 m error.
 * Power invariant Σ|p|² = U M (spec §6.1); initial precoder ``init="beam"`` (spec §6.15).
-* Opt: SINR targets τ ∈ {0} ∪ 10^{``opt_sinr_db``/10}, the τ maximizing the extracted (15b)
-  utility; Stage II N_iter = 20; per-subcarrier power P_t/M; ICI ignored in (15d) by default
-  (``opt_ici_rounds``); solved every ``opt_stride`` subframes (paper profile 10, quick 2; the
-  paper's algorithm is 1) and said so in each row's ``note``.
+* Opt: SINR targets per frame τ ∈ {0} ∪ {2^{f R*/(U M)} − 1 : f ∈ ``opt_fractions``} (the
+  equal per-user, per-subcarrier share of the fraction f of R*; ``opt_tau="db"`` for a fixed dB
+  grid), the τ maximizing the extracted (15b) utility; Stage II N_iter = 20; per-subcarrier
+  power P_t/M; ICI ignored in (15d) by default (``opt_ici_rounds``); solved every
+  ``opt_stride`` subframes (paper profile 10, quick 5; the paper's algorithm is 1) and said so
+  in each row's ``note``.
 * MP: constant-velocity Kalman chain in angle per user, measurement std 1° (the env's), process
   std 0.01° per subframe on the rate, no target beam.
 * Greedy: the quantized G_t-point dictionary, equal power, true subframe CSI.

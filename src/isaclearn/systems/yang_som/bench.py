@@ -66,8 +66,8 @@ def bench_designers(methods: tuple[str, ...] = ("opt", "omp", "mp", "greedy"), *
     cfg = YangSomConfig(device=device)
     rows = []
     for m in methods:
-        designer = classical_designers([m], num_grid=cfg.num_grid, sinr_db=(-5.0, 0.0, 5.0),
-                                       opt_stride=opt_stride)[m]
+        designer = classical_designers([m], num_grid=cfg.num_grid,
+                                       opt_fractions=(0.25, 0.5, 1.0), opt_stride=opt_stride)[m]
         core = YangSomCore(1, cfg)
         frame_rows = rollout_designer(core, designer, frames, seed, method=m)
         per = sum(r["seconds_per_frame"] for r in frame_rows) / len(frame_rows)

@@ -78,8 +78,13 @@ class YangSomRunConfig:
     """ψ."""
     speed_mps: float = 0.0
     """Fixed speed of users and target (m/s); 0 = U[10, 30] (the default)."""
+    opt_tau: str = "relative"
+    """Stage I's SINR targets: ``relative`` (per frame, the fractions ``opt_fractions`` of the
+    WMMSE rate R* shared equally) or ``db`` (the fixed grid ``opt_sinr_db``)."""
+    opt_fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
+    """Fractions f of R* of ``opt_tau="relative"`` (τ = 0 always added)."""
     opt_sinr_db: tuple[float, ...] = (-5.0, 0.0, 5.0, 10.0)
-    """SINR targets τ (dB) of Stage I (τ = 0 linear always added)."""
+    """SINR targets τ (dB) of ``opt_tau="db"`` (τ = 0 linear always added)."""
     opt_stride: int = 10
     """Opt's SDR solved every ``opt_stride`` subframes (1 = the paper's algorithm)."""
     opt_subcarrier_stride: int = 1
@@ -104,6 +109,9 @@ class YangSomRunConfig:
                                        "bits", "opt_stride", "opt_subcarrier_stride",
                                        "opt_iter", "opt_ici_rounds", "num_threads"),
                      unit_interval=("weight",))
+        if self.opt_tau not in ("relative", "db"):
+            raise ConfigError(f"opt_tau must be 'relative' or 'db', got {self.opt_tau!r}")
+        check_fields(self, positive=("opt_fractions",))
         if not self.methods:
             raise ConfigError("methods must name at least one method")
         if self.greedy_csi not in ("instant", "preamble"):
@@ -142,6 +150,7 @@ class YangSomRunConfig:
         """Keyword arguments of
         :func:`~isaclearn.systems.yang_som.designers.classical_designers`."""
         return {"num_grid": self.num_grid, "sinr_db": self.opt_sinr_db,
+                "opt_tau": self.opt_tau, "opt_fractions": self.opt_fractions,
                 "opt_stride": self.opt_stride,
                 "opt_subcarrier_stride": self.opt_subcarrier_stride,
                 "opt_iter": self.opt_iter, "opt_ici_rounds": self.opt_ici_rounds,

@@ -115,7 +115,16 @@ class SdrStage:
     Parameters
     ----------
     sinr_db : sequence of float
-        SINR targets τ in dB (plus τ = 0, always added so that some target is feasible).
+        ``tau_mode="db"``: SINR targets τ in dB (plus τ = 0, always added so that some target
+        is feasible).
+    tau_mode : {"relative", "db"}
+        ``"relative"`` (default): per frame the targets :math:`\tau_f = 2^{fR^*/(KS)} - 1`,
+        :math:`f\in` ``fractions`` (τ = 0 added), i.e. the equal per-user, per-subcarrier
+        share of the fraction ``f`` of the fully digital WMMSE rate :math:`R^*` (scales with
+        SNR and U; an absolute dB grid is mostly infeasible at low SNR); ``"db"``: the fixed
+        ``sinr_db`` grid for every frame.
+    fractions : sequence of float
+        The ``f`` of ``tau_mode="relative"``.
     stride : int
         Solve on subframes ``n % stride == 0`` and reuse the last solution in between (1 = the
         paper: every subframe).
@@ -131,7 +140,15 @@ class SdrStage:
 
     def __init__(self, sinr_db: Sequence[float] = (0.0, 10.0), *, stride: int = 1,
                  subcarrier_stride: int = 1, ici_rounds: int = 1,
-                 select: Literal["extracted", "relaxation"] = "extracted") -> None:
+                 select: Literal["extracted", "relaxation"] = "extracted",
+                 tau_mode: Literal["relative", "db"] = "relative",
+                 fractions: Sequence[float] = (0.25, 0.5, 0.75, 1.0)) -> None:
+        if tau_mode not in ("relative", "db"):
+            raise ConfigError(f"tau_mode must be 'relative' or 'db', got {tau_mode!r}")
+        if not fractions or not all(0.0 < float(f) for f in fractions):
+            raise ConfigError(f"fractions must be positive, got {fractions!r}")
+        self.tau_mode = tau_mode
+        self.fractions = tuple(float(f) for f in fractions)
         for name, v in (("stride", stride), ("subcarrier_stride", subcarrier_stride),
                         ("ici_rounds", ici_rounds)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -181,17 +198,34 @@ class SdrStage:
         h_diag = torch.diagonal(problem.h, dim1=1, dim2=2).permute(0, 3, 1, 2)  # [B, S, K, M]
         eta = problem.alpha.abs().square() / problem.noise_var
         full = self.subcarrier_stride == 1
-        res = ofdm_isac_sdr(
-            h_diag[:, idx], problem.target_theta_rad, problem.power * frac, problem.noise_var,
-            sinr_grid=self.grid, psi=float(problem.weight),
-            rate_norm=problem.rate_star * frac, fisher_norm=problem.fisher_star * frac,
-            num_rx=problem.num_rx, radar_gain=2.0 * problem.num_symbols * eta,
-            h_ici=problem.h if (full and self.ici_rounds > 1) else None,
-            ici_rounds=self.ici_rounds if full else 1, select=self.select)
-        w = res.w.to(problem.h.dtype)[:, torch.arange(s) // self.subcarrier_stride]
+        k = problem.h.shape[-2]
+
+        def run(rows: slice, grid: list[float]) -> tuple[torch.Tensor, torch.Tensor]:
+            assert problem.rate_star is not None and problem.fisher_star is not None
+            res = ofdm_isac_sdr(
+                h_diag[rows, idx], problem.target_theta_rad[rows], problem.power * frac,
+                problem.noise_var, sinr_grid=grid, psi=float(problem.weight),
+                rate_norm=problem.rate_star[rows] * frac,
+                fisher_norm=problem.fisher_star[rows] * frac, num_rx=problem.num_rx,
+                radar_gain=2.0 * problem.num_symbols * eta[rows],
+                h_ici=problem.h[rows] if (full and self.ici_rounds > 1) else None,
+                ici_rounds=self.ici_rounds if full else 1, select=self.select)
+            return res.w, res.feasible
+
+        if self.tau_mode == "db":
+            w_sol, feas = run(slice(0, b), self.grid)
+        else:  # one grid per frame (the SDR loops over frames anyway)
+            parts = []
+            for i in range(b):
+                share = float(problem.rate_star[i]) / (k * s)
+                grid = [0.0] + [2.0 ** (f * share) - 1.0 for f in self.fractions]
+                parts.append(run(slice(i, i + 1), grid))
+            w_sol = torch.cat([x[0] for x in parts])
+            feas = torch.cat([x[1] for x in parts])
+        w = w_sol.to(problem.h.dtype)[:, torch.arange(s) // self.subcarrier_stride]
         m, k = problem.f_rf.shape[-2:]
         prev = hybrid_precoder(problem.f_rf, problem.p) * math.sqrt(problem.power / (m * k * s))
-        feasible = res.feasible.to(problem.h.device) & torch.isfinite(w).flatten(1).all(-1)
+        feasible = feas.to(problem.h.device) & torch.isfinite(w).flatten(1).all(-1)
         w = torch.where(feasible[:, None, None, None], torch.nan_to_num(w), prev)
         return w, feasible
 
@@ -424,7 +458,10 @@ class GreedyDesigner:
 def classical_designers(methods: Sequence[str], *, num_grid: int = 64,
                         sinr_db: Sequence[float] = (0.0, 10.0), opt_stride: int = 1,
                         opt_subcarrier_stride: int = 1, opt_iter: int = 20,
-                        opt_ici_rounds: int = 1, angle_std_deg: float = 1.0,
+                        opt_ici_rounds: int = 1,
+                        opt_tau: Literal["relative", "db"] = "relative",
+                        opt_fractions: Sequence[float] = (0.25, 0.5, 0.75, 1.0),
+                        angle_std_deg: float = 1.0,
                         mp_rate_std_deg: float = 0.01,
                         greedy_csi: Literal["instant", "preamble"] = "instant",
                         ) -> dict[str, Any]:
@@ -432,7 +469,7 @@ def classical_designers(methods: Sequence[str], *, num_grid: int = 64,
     ``greedy``, ``orthogonal``), the SDR-based ones sharing one :class:`SdrStage`; unknown
     names are left out (the caller checks them against its learned table)."""
     sdr = SdrStage(sinr_db, stride=opt_stride, subcarrier_stride=opt_subcarrier_stride,
-                   ici_rounds=opt_ici_rounds)
+                   ici_rounds=opt_ici_rounds, tau_mode=opt_tau, fractions=opt_fractions)
     table: dict[str, Callable[[], Any]] = {
         "opt": lambda: OptDesigner(sdr, n_iter=opt_iter, name="opt"),
         "omp": lambda: OptDesigner(sdr, decompose="omp", num_grid=num_grid, name="omp"),

@@ -461,7 +461,7 @@ def run_runtime(cfg: RuntimeConfig, ctx: RunContext) -> dict[str, Any]:
 # registration
 # --------------------------------------------------------------------------------------------
 
-_QUICK: dict[str, Any] = {**QUICK_SIZES, "opt_stride": 2, "opt_sinr_db": (-5.0, 0.0, 5.0)}
+_QUICK: dict[str, Any] = {**QUICK_SIZES, "opt_stride": 5, "opt_fractions": (0.25, 0.5, 1.0)}
 _COLUMNS = ["se", "se_ci", "crlb_db", "crlb_db_ci", "reward", "reward_ci", "seconds_per_frame"]
 
 
@@ -512,7 +512,7 @@ register(ExperimentSpec(
     name="yang_som.runtime", fn=run_runtime, config_cls=RuntimeConfig,
     profiles={"quick": {**{k: v for k, v in QUICK_SIZES.items()
                            if k not in ("frames", "batch_size", "subframes")},
-                        "opt_sinr_db": (-5.0, 0.0, 5.0), "subframes": 10, "opt_stride": 5},
+                        "opt_fractions": (0.25, 0.5, 1.0), "subframes": 10, "opt_stride": 5},
               "paper": {}},
     description="Fig. 15: design time per frame of each method (ratios; Opt's full time "
                 "extrapolated from solves on a subset of subframes)",
