@@ -50,7 +50,7 @@ def _assert_hybrid(design: Design, bits: int, k: int, s: int) -> None:
 @pytest.mark.parametrize("name", ["opt", "omp", "mp", "greedy"])
 def test_every_designer_output_is_a_feasible_hybrid(name: str) -> None:
     core = _core()
-    designer = classical_designers([name], num_grid=8, sinr_db=(0.0,))[name]
+    designer = classical_designers([name], num_grid=8, opt_fractions=(0.5,), opt_stride=2)[name]
     for _ in range(3):  # every subframe of the frame
         problem = subframe_problem(core)
         design = designer.design(problem)
@@ -63,7 +63,7 @@ def test_every_designer_output_is_a_feasible_hybrid(name: str) -> None:
 
 def test_ideal_is_fully_digital_with_the_per_subcarrier_power() -> None:
     core = _core()
-    designer = classical_designers(["ideal"], sinr_db=(0.0,))["ideal"]
+    designer = classical_designers(["ideal"], opt_fractions=(0.5,))["ideal"]
     design = designer.design(subframe_problem(core))
     per_sub = design.w.abs().square().sum(dim=(-2, -1))  # [B, S]
     assert torch.allclose(per_sub, torch.full_like(per_sub, core.config.power / 2), rtol=1e-6)
@@ -143,7 +143,7 @@ def test_greedy_matches_an_explicit_loop() -> None:
 
 def test_opt_reuses_the_sdr_between_solved_subframes() -> None:
     core = _core()
-    sdr = SdrStage((0.0,), stride=2)
+    sdr = SdrStage(stride=2, fractions=(0.5,))
     opt = OptDesigner(sdr, n_iter=5)
     designs = []
     for _ in range(3):
