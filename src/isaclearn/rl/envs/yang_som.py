@@ -1032,15 +1032,21 @@ class YangSomCore(BatchedEnvCore[YangSomEpisodes]):
         \mathbf C` maps that range into itself, with the same eigenvalues and power function
         of μ there), so :math:`\mathbf W = \mathbf Q\mathbf W'` and the rates are equal up to
         rounding (tested to 1e-8 against ``reduced=False``); the eigendecompositions shrink
-        from ``M × M`` to ``K × K``."""
+        from ``M × M`` to ``K × K``. The reduced problem is solved in complex128 whatever
+        ``dtype`` (its ``K × K`` eigendecompositions are cheap, and complex64 ``eigh`` can fail
+        to converge on the near-singular reduced matrices of weak users); the result is cast
+        back to the real dtype of the episodes."""
         c = self.config
         h_diag = self.diagonal_channel(episodes)
+        out_dtype = h_diag.real.dtype
         if reduced and c.num_users < c.num_antennas:
-            r = torch.linalg.qr(h_diag.conj().transpose(-2, -1), mode="r")[1]  # [..., K, K]
+            h64 = h_diag.to(torch.complex128)
+            r = torch.linalg.qr(h64.conj().transpose(-2, -1), mode="r")[1]  # [..., K, K]
             h_diag = r.conj().transpose(-2, -1)
         w_star = wmmse(h_diag, c.power / c.num_subcarriers, c.noise_var, init=c.wmmse_init,
                        max_iter=c.wmmse_iter, tol=0.0)
-        return rates(h_diag, w_star, c.noise_var).sum(dim=(-2, -1)).mean(dim=-1)
+        rate = rates(h_diag, w_star, c.noise_var).sum(dim=(-2, -1)).mean(dim=-1)
+        return rate.to(out_dtype)
 
     # ---- designers -----------------------------------------------------------------------
 

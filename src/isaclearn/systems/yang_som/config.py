@@ -81,8 +81,10 @@ class YangSomRunConfig:
     opt_tau: str = "relative"
     """Stage I's SINR targets: ``relative`` (per frame, the fractions ``opt_fractions`` of the
     WMMSE rate R* shared equally) or ``db`` (the fixed grid ``opt_sinr_db``)."""
-    opt_fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
-    """Fractions f of R* of ``opt_tau="relative"`` (τ = 0 always added)."""
+    opt_fractions: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.4)
+    """Fractions f of R* of ``opt_tau="relative"`` (τ = 0 always added). Small: (15d) asks
+    the one τ of every user on every subcarrier, so the weakest (user, subcarrier) pair caps
+    it (at the quick sizes and 0 dB only f ≲ 0.1 is feasible)."""
     opt_sinr_db: tuple[float, ...] = (-5.0, 0.0, 5.0, 10.0)
     """SINR targets τ (dB) of ``opt_tau="db"`` (τ = 0 linear always added)."""
     opt_stride: int = 10

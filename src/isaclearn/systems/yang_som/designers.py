@@ -142,7 +142,7 @@ class SdrStage:
                  subcarrier_stride: int = 1, ici_rounds: int = 1,
                  select: Literal["extracted", "relaxation"] = "extracted",
                  tau_mode: Literal["relative", "db"] = "relative",
-                 fractions: Sequence[float] = (0.25, 0.5, 0.75, 1.0)) -> None:
+                 fractions: Sequence[float] = (0.02, 0.05, 0.1, 0.2, 0.4)) -> None:
         if tau_mode not in ("relative", "db"):
             raise ConfigError(f"tau_mode must be 'relative' or 'db', got {tau_mode!r}")
         if not fractions or not all(0.0 < float(f) for f in fractions):
@@ -315,6 +315,14 @@ def _angle_observation(x: torch.Tensor) -> torch.Tensor:
     return x[:1]
 
 
+def _cv_jacobian(x: torch.Tensor) -> torch.Tensor:
+    return torch.tensor([[1.0, 1.0], [0.0, 1.0]], dtype=x.dtype, device=x.device)
+
+
+def _angle_jacobian(x: torch.Tensor) -> torch.Tensor:
+    return torch.tensor([[1.0, 0.0]], dtype=x.dtype, device=x.device)
+
+
 class MpDesigner:
     r"""``mp``: Kalman (Gaussian message passing) prediction of each user's angle on a
     constant-velocity chain, state :math:`(\theta, \dot\theta)` per subframe.
@@ -368,16 +376,19 @@ class MpDesigner:
         else:
             _, t_state, x, cov = self._state
             for _ in range(t_meas - t_state):
-                pred = ekf_predict(x, cov, _cv_transition, eye_q)
+                pred = ekf_predict(x, cov, _cv_transition, eye_q,
+                                   transition_jacobian_fn=_cv_jacobian)
                 x, cov = pred.x, pred.cov
             if n > 0:
-                upd = ekf_update(x, cov, z[..., None], _angle_observation, r)
+                upd = ekf_update(x, cov, z[..., None], _angle_observation, r,
+                                 observation_jacobian_fn=_angle_jacobian)
                 x, cov = upd.x, upd.cov
             t_state = t_meas
         self._state = (key, t_state, x, cov)
         xp = x
         for _ in range(n - t_state):
-            xp = ekf_predict(xp, cov, _cv_transition, eye_q).x
+            xp = ekf_predict(xp, cov, _cv_transition, eye_q,
+                             transition_jacobian_fn=_cv_jacobian).x
         return xp[..., 0]
 
     def design(self, problem: YangSomSubframe) -> Design:
@@ -460,7 +471,7 @@ def classical_designers(methods: Sequence[str], *, num_grid: int = 64,
                         opt_subcarrier_stride: int = 1, opt_iter: int = 20,
                         opt_ici_rounds: int = 1,
                         opt_tau: Literal["relative", "db"] = "relative",
-                        opt_fractions: Sequence[float] = (0.25, 0.5, 0.75, 1.0),
+                        opt_fractions: Sequence[float] = (0.02, 0.05, 0.1, 0.2, 0.4),
                         angle_std_deg: float = 1.0,
                         mp_rate_std_deg: float = 0.01,
                         greedy_csi: Literal["instant", "preamble"] = "instant",
