@@ -465,7 +465,11 @@ def run_runtime(cfg: RuntimeConfig, ctx: RunContext) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 _QUICK: dict[str, Any] = {**QUICK_SIZES, "opt_stride": 5, "opt_fractions": (0.03, 0.1, 0.3)}
-_COLUMNS = ["se", "se_ci", "crlb_db", "crlb_db_ci", "reward", "reward_ci", "seconds_per_frame"]
+_COLUMNS = ["method", "se", "se_ci", "crlb_db", "crlb_db_ci", "reward", "reward_ci", "seconds_per_frame"]
+
+
+def _cols(x: str) -> list[str]:
+    return ["method", x, *_COLUMNS[1:]]
 
 
 def _plots(x: str, xlabel: str, fig: str) -> list[PlotSpec]:
@@ -477,21 +481,21 @@ register(ExperimentSpec(
     name="yang_som.snr", fn=run_snr, config_cls=SnrConfig,
     profiles={"quick": dict(_QUICK), "paper": {}},
     description="Fig. 7: CRLB and SE vs SNR (U 8, ψ 0.5), opt/mp/greedy (+ learned via hook)",
-    plots=_plots("snr_db", "SNR (dB)", "Fig. 7"), table_columns=["snr_db", *_COLUMNS],
+    plots=_plots("snr_db", "SNR (dB)", "Fig. 7"), table_columns=_cols("snr_db"),
     table_group=["snr_db"]))
 
 register(ExperimentSpec(
     name="yang_som.weight", fn=run_weight, config_cls=WeightConfig,
     profiles={"quick": {**_QUICK, "weights": (0.1, 0.5, 0.9)}, "paper": {}},
     description="Figs. 8/11: CRLB and SE vs ψ (SNR 0 dB)",
-    plots=_plots("weight", "ψ", "Figs. 8/11"), table_columns=["weight", *_COLUMNS],
+    plots=_plots("weight", "ψ", "Figs. 8/11"), table_columns=_cols("weight"),
     table_group=["weight"]))
 
 register(ExperimentSpec(
     name="yang_som.users", fn=run_users, config_cls=UsersConfig,
     profiles={"quick": {**_QUICK, "users_grid": (1, 2, 3, 4)}, "paper": {}},
     description="Figs. 9/12: CRLB and SE vs U (SNR 0 dB, ψ 0.5)",
-    plots=_plots("num_users", "users U", "Figs. 9/12"), table_columns=["num_users", *_COLUMNS],
+    plots=_plots("num_users", "users U", "Figs. 9/12"), table_columns=_cols("num_users"),
     table_group=["num_users"]))
 
 register(ExperimentSpec(
@@ -499,7 +503,7 @@ register(ExperimentSpec(
     profiles={"quick": {**_QUICK, "speeds": (10.0, 20.0, 30.0)}, "paper": {}},
     description="Figs. 10/13: CRLB and SE vs fixed speed (SNR 0 dB, ψ 0.5)",
     plots=_plots("speed_mps", "speed (m/s)", "Figs. 10/13"),
-    table_columns=["speed_mps", *_COLUMNS], table_group=["speed_mps"]))
+    table_columns=_cols("speed_mps"), table_group=["speed_mps"]))
 
 register(ExperimentSpec(
     name="yang_som.tradeoff", fn=run_tradeoff, config_cls=TradeoffConfig,
@@ -509,7 +513,7 @@ register(ExperimentSpec(
     plots=[PlotSpec(filename="tradeoff.png", x="crlb_db", y=["se"], kind="line",
                     xlabel="CRLB (dB rad²)", ylabels=["SE (bit/s/Hz)"],
                     title="yang_som Fig. 14")],
-    table_columns=["weight", *_COLUMNS], table_group=["weight"]))
+    table_columns=_cols("weight"), table_group=["weight"]))
 
 register(ExperimentSpec(
     name="yang_som.runtime", fn=run_runtime, config_cls=RuntimeConfig,
@@ -523,5 +527,5 @@ register(ExperimentSpec(
     plots=[PlotSpec(filename="runtime.png", x="method", y=["seconds_per_frame"], group=None,
                     kind="scatter", logy=True, xlabel="method",
                     ylabels=["time per frame (s)"], title="yang_som Fig. 15")],
-    table_columns=["seconds_per_frame", "seconds_per_frame_full", "seconds_per_subframe",
-                   "flops_order"]))
+    table_columns=["method", "seconds_per_frame", "seconds_per_frame_full",
+                   "seconds_per_subframe", "flops_order"]))
