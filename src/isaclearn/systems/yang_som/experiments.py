@@ -465,7 +465,8 @@ def run_runtime(cfg: RuntimeConfig, ctx: RunContext) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 _QUICK: dict[str, Any] = {**QUICK_SIZES, "opt_stride": 5, "opt_fractions": (0.03, 0.1, 0.3)}
-_COLUMNS = ["method", "se", "se_ci", "crlb_db", "crlb_db_ci", "reward", "reward_ci", "seconds_per_frame"]
+_COLUMNS = ["method", "se", "se_ci", "crlb_db", "crlb_db_ci", "reward", "reward_ci",
+            "seconds_per_frame"]
 
 
 def _cols(x: str) -> list[str]:
