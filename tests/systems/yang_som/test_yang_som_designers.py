@@ -158,7 +158,9 @@ def test_opt_reuses_the_sdr_between_solved_subframes() -> None:
 def test_orthogonal_boundary_is_time_sharing() -> None:
     core = _core(weight=0.3)
     problem = subframe_problem(core)
-    metrics = evaluate(problem, OrthogonalBound().design(problem))
+    design = OrthogonalBound().design(problem)
+    assert design.w.shape == (2, 2, 4, 2)  # [B, S, M, K] zeros: the platform's shape checks
+    metrics = evaluate(problem, design)
     assert problem.rate_star is not None and problem.fisher_star is not None
     assert torch.allclose(metrics["se"], 0.3 * problem.rate_star)
     assert torch.allclose(metrics["fisher"], 0.7 * problem.fisher_star)

@@ -297,8 +297,8 @@ class OrthogonalBound:
         metrics = metrics_from(beta * problem.rate_star, (1.0 - beta) * problem.fisher_star,
                                problem.rate_star, problem.fisher_star, problem.weight,
                                problem.p.shape[-2])
-        return Design(w=torch.zeros(0), extras={"step_f_rf": problem.f_rf,
-                                                "step_p": problem.p},
+        w = torch.zeros_like(hybrid_precoder(problem.f_rf, problem.p))  # not a precoder
+        return Design(w=w, extras={"step_f_rf": problem.f_rf, "step_p": problem.p},
                       info={"metrics": metrics})
 
 

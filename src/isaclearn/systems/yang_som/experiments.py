@@ -31,6 +31,7 @@ dict attribute ``env_overrides`` (e.g. ``{"scheme": "au"}``) the scoring env tak
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -103,8 +104,6 @@ def score_method(cfg: YangSomRunConfig, env: YangSomConfig, name: str, designer:
         return rollout_designer(core, designer, cfg.frames, cfg.seed, method=name)
     overrides = getattr(designer, "env_overrides", None) or {}
     core = YangSomCore(batch, env, **dict(overrides))
-    import time
-
     start = time.perf_counter()
     rows = frame_rows_from_rollout(rollout(core, designer, cfg.frames, cfg.seed, method=name))
     seconds = (time.perf_counter() - start) / cfg.frames
