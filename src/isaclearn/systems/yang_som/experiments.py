@@ -328,7 +328,11 @@ def run_weight(cfg: WeightConfig, ctx: RunContext) -> dict[str, Any]:
     rows = _sweep_run(cfg, ctx, "weight", cfg.weights, "weight")
     claims = _common_claims(rows, "weight", cfg.methods)
     for m in cfg.methods:
-        se_s = _slope(_values(rows, m, "weight", "se"))
+        se_pts = _values(rows, m, "weight", "se")
+        if len({y for _, y in se_pts}) <= 1:
+            claims[f"{m}_psi"] = "ψ-independent by construction (does not use ψ)"
+            continue
+        se_s = _slope(se_pts)
         cr_s = _slope(_values(rows, m, "weight", "crlb_db"))
         claims[f"{m}_se_rises_with_psi"] = f"{_verdict(se_s > 0)}: slope {se_s:.3g}"
         claims[f"{m}_crlb_rises_with_psi"] = f"{_verdict(cr_s > 0)}: slope {cr_s:.3g} dB"
