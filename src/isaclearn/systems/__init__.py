@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import importlib
 
-SYSTEM_MODULES = ["temiz_unsup", "qi_uplink", "liu_irs_ppo", "ding_dt"]
+SYSTEM_MODULES = ["temiz_unsup", "qi_uplink", "liu_irs_ppo", "ding_dt", "yang_som"]
 """System packages imported by :func:`load_all` (each registers its SystemSpec)."""
 
 DEFAULT_SYSTEM = "temiz_unsup"
