@@ -1,4 +1,4 @@
-"""yang_som experiments: rows and columns, resumability, the learned-method hook, the bench and
+"""yang_som experiments: rows and columns, resumability, the learned methods, the bench and
 the system registration."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ import argparse
 from typing import Any
 
 import pytest
-import torch
 
 from isaclearn.core.errors import ConfigError
 from isaclearn.systems.base import MemoryContext, get_experiment, get_system
@@ -18,6 +17,7 @@ TINY: dict[str, Any] = {"num_antennas": 4, "num_rx": 4, "num_subcarriers": 2, "n
                         "max_users": 2, "num_taps": 2, "num_paths": 2, "num_symbols": 2,
                         "subframes": 2, "num_grid": 8, "frames": 2, "batch_size": 2,
                         "opt_stride": 2, "opt_fractions": (0.5,)}
+LEARN: dict[str, Any] = {**TINY, "max_users": 4, "num_grid": 16}  # room for the conv encoders
 
 
 def test_snr_rows_columns_and_resume() -> None:
@@ -39,29 +39,40 @@ def test_snr_rows_columns_and_resume() -> None:
     assert len(ctx.rows()) == n
 
 
-def test_learned_hook_joins_the_method_table(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[Any, ...]] = []
+def test_learned_methods_are_trained_once_and_scored_at_each_point(tmp_path) -> None:
+    from isaclearn.rl.envs.yang_som import YangSomCore
+    from isaclearn.rl.rollout import rollout
+    from isaclearn.systems.yang_som import learned
 
-    def policy(obs: Any) -> torch.Tensor:
-        return torch.zeros(obs["S_H"].shape[0], 4 + 2 + 2, dtype=torch.float32)
-
-    def hook(out_dir: Any, env_kwargs: dict[str, Any], methods: tuple[str, ...],
-             seed: int) -> dict[str, Any]:
-        calls.append((out_dir, env_kwargs["num_antennas"], methods, seed))
-        return {m: policy for m in methods}
-
-    monkeypatch.setattr(ex, "learned_hook", hook)
-    cfg = ex.WeightConfig(**TINY, methods=("mp", "drl_uu"), weights=(0.5,))
-    ctx = MemoryContext()
+    cfg = ex.WeightConfig(**LEARN, methods=("mp", "drl_au", "dqn"), weights=(0.2, 0.8),
+                          train_episodes=2, retrain_per_point=False)
+    ctx = MemoryContext(tmp_path)
     ex.run_weight(cfg, ctx)
-    assert [r["method"] for r in ctx.rows()] == ["mp", "drl_uu"]
-    assert calls == [(None, 4, ("drl_uu",), 1000)]
+    rows = ctx.rows()
+    assert [(r["method"], r["weight"]) for r in rows] == [
+        (m, w) for w in (0.2, 0.8) for m in ("mp", "drl_au", "dqn")]
+    assert sorted(p.name for p in (tmp_path / "agents").iterdir()) == ["default"]
+    # the policy trained at ψ = 0.5 acts on the ψ = 0.8 frames with its own scheme (AU)
+    policy = learned.learned_designers(tmp_path / "agents" / "default", cfg.env_kwargs(),
+                                       ["drl_au"], cfg.train_seed)["drl_au"]
+    core = YangSomCore(cfg.batch_size, cfg.env_config(weight=0.8), scheme="au")
+    direct = rollout(core, policy, cfg.frames, cfg.seed)
+    want = sum(float(r["reward"]) for r in direct) / len(direct)
+    got = next(r for r in rows if r["method"] == "drl_au" and r["weight"] == 0.8)
+    assert got["reward"] == pytest.approx(want, rel=1e-9)
+    other = next(r for r in rows if r["method"] == "drl_au" and r["weight"] == 0.2)
+    assert other["reward"] != pytest.approx(want, rel=1e-6)
 
 
-def test_learned_methods_without_the_hook_are_refused() -> None:
-    cfg = ex.SnrConfig(**TINY, methods=("drl_au",), snr_grid=(0.0,))
-    with pytest.raises(ConfigError, match="learned_hook"):
-        ex.run_snr(cfg, MemoryContext())
+def test_learned_methods_retrain_per_point_and_need_a_run_folder(tmp_path) -> None:
+    cfg = ex.WeightConfig(**LEARN, methods=("drl_uu",), weights=(0.2, 0.8), train_episodes=1,
+                          retrain_per_point=True)
+    ex.run_weight(cfg, MemoryContext(tmp_path))
+    assert sorted(p.name for p in (tmp_path / "agents").iterdir()) == [
+        "weight0.2", "weight0.8"]
+    with pytest.raises(ConfigError, match="run folder"):
+        ex.run_snr(ex.SnrConfig(**TINY, methods=("drl_au",), snr_grid=(0.0,)),
+                   MemoryContext())
     with pytest.raises(ConfigError, match="unknown"):
         ex.SnrConfig(**TINY, methods=("nope",))
 

@@ -19,9 +19,9 @@ This package: scoring :mod:`.evaluation` (the env's metrics per subframe, frame 
 95 % CI over frames), the designers :mod:`.designers` (``opt``, ``omp``, ``ideal``, ``mp``,
 ``greedy``, ``orthogonal`` and :func:`~.designers.rollout_designer`), the run settings
 :mod:`.config` (profiles ``quick`` / ``paper``), the experiments :mod:`.experiments`
-(``yang_som.{snr, weight, users, speed, tradeoff, runtime}``, with the learned-method hook
-:data:`~.experiments.learned_hook`), the system spec :mod:`.system` and ``isaclearn bench
-yang_som`` (:mod:`.bench`). Learned designers: :mod:`.learned` (separate).
+(``yang_som.{snr, weight, users, speed, tradeoff, runtime}``, which train and score the
+learned methods of :mod:`.learned` beside the classical ones), the system spec :mod:`.system`
+and ``isaclearn bench yang_som`` (:mod:`.bench`).
 
 Chosen parameters (spec §1 "missing in the paper"; every one a field of
 :class:`~isaclearn.rl.envs.yang_som.YangSomConfig`,

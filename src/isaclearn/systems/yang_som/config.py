@@ -41,7 +41,7 @@ PAPER_SIZES: dict[str, Any] = {
 class YangSomRunConfig:
     """Fields shared by the yang_som experiments (defaults: the ``paper`` profile)."""
 
-    methods: tuple[str, ...] = ("opt", "mp", "greedy")
+    methods: tuple[str, ...] = ("drl_uu", "drl_au", "opt", "mp", "greedy")
     """Methods scored: classical (``opt``, ``omp``, ``ideal``, ``mp``, ``greedy``,
     ``orthogonal``) and learned ones (names the learned-designer hook provides)."""
     frames: int = 100
@@ -99,6 +99,22 @@ class YangSomRunConfig:
     """MP tracker's process noise std of the angle rate (degrees per subframe)."""
     greedy_csi: str = "instant"
     """Greedy's CSI: ``instant`` (true subframe channel) or ``preamble``."""
+    train_episodes: int = 2000
+    """Training episodes (frames) of each learned method (paper: 2000)."""
+    train_seed: int = 0
+    """Training seed of the learned methods scored in the sweeps."""
+    train_batch: int = 1
+    """Frames per training episode of the learned methods."""
+    retrain_per_point: bool = True
+    """Learned methods are retrained at every sweep point (spec reading 16, the ``paper``
+    profile); ``False``: trained once at this config's own point and evaluated at every point
+    (the ``quick`` profile; the observation and action shapes do not depend on the swept SNR,
+    ψ, U ≤ U^max or speed)."""
+    agents_dir: str = ""
+    """Folder of the learned methods' agents (``<agents_dir>/<point>/``); ``""``: the run's
+    own ``<out>/agents``. Point several runs at one folder to train each agent once."""
+    workers: int = 0
+    """Ray workers that train the learned methods side by side (0: in this process)."""
     device: str = "cpu"
     """Torch device of the env."""
     num_threads: int = 1
@@ -109,11 +125,14 @@ class YangSomRunConfig:
                                        "num_subcarriers", "num_users", "max_users", "num_taps",
                                        "num_paths", "num_symbols", "subframes", "num_grid",
                                        "bits", "opt_stride", "opt_subcarrier_stride",
-                                       "opt_iter", "opt_ici_rounds", "num_threads"),
+                                       "opt_iter", "opt_ici_rounds", "num_threads",
+                                       "train_episodes", "train_batch"),
                      unit_interval=("weight",))
         if self.opt_tau not in ("relative", "db"):
             raise ConfigError(f"opt_tau must be 'relative' or 'db', got {self.opt_tau!r}")
         check_fields(self, positive=("opt_fractions",))
+        if self.workers < 0:
+            raise ConfigError(f"workers must be >= 0, got {self.workers}")
         if not self.methods:
             raise ConfigError("methods must name at least one method")
         if self.greedy_csi not in ("instant", "preamble"):

@@ -17,20 +17,26 @@ aggregate`) has ``method``, the sweep coordinate, ``frames``, ``se`` (bit/s/Hz, 
 :math:`\sum_n r^{(n)}`, (38)), ``reward_rate``, ``reward_sense``, each with a 95 % half-width
 ``<col>_ci`` over frames, ``seconds_per_frame`` and ``note`` (e.g. Opt's reuse).
 
-The hook for learned methods
-----------------------------
+Learned methods
+---------------
 :func:`method_table` builds ``{name: designer}`` for a sweep point from the classical
-designers, an ``extra_designers`` mapping passed by the caller, and :data:`learned_hook`, a
-module-level callable ``learned_hook(out_dir, env_kwargs, methods, seed) -> {name: designer}``
-called for the names of ``methods`` that are not classical (``None`` until the learned layer is
-wired: ``experiments.learned_hook = learned.learned_designers``). A learned "designer" is
-anything :func:`isaclearn.rl.rollout.rollout` can act with (a policy, an SB3 model); if it has a
-dict attribute ``env_overrides`` (e.g. ``{"scheme": "au"}``) the scoring env takes those fields.
+designers, an ``extra_designers`` mapping passed by the caller, and the learned methods of
+:mod:`isaclearn.systems.yang_som.learned` for the other names (``drl_uu``, ``drl_au``,
+``drl_pc``, ``drl_po``, ``drl_co``, ``ac``, ``dqn``). A learned method is trained first if its
+finished checkpoint is not there (:func:`~isaclearn.systems.yang_som.learned.train_sweep`, on
+Ray with ``workers > 0``; a killed training resumes from its last checkpoint), under
+``<out>/agents/<point>/``: at every sweep point with ``retrain_per_point`` (spec reading 16,
+the ``paper`` profile), else once at the run config's own point (``agents/default``, the
+``quick`` profile) and then evaluated at every point. It acts greedily on the point's
+held-out frames through :func:`isaclearn.rl.rollout.rollout` on a
+:class:`~isaclearn.rl.envs.yang_som.YangSomCore` of the point's configuration with its own
+action scheme (``env_overrides``) and view (``wrap_core``: DQN's codeword actions).
 """
 
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -44,6 +50,7 @@ from isaclearn.rl.envs.yang_som import YangSomConfig, YangSomCore
 from isaclearn.rl.rollout import rollout
 from isaclearn.systems.base import ExperimentSpec, PlotSpec, RunContext, check_fields, register
 from isaclearn.systems.toolkit import sweep, threads
+from isaclearn.systems.yang_som import learned
 from isaclearn.systems.yang_som.config import QUICK_SIZES, YangSomRunConfig
 from isaclearn.systems.yang_som.designers import (
     CLASSICAL_METHODS,
@@ -55,26 +62,58 @@ from isaclearn.systems.yang_som.designers import (
 from isaclearn.systems.yang_som.evaluation import aggregate
 
 __all__ = ["LEARNED_METHODS", "SnrConfig", "SpeedConfig", "TradeoffConfig", "UsersConfig",
-           "RuntimeConfig", "WeightConfig", "learned_hook", "method_table", "run_runtime",
+           "RuntimeConfig", "WeightConfig", "learned_table", "method_table", "run_runtime",
            "run_snr", "run_speed", "run_tradeoff", "run_users", "run_weight", "score_point",
            "table_flops"]
 
-LEARNED_METHODS = ("drl_uu", "drl_au", "drl_pc", "drl_po", "drl_co", "ac", "dqn")
-"""Names of the learned methods (issue 12); provided by :data:`learned_hook`."""
-
-LearnedHook = Callable[[Path | None, dict[str, Any], tuple[str, ...], int], Mapping[str, Any]]
-
-learned_hook: LearnedHook | None = None
-"""``learned_hook(out_dir, env_kwargs, methods, seed) -> {name: designer}`` for the learned
-methods named in a config (module docstring); ``None``: learned methods are refused."""
+LEARNED_METHODS = tuple(learned.METHODS)
+"""Names of the learned methods (:data:`isaclearn.systems.yang_som.learned.METHODS`)."""
 
 
-def method_table(cfg: YangSomRunConfig, env_kwargs: dict[str, Any], out_dir: Path | None, *,
+def _slug(changes: Mapping[str, Any]) -> str:
+    text = "_".join(f"{k}{v}" for k, v in sorted(changes.items()))
+    return re.sub(r"[^A-Za-z0-9_.+-]", "-", text) or "default"
+
+
+def learned_table(cfg: YangSomRunConfig, changes: Mapping[str, Any], out_dir: Path | None,
+                  methods: Sequence[str], *, log: Callable[[str], None] | None = None
+                  ) -> dict[str, Any]:
+    """The learned ``methods`` for the sweep point ``changes`` (module docstring): trained
+    under ``out_dir/agents/<point>`` unless finished there, then loaded as rollout policies.
+
+    Raises
+    ------
+    ConfigError
+        No ``out_dir`` to keep the agents in, or an unknown method.
+    CheckpointError
+        A checkpoint there is from another configuration.
+    """
+    if not methods:
+        return {}
+    if out_dir is None and not cfg.agents_dir:
+        raise ConfigError(f"learned methods {list(methods)} need a run folder for their agents")
+    point = dict(changes) if cfg.retrain_per_point else {}
+    train_kwargs = cfg.env_kwargs(**point)
+    root = Path(cfg.agents_dir) if cfg.agents_dir else Path(str(out_dir)) / "agents"
+    agents = root / _slug(point)
+    jobs = [learned.LearnJob(method=m, env_kwargs=train_kwargs, seed=int(cfg.train_seed),
+                             episodes=int(cfg.train_episodes), out_dir=str(agents),
+                             batch_size=int(cfg.train_batch), exact_resume=False,
+                             checkpoint_every=5)
+            for m in methods]
+    learned.train_sweep(jobs, workers=int(cfg.workers), log=log)
+    return dict(learned.learned_designers(agents, train_kwargs, tuple(methods),
+                                          int(cfg.train_seed)))
+
+
+def method_table(cfg: YangSomRunConfig, changes: Mapping[str, Any], out_dir: Path | None, *,
                  methods: Sequence[str] | None = None,
-                 extra_designers: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """``{name: designer}`` of ``methods`` (default ``cfg.methods``) in that order: the
-    classical designers (:func:`~isaclearn.systems.yang_som.designers.classical_designers`),
-    then ``extra_designers``, then :data:`learned_hook` for the rest.
+                 extra_designers: Mapping[str, Any] | None = None,
+                 log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """``{name: designer}`` of ``methods`` (default ``cfg.methods``) at the sweep point
+    ``changes``, in that order: the classical designers
+    (:func:`~isaclearn.systems.yang_som.designers.classical_designers`), then
+    ``extra_designers``, then the learned methods (:func:`learned_table`).
 
     Raises
     ------
@@ -86,12 +125,11 @@ def method_table(cfg: YangSomRunConfig, env_kwargs: dict[str, Any], out_dir: Pat
         [m for m in names if m in CLASSICAL_METHODS], **cfg.designer_options())
     table.update({k: v for k, v in (extra_designers or {}).items() if k in names})
     rest = tuple(m for m in names if m not in table)
-    if rest and learned_hook is not None:
-        table.update(dict(learned_hook(out_dir, dict(env_kwargs), rest, int(cfg.seed))))
-    missing = [m for m in names if m not in table]
-    if missing:
-        raise ConfigError(f"no designer for methods {missing} (learned methods need the "
-                          "learned-designer hook, yang_som.experiments.learned_hook)")
+    unknown = [m for m in rest if m not in LEARNED_METHODS]
+    if unknown:
+        raise ConfigError(f"no designer for methods {unknown}; known: "
+                          f"{sorted(_KNOWN)} and extra designers")
+    table.update(learned_table(cfg, changes, out_dir, rest, log=log))
     return {m: table[m] for m in names}
 
 
@@ -100,10 +138,13 @@ def score_method(cfg: YangSomRunConfig, env: YangSomConfig, name: str, designer:
     """Frame rows of one method on the held-out frames of ``env``."""
     batch = min(cfg.batch_size, cfg.frames)
     if hasattr(designer, "design"):
-        core = YangSomCore(batch, env)
-        return rollout_designer(core, designer, cfg.frames, cfg.seed, method=name)
+        return rollout_designer(YangSomCore(batch, env), designer, cfg.frames, cfg.seed,
+                                method=name)
     overrides = getattr(designer, "env_overrides", None) or {}
-    core = YangSomCore(batch, env, **dict(overrides))
+    core: Any = YangSomCore(batch, env, **dict(overrides))
+    wrap = getattr(designer, "wrap_core", None)
+    if wrap is not None:
+        core = wrap(core)
     start = time.perf_counter()
     rows = frame_rows_from_rollout(rollout(core, designer, cfg.frames, cfg.seed, method=name))
     seconds = (time.perf_counter() - start) / cfg.frames
@@ -125,8 +166,8 @@ def score_point(cfg: YangSomRunConfig, ctx: RunContext, coords: Mapping[str, Any
     todo = [m for m in names if not ctx.is_done(f"{prefix}{point}|{m}")]
     if not todo:
         return
-    table = method_table(cfg, env_kwargs, ctx.out_dir, methods=todo,
-                         extra_designers=extra_designers)
+    table = method_table(cfg, dict(changes or {}), ctx.out_dir, methods=todo,
+                         extra_designers=extra_designers, log=ctx.log)
 
     def run(method: str) -> list[dict[str, Any]]:
         frame_rows = score_method(cfg, env, method, table[method])
@@ -216,6 +257,8 @@ class WeightConfig(YangSomRunConfig):
 class UsersConfig(YangSomRunConfig):
     """``users`` (Figs. 9/12)."""
 
+    methods: tuple[str, ...] = ("drl_uu", "drl_au", "opt", "mp", "greedy", "dqn")
+    """Methods (the paper adds the DQN baseline here)."""
     users_grid: tuple[int, ...] = (2, 4, 6, 8, 10, 12, 14, 16)
     """U points (each ≤ ``max_users``)."""
 
@@ -245,7 +288,8 @@ class SpeedConfig(YangSomRunConfig):
 class TradeoffConfig(YangSomRunConfig):
     """``tradeoff`` (Fig. 14)."""
 
-    methods: tuple[str, ...] = ("opt", "mp", "greedy", "ideal", "orthogonal")
+    methods: tuple[str, ...] = ("drl_uu", "drl_au", "opt", "mp", "greedy", "ideal",
+                                "orthogonal")
     """Methods, with the ``ideal`` and ``orthogonal`` boundaries."""
     weights: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
     """ψ points of the trade-off curve."""
@@ -260,7 +304,7 @@ class TradeoffConfig(YangSomRunConfig):
 class RuntimeConfig(YangSomRunConfig):
     """``runtime`` (Fig. 15)."""
 
-    methods: tuple[str, ...] = ("opt", "mp", "greedy", "omp")
+    methods: tuple[str, ...] = ("drl_uu", "drl_au", "opt", "mp", "greedy", "omp")
     """Methods timed."""
     frames: int = 2
     """Frames timed."""
@@ -353,6 +397,28 @@ def run_users(cfg: UsersConfig, ctx: RunContext) -> dict[str, Any]:
             interior = 0 < peak < len(se_pts) - 1
             claims[f"{m}_se_interior_peak"] = (f"{_verdict(interior)}: peak at U = "
                                                f"{se_pts[peak][0]:g}")
+    se = {m: dict(_values(rows, m, "num_users", "se")) for m in cfg.methods}
+    classical = [m for m in cfg.methods if m not in LEARNED_METHODS and m != "orthogonal"]
+    for m in _drl(cfg.methods):
+        if m == "dqn" or not classical:
+            continue
+        margins = [(u, v - max(se[c].get(u, -math.inf) for c in classical))
+                   for u, v in sorted(se[m].items())]
+        claims[f"{m}_best_at_every_U"] = (
+            f"{_verdict(all(g > 0 for _, g in margins))}: SE {m} − best classical "
+            f"{_fmt(margins)}")
+    if "dqn" in se and len(se["dqn"]) >= 2:
+        pts = sorted(se["dqn"].items())
+        top = max(v for _, v in pts)
+        drop = 1 - pts[-1][1] / top if top > 0 else math.nan
+        claims["dqn_se_crashes_at_large_U"] = (
+            f"{_verdict(drop > 0.5)}: SE at U = {pts[-1][0]:g} is {100 * drop:.1f} % below "
+            f"its peak {top:.4g} ('crash' read as > 50 %)")
+    if all(m in se and len(se[m]) >= 2 for m in ("drl_uu", "drl_au")):
+        spread = {m: max(se[m].values()) - min(se[m].values()) for m in ("drl_uu", "drl_au")}
+        claims["au_less_sensitive_to_U_than_uu"] = (
+            f"{_verdict(spread['drl_au'] < spread['drl_uu'])}: SE range over U "
+            f"AU {spread['drl_au']:.4g}, UU {spread['drl_uu']:.4g}")
     return {"claims": claims}
 
 
@@ -368,6 +434,13 @@ def run_speed(cfg: SpeedConfig, ctx: RunContext) -> dict[str, Any]:
                 f"{_verdict(rel < 0)}: MP SE {mp[0][1]:.4g} → {mp[-1][1]:.4g} "
                 f"({100 * rel:+.2f} %) from {mp[0][0]:g} to {mp[-1][0]:g} m/s (paper: "
                 "'significantly')")
+        for m in _drl(cfg.methods):
+            d = _values(rows, m, "speed_mps", "se")
+            if len(d) >= 2 and d[0][1] and mp[0][1]:
+                slope_d, slope_mp = _slope(d) / d[0][1], _slope(mp) / mp[0][1]
+                claims[f"{m}_degrades_less_than_mp"] = (
+                    f"{_verdict(slope_d > slope_mp)}: relative SE slope {m} "
+                    f"{100 * slope_d:+.3g} %/(m/s), mp {100 * slope_mp:+.3g} %/(m/s)")
     return {"claims": claims}
 
 
@@ -392,6 +465,20 @@ def run_tradeoff(cfg: TradeoffConfig, ctx: RunContext) -> dict[str, Any]:
                     f"{n_dom}/{len(pts)} ψ points with SE ≥ and CRLB ≤ the {ref} point")
     if not _drl(cfg.methods):
         claims["drl_closest_to_ideal"] = "not yet measured (no learned method in this run)"
+    elif "ideal" in by:
+        # distance to the ideal point at the same ψ: SE gap relative to the ideal SE plus the
+        # CRLB gap in dB / 10 (one decade of CRLB weighs as much as the whole ideal SE)
+        def gap(m: str) -> float:
+            pts = [w for w in by[m] if w in by["ideal"]]
+            return sum(math.hypot((by["ideal"][w][0] - by[m][w][0]) / by["ideal"][w][0],
+                                  (by[m][w][1] - by["ideal"][w][1]) / 10.0)
+                       for w in pts) / max(len(pts), 1)
+
+        dist = {m: gap(m) for m in by if m not in ("ideal", "orthogonal")}
+        best = min(dist, key=lambda m: dist[m])
+        claims["drl_closest_to_ideal"] = (
+            f"{_verdict(best in LEARNED_METHODS)}: mean distance to the ideal point "
+            + ", ".join(f"{m} {v:.3g}" for m, v in sorted(dist.items(), key=lambda t: t[1])))
     return {"claims": claims}
 
 
@@ -421,9 +508,9 @@ def run_runtime(cfg: RuntimeConfig, ctx: RunContext) -> dict[str, Any]:
 
     def run(method: str) -> list[dict[str, Any]]:
         if method not in ("opt", "omp", "ideal"):  # warm-up (lazy imports, vmap tracing)
-            warm = method_table(cfg, env_kwargs, ctx.out_dir, methods=[method])[method]
+            warm = method_table(cfg, {}, ctx.out_dir, methods=[method])[method]
             score_method(replace(cfg, frames=1, batch_size=1), env, method, warm)
-        table = method_table(cfg, env_kwargs, ctx.out_dir, methods=[method])
+        table = method_table(cfg, {}, ctx.out_dir, methods=[method])
         designer = table[method]
         frame_rows = score_method(cfg, env, method, designer)
         per_frame = sum(float(r["seconds_per_frame"]) for r in frame_rows) / len(frame_rows)
@@ -467,7 +554,8 @@ def run_runtime(cfg: RuntimeConfig, ctx: RunContext) -> dict[str, Any]:
 # registration
 # --------------------------------------------------------------------------------------------
 
-_QUICK: dict[str, Any] = {**QUICK_SIZES, "opt_stride": 5, "opt_fractions": (0.03, 0.1, 0.3)}
+_QUICK: dict[str, Any] = {**QUICK_SIZES, "opt_stride": 5, "opt_fractions": (0.03, 0.1, 0.3),
+                          "train_episodes": 30, "train_batch": 4, "retrain_per_point": False}
 _COLUMNS = ["method", "se", "se_ci", "crlb_db", "crlb_db_ci", "reward", "reward_ci",
             "seconds_per_frame"]
 
@@ -524,7 +612,9 @@ register(ExperimentSpec(
     profiles={"quick": {**{k: v for k, v in QUICK_SIZES.items()
                            if k not in ("frames", "batch_size", "subframes")},
                         "opt_fractions": (0.03, 0.1, 0.3), "subframes": 10, "opt_stride": 5,
-                        "frame_subframes": 10, "methods": ("opt", "omp", "mp", "greedy")},
+                        "frame_subframes": 10, "train_episodes": 30, "train_batch": 4,
+                        "retrain_per_point": False,
+                        "methods": ("drl_uu", "drl_au", "opt", "omp", "mp", "greedy")},
               "paper": {}},
     description="Fig. 15: design time per frame of each method (ratios; Opt's full time "
                 "extrapolated from solves on a subset of subframes)",

@@ -741,10 +741,19 @@ class LearnedPolicy:
         self.config = config
         self._act = act
 
-    def make_core(self, batch_size: int) -> EnvCore:
-        """The environment the policy acts on, with ``batch_size`` frames."""
-        core = YangSomCore(batch_size, self.config)
+    @property
+    def env_overrides(self) -> dict[str, Any]:
+        """Fields of an evaluation env this method fixes (its action scheme)."""
+        scheme = _spec(self.name).scheme
+        return {} if scheme is None else {"scheme": scheme}
+
+    def wrap_core(self, core: YangSomCore) -> EnvCore:
+        """``core`` as this method acts on it (the codeword view for DQN)."""
         return CodewordCore(core) if _spec(self.name).agent == "dqn" else core
+
+    def make_core(self, batch_size: int) -> EnvCore:
+        """The environment the policy was trained on, with ``batch_size`` frames."""
+        return self.wrap_core(YangSomCore(batch_size, self.config))
 
     def __call__(self, obs: Mapping[str, torch.Tensor], deterministic: bool = True
                  ) -> torch.Tensor:
