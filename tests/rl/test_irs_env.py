@@ -252,3 +252,18 @@ def test_bad_input_errors() -> None:
         core.design_to_action(Design(w=torch.zeros(2, 4, 4, dtype=torch.complex64)))
     with pytest.raises(ConfigError):
         IrsIsacMimoCore(1, scenario=core.config.scenario)
+
+
+@pytest.mark.parametrize("cls", [IrsIsacMisoCore, IrsIsacMimoCore])
+def test_reward_depends_only_on_the_current_action(cls: type) -> None:
+    """The premise of the experiments' γ = 0 (systems.liu_irs_ppo, "Discount"): with the same
+    episodes, two different action histories followed by the same action give the same
+    reward, so r^t is a function of a^t and the episode's channels only."""
+    rewards = []
+    for history in range(2):
+        core = cls(3)
+        core.reset(seed=11)
+        for step in range(2 + history):  # different lengths and draws
+            core.step(_actions(core, 100 + 10 * history + step))
+        rewards.append(core.step(_actions(core, 1))[1])
+    torch.testing.assert_close(rewards[0], rewards[1], rtol=1e-6, atol=0.0)

@@ -135,3 +135,23 @@ def test_bench_rows_and_options() -> None:
         run_rl_bench(argparse.Namespace(batches="1,x", steps=2, seed=0, device="cpu"))
     with pytest.raises(ConfigError):
         run_rl_bench(argparse.Namespace(batches="0", steps=2, seed=0, device="cpu"))
+
+
+def test_agents_train_with_the_chosen_discount() -> None:
+    """The experiments' agents use ``Common.gamma`` (default 0, the reading of
+    systems.liu_irs_ppo "Discount") for the advantages and the Q-head target; ``--set
+    gamma=0.9`` restores the MorvanZhou value; out-of-range values are refused."""
+    from isaclearn.systems.liu_irs_ppo.experiments import MimoConfig, _trainer
+
+    for agents, cfg_cls in ((("pd_ppo", "pd_a2c"), CompareConfig),
+                            (("pd_dppo", "a3c"), MimoConfig)):
+        for gamma in (None, 0.9):
+            cfg = cfg_cls(**TINY, train_episodes=4, train_batch=2,  # type: ignore[arg-type]
+                          **({} if gamma is None else {"gamma": gamma}))
+            for agent in agents:
+                trainer, _ = _trainer(cfg, cfg.scenario(), agent, 0)
+                want = 0.0 if gamma is None else gamma
+                assert trainer.config.gamma == want and trainer.config.update.gamma == want
+    for bad in (-0.1, 1.5, math.nan):
+        with pytest.raises(ConfigError):
+            CompareConfig(gamma=bad)

@@ -44,8 +44,25 @@ Every one is a field of :class:`~isaclearn.channels.irs.IrsIsacConfig` (scenario
   element; the reward scores W on the channel its phases create; λ = 1, μ = 0 initially.
 * **Agents (spec §1, §3; :mod:`isaclearn.rl.agents.trainers` defaults):** actor 30 ReLU units
   (tanh mean, softplus std, truncated Gaussian), critic 20 units with V and factorized Q heads,
-  Adam 1e-3 / 2e-3, clip 0.2, γ = 0.9, 10 + 10 update steps, replay batch 32, τ₁…τ₄ = 0.001,
-  x_max = 20 bit/s/Hz, DPPO workers = K.
+  Adam 1e-3 / 2e-3, clip 0.2, 10 + 10 update steps, replay batch 32, τ₁…τ₄ = 0.001,
+  x_max = 20 bit/s/Hz, DPPO workers = K; the experiments set γ = 0 (``--set gamma=...``,
+  "Discount" below; the trainers' own default stays 0.9).
+
+Discount (γ, not given by the paper)
+------------------------------------
+The reward of step ``t`` scores :math:`\mathbf W^t` on :math:`\mathbf H^{t+1} = \mathbf
+H_0^H + \mathbf H_2^H\mathbf V^{t+1}\mathbf H_1`, and :math:`\mathbf V^{t+1}` is set by the
+phase action of step ``t`` itself (not accumulated over steps), so :math:`r^t` is a function of
+the action :math:`a^t` and the episode's fixed channels only; :math:`\mathbf W` does not enter
+the transition at all. For the actor (``W``) the later terms :math:`\gamma^l r^{t+l}` of the
+return (25) do not depend on :math:`\mathbf W^t`, so they contribute exactly zero to its
+expected policy gradient and only add variance (at γ = 0.9 about nine steps of other actions'
+rewards, plus the time to truncation, which the state does not show). The phase action of
+step ``t`` reaches later steps only through the observation :math:`\mathbf H^{t+1}` the
+policy then sees; the best reward of every later step is fixed by the episode's channels
+whatever it was. The experiments therefore use γ = 0 for every agent (advantage
+:math:`r^t - v(\mathbf H^t)`, Q target :math:`r^t`). The MorvanZhou value 0.9, used in
+earlier runs, is ``--set gamma=0.9``.
 
 The direct-link finding (spec §6.12)
 ------------------------------------

@@ -123,6 +123,14 @@ class Common:
     dual_damping: float = 0.0
     """Augmented-Lagrangian damping ρ of (34) (our addition,
     :class:`~isaclearn.rl.primal_dual.PrimalDualConfig`; 0 = the paper's steps)."""
+    gamma: float = 0.0
+    """Discount γ of every agent's advantages (25)/(44) and Q-head target (the paper gives
+    none). Chosen 0: in this MDP the reward of step ``t`` depends only on the action of step
+    ``t`` and the episode's channels (``V^{t+1}`` is set by the action, not accumulated, and
+    ``W`` does not enter the transition), so the discounted later rewards in (25) carry no
+    credit for the action and only add variance to the policy gradient (module docstring of
+    :mod:`isaclearn.systems.liu_irs_ppo`, "Discount"). ``gamma=0.9`` is the MorvanZhou value
+    used before."""
 
     mimo: ClassVar[bool] = False
 
@@ -138,6 +146,8 @@ class Common:
         if bad:
             raise ConfigError(f"agents {bad} are unknown; known: {sorted(allowed)}")
         check_fields(self, at_least_1=("train_episodes", "train_batch"))
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ConfigError(f"gamma must lie in [0, 1], got {self.gamma}")
         if not (self.dual_damping >= 0 and math.isfinite(self.dual_damping)):
             raise ConfigError(f"dual_damping must be finite and >= 0, got {self.dual_damping}")
 
@@ -198,7 +208,8 @@ def _trainer(cfg: Common, scenario: IrsIsacConfig, agent: str, seed: int, *,
         ecfg = IrsIsacEnvConfig(scenario=scenario, phases=phases, device=cfg.device)
         core, make = IrsIsacMisoCore(cfg.train_batch, ecfg), (
             lambda b: IrsIsacMisoCore(b, ecfg))
-    common: dict[str, Any] = {"episodes": cfg.train_episodes, "seed": int(seed), "update": upd}
+    common: dict[str, Any] = {"episodes": cfg.train_episodes, "seed": int(seed), "update": upd,
+                              "gamma": float(cfg.gamma)}
     trainer: Any
     if agent == "pd_dppo":
         trainer = DPPO(core, TrainerConfig(advantage="lstep", primal_dual=pd_cfg, **common),
