@@ -145,12 +145,32 @@ def score_method(cfg: YangSomRunConfig, env: YangSomConfig, name: str, designer:
     wrap = getattr(designer, "wrap_core", None)
     if wrap is not None:
         core = wrap(core)
-    start = time.perf_counter()
-    rows = frame_rows_from_rollout(rollout(core, designer, cfg.frames, cfg.seed, method=name))
-    seconds = (time.perf_counter() - start) / cfg.frames
+    if hasattr(designer, "predict"):  # an SB3 model: timed with the env steps (upper bound)
+        start = time.perf_counter()
+        out = rollout(core, designer, cfg.frames, cfg.seed, method=name)
+        seconds = (time.perf_counter() - start) / cfg.frames
+    else:  # a policy: only its own calls are timed, as a designer's design calls are
+        timed = _TimedPolicy(designer)
+        out = rollout(core, timed, cfg.frames, cfg.seed, method=name)
+        seconds = timed.seconds / cfg.frames
+    rows = frame_rows_from_rollout(out)
     for r in rows:
-        r["seconds_per_frame"] = seconds  # env time included (an upper bound)
+        r["seconds_per_frame"] = seconds
     return rows
+
+
+class _TimedPolicy:
+    """A policy callable that adds the wall-clock time of its calls to ``seconds``."""
+
+    def __init__(self, policy: Callable[..., Any]) -> None:
+        self.policy = policy
+        self.seconds = 0.0
+
+    def __call__(self, obs: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        out = self.policy(obs, *args, **kwargs)
+        self.seconds += time.perf_counter() - start
+        return out
 
 
 def score_point(cfg: YangSomRunConfig, ctx: RunContext, coords: Mapping[str, Any], *,
@@ -373,6 +393,10 @@ def run_weight(cfg: WeightConfig, ctx: RunContext) -> dict[str, Any]:
     claims = _common_claims(rows, "weight", cfg.methods)
     for m in cfg.methods:
         se_pts = _values(rows, m, "weight", "se")
+        if m in LEARNED_METHODS and not cfg.retrain_per_point:
+            claims[f"{m}_psi"] = (f"not measured: trained once at ψ = {cfg.weight:g} "
+                                  "(retrain_per_point=False); the paper retrains per ψ")
+            continue
         if len({y for _, y in se_pts}) <= 1:
             claims[f"{m}_psi"] = "ψ-independent by construction (does not use ψ)"
             continue
