@@ -11,7 +11,9 @@ On the snapshot instances of ``tools/ding_dt_alg3_vs_exhaustive.py`` (same seed 
 - ``exhaustive``: the oracle's best sum rate, and ``same_assignment``: whether the two
   assignments agree (real vehicles);
 - ``best_flip_cold``: the best of the ``K`` single flips of Alg. 3's assignment, each solved from
-  the cold start (does a one-flip local search under the oracle's solver improve on Alg. 3?).
+  the cold start (does a one-flip local search under the oracle's solver improve on Alg. 3?);
+- ``alg3_stop`` (0: no vehicle with a positive gain, 1: only the vehicle just flipped has one,
+  2: flip cap) and ``alg3_flips``.
 
 Reading: ``alg3_cold < exhaustive`` with a different assignment means the heuristic chose a
 worse assignment (the solver being the same); ``same_assignment`` with ``alg3 < exhaustive``
@@ -89,6 +91,7 @@ def main() -> None:
                "best_flip_cold": max(flips) if flips else r_cold, "exhaustive": r_exh,
                "same_assignment": bool((ae == a3).all()),
                "alg3_assign": a3[0].tolist(), "exh_assign": ae[0].tolist(),
+               "alg3_stop": int(res.stop[0]), "alg3_flips": int(res.flips[0]),
                "alg3_s": t1 - t0, "exh_s": time.perf_counter() - t1}
         print(json.dumps(row), flush=True)
         rows.append(row)
