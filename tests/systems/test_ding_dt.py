@@ -534,6 +534,7 @@ def test_bench_ding_dt(capsys: pytest.CaptureFixture[str]) -> None:
     (["run", "ding_dt.vehicles", "--set", "vehicles=0,5"], "vehicles"),
     (["run", "ding_dt.vehicles", "--set", "methods=alg3,nosuch"], "nosuch"),
     (["run", "ding_dt.rcrb", "--set", "sensing_constraint=loose"], "sensing_constraint"),
+    (["run", "ding_dt.lstm_assign", "--set", "lstm_instances=0"], "lstm_instances"),
 ])
 def test_bad_configs_give_one_line_errors(argv: list[str], needle: str, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
@@ -587,3 +588,27 @@ def test_tiny_experiments_run_in_memory(name: str) -> None:
     n = len(rows)
     spec.fn(cfg, ctx)
     assert len(ctx.rows()) == n
+
+
+@pytest.mark.parametrize("name", ["lstm_assign", "vehicles"])
+def test_lstm_instances_sets_the_independent_twin_instances(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``lstm_instances`` reaches :func:`collect_snapshots` as its ``batch`` (the number of
+    independent traffic instances), for the training and the validation data."""
+    import isaclearn.systems.ding_dt.experiments as ex
+
+    seen: list[int] = []
+    real = ex.collect_snapshots
+
+    def spy(*args: Any, **kw: Any) -> Any:
+        seen.append(int(kw["batch"]))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(ex, "collect_snapshots", spy)
+    base = {"num_antennas": "4", "fp_tol": "1e-3", "fp_max_iter": "10", "lstm_instances": "3"}
+    spec = experiments()[f"ding_dt.{name}"]
+    extra = dict(_TINY_EXTRA[name])
+    if name == "vehicles":
+        extra["methods"] = "distance,lstm"
+    spec.fn(spec.make_config("quick", {**base, **extra}), MemoryContext())
+    assert seen == [3, 3]

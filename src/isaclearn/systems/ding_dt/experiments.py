@@ -28,7 +28,8 @@ The ``lstm`` rows need trained networks: with ``lstm_checkpoint`` (a stem of eit
 pair) they are loaded (a pair built for another N_t is refused); otherwise they are looked up
 in ``checkpoint_dir`` (default ``<run>/models``) under :func:`~isaclearn.systems.ding_dt.learned.
 model_tag` and, when absent, trained inside the experiment on DT snapshots with Alg. 3 labels
-(``lstm_train`` / ``lstm_val`` snapshots spread over ``lstm_data_k``) and saved there.
+(``lstm_train`` / ``lstm_val`` snapshots spread over ``lstm_data_k``, from ``lstm_instances``
+independent twin instances per K) and saved there.
 
 Claims of the paper are checked in each run's summary (``claims``: holds / does not hold with
 the numbers); ``docs/ding_dt.md`` collects them with the commands.
@@ -155,6 +156,10 @@ class LstmCommon:
     """Validation snapshots (paper: 3 000)."""
     lstm_data_k: tuple[int, ...] = (5, 10, 20, 30, 40, 50)
     """Vehicle counts K of the training snapshots."""
+    lstm_instances: int = 32
+    """Twin instances (independent traffic) run at once per K and data set; each gives
+    ``ceil(snapshots / instances)`` consecutive labelled slots, so more instances = more
+    independent traffic for the same number of snapshots (the paper does not say)."""
     lstm_hidden: int = 128
     """LSTM hidden units per direction."""
     lstm_layers: int = 2
@@ -181,7 +186,7 @@ class LstmCommon:
         """Range checks of the fields (called by the configs' ``__post_init__``)."""
         check_fields(self, at_least_1=("lstm_train", "lstm_val", "lstm_data_k", "lstm_hidden",
                                        "lstm_layers", "lstm_dense", "lstm_epochs_assign",
-                                       "lstm_epochs_beam", "lstm_batch"),
+                                       "lstm_epochs_beam", "lstm_batch", "lstm_instances"),
                      positive=("lstm_lr",))
 
 
@@ -257,8 +262,10 @@ def lstm_designer(cfg: Any, settings: DtSettings, ctx: RunContext) -> LstmDesign
             f"P = {settings.highway.power_db:g} dB")
     tr, va = [], []
     for k in ctx.progress(ks, total=len(ks), desc="lstm data"):
-        tr.append(collect_snapshots(settings, k, n_tr, seed=cfg.seed + 1000 + k))
-        va.append(collect_snapshots(settings, k, n_va, seed=cfg.seed + 2000 + k))
+        tr.append(collect_snapshots(settings, k, n_tr, seed=cfg.seed + 1000 + k,
+                                    batch=cfg.lstm_instances))
+        va.append(collect_snapshots(settings, k, n_va, seed=cfg.seed + 2000 + k,
+                                    batch=cfg.lstm_instances))
     lstm = cfg.lstm_settings(cfg.seed)
     ctx.log(f"lstm: training the assignment ({lstm.epochs_assign} epochs) and beam "
             f"({lstm.epochs_beam} epochs) networks")
@@ -789,8 +796,10 @@ def _curve_point(cfg: LstmCurveConfig, k: int, ctx: RunContext) -> list[dict[str
     lstm = cfg.lstm_settings(cfg.seed)
     ctx.log(f"K = {k}: {cfg.lstm_train} training + {cfg.lstm_val} validation snapshots "
             f"(Alg. 3 labels)")
-    train = collect_snapshots(settings, k, cfg.lstm_train, seed=cfg.seed + 1000 + k)
-    val = collect_snapshots(settings, k, cfg.lstm_val, seed=cfg.seed + 2000 + k)
+    train = collect_snapshots(settings, k, cfg.lstm_train, seed=cfg.seed + 1000 + k,
+                              batch=cfg.lstm_instances)
+    val = collect_snapshots(settings, k, cfg.lstm_val, seed=cfg.seed + 2000 + k,
+                            batch=cfg.lstm_instances)
     epochs = lstm.epochs_assign if cfg.head == "assign" else lstm.epochs_beam
     net, hist = train_net(cfg.head, train, val, settings, lstm,
                           log=EpochLog(ctx.log, f"K={k}", epochs,
