@@ -73,6 +73,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,7 @@ from isaclearn.rl.core import EnvCore, StepResult
 from isaclearn.rl.envs.yang_som import YangSomCore, YangSomProblem
 from isaclearn.rl.rollout import rollout
 from isaclearn.solvers.hybrid import quantize_phases
-from isaclearn.systems.base import PlotSpec, RunContext, check_fields
+from isaclearn.systems.base import ExperimentSpec, PlotSpec, RunContext, check_fields
 from isaclearn.systems.toolkit import record_once, sweep
 from isaclearn.systems.yang_som.learned import (
     METHODS,
@@ -104,6 +105,7 @@ __all__ = [
     "RandomDesigner",
     "builtin_references",
     "ci95",
+    "convergence_experiment",
     "convergence_claims",
     "episodes_to_reach",
     "run_convergence",
@@ -529,7 +531,8 @@ def run_convergence(cfg: ConvergenceConfig, ctx: RunContext,
         Records the rows (a recorded key is skipped on resume); ``ctx.out_dir / "models"``
         holds the checkpoints (a temporary folder when ``ctx.out_dir`` is ``None``).
     reference_designers : mapping of str to designer, optional
-        Further references by name (``opt``, ``mp``): designers with ``design(problem) ->
+        Further references by name (``opt``, ``mp``), scored besides ``cfg.references``
+        (a name given here replaces a built-in one): designers with ``design(problem) ->
         Design`` acting through :class:`DesignerCore`, or policies with ``make_core``. Names
         in ``cfg.references`` that are neither given here nor built in are refused.
 
@@ -545,8 +548,13 @@ def run_convergence(cfg: ConvergenceConfig, ctx: RunContext,
     ConfigError
         An unknown reference.
     """
-    refs: dict[str, Any] = {**builtin_references(), **dict(reference_designers or {})}
-    unknown = [r for r in cfg.references if r not in refs]
+    given = dict(reference_designers or {})
+    clash = sorted(set(given) & set(METHODS))
+    if clash:
+        raise ConfigError(f"reference_designers {clash} are names of learned methods")
+    refs: dict[str, Any] = {**builtin_references(), **given}
+    names = list(dict.fromkeys([*cfg.references, *given]))
+    unknown = [r for r in names if r not in refs]
     if unknown:
         raise ConfigError(f"references {unknown} are neither built in (hold, random) nor "
                           f"given in reference_designers ({sorted(reference_designers or {})})")
@@ -603,8 +611,8 @@ def run_convergence(cfg: ConvergenceConfig, ctx: RunContext,
                  for e in (0, cfg.episodes - 1)]
         return rows + lines
 
-    for name in cfg.references:
-        record_once(ctx, f"eval:method={name}", lambda n=name: score_ref(n),  # type: ignore[misc]
+    for name in names:
+        record_once(ctx, f"eval:method={name}", partial(score_ref, name),
                     desc=f"reference {name}")
     rows = ctx.rows()
     summary = convergence_summary(rows, cfg)
@@ -794,3 +802,30 @@ def convergence_summary(rows: Sequence[Mapping[str, Any]], cfg: ConvergenceConfi
             "reference lines in the curve figure are held-out means, not training curves",
         ],
     }
+
+
+def convergence_experiment(
+        reference_designers: Callable[[ConvergenceConfig], Mapping[str, Any]] | None = None,
+        name: str = "yang_som.convergence") -> ExperimentSpec:
+    """The :class:`~isaclearn.systems.base.ExperimentSpec` of this experiment (not registered:
+    the system module registers it).
+
+    Parameters
+    ----------
+    reference_designers : callable, optional
+        ``reference_designers(cfg) -> {name: designer}``: the references besides ``hold`` and
+        ``random`` (``opt``, ``mp``), built for the run's configuration.
+    name : str
+        The experiment's full name.
+    """
+    def fn(cfg: ConvergenceConfig, ctx: RunContext) -> dict[str, Any]:
+        refs = reference_designers(cfg) if reference_designers is not None else None
+        return run_convergence(cfg, ctx, refs)
+
+    return ExperimentSpec(
+        name=name, fn=fn, config_cls=ConvergenceConfig, profiles=CONVERGENCE_PROFILES,
+        description="Fig. 6a/6b: training curves of PSAC (UU/AU, PC/PO/CO) and AC over seeds, "
+                    "held-out rewards vs the references, the figure's claims",
+        plots=list(CONVERGENCE_PLOTS),
+        table_columns=["reward", "reward_ci95", "se", "crlb_db", "frames", "seeds"],
+        table_where={"kind": "eval"})
