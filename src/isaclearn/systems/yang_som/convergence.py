@@ -54,11 +54,12 @@ Claims (:func:`convergence_claims`)
   ``drl_pc − ref`` of the reward (``drl_pc`` averaged over its seeds); holds when the lower end of
   the 95 % CI of the mean difference is above 0.
 * ``psac_faster_than_ac`` (6a: "PSAC converges much faster than AC") and ``au_faster_than_uu``:
-  :func:`episodes_to_reach` per seed on the raw training curve (smoothed over ``smooth``
-  episodes), averaged over seeds. PSAC (``drl_uu``, the same scheme as ``ac``) holds when its
-  episodes are at most ``much_faster`` × AC's; AU vs UU when AU needs fewer episodes. A method
-  whose smoothed curve does not rise (final level ≤ start level) has not learned: the claim is
-  then not decided (``holds = None``).
+  :func:`episodes_to_reach` of the training curve averaged over the seeds (smoothed over
+  ``smooth`` episodes; the value of each seed's own curve is reported too). PSAC
+  (``drl_uu``, the same scheme as ``ac``) holds when its episodes are at most ``much_faster``
+  × AC's; AU vs UU when AU needs fewer episodes. A method whose smoothed mean curve does not
+  rise (final level ≤ start level) has not learned: the claim is then not decided
+  (``holds = None``).
 * ``po_narrow_gap`` (6b): relative gap ``(PC − PO)/|PC|`` of the held-out rewards; holds when it is
   at most ``narrow_gap``.
 * ``co_lower_unstable`` (6b: "CO lower and unstable"): ``drl_co − drl_pc`` per frame (holds for
@@ -454,11 +455,11 @@ seeds × 5 trainings, a few minutes on one core) and ``paper`` (Table II sizes, 
 
 CONVERGENCE_PLOTS = [
     PlotSpec("convergence_6a.png", x="episode", y=["reward_smooth"],
-             where={"kind": "curve", "part": "6a"}, title="Fig. 6a: cumulative reward per "
-             "frame (moving average; references: held-out mean)", ylabels=["reward"]),
+             where={"kind": "curve", "part": "6a"}, title="Fig. 6a (references: held-out)",
+             ylabels=["reward per frame (moving avg.)"]),
     PlotSpec("convergence_6b.png", x="episode", y=["reward_smooth"],
              where={"kind": "curve", "part": "6b"}, title="Fig. 6b: input variants",
-             ylabels=["reward"]),
+             ylabels=["reward per frame (moving avg.)"]),
 ]
 """Figures drawn from the rows (means over seeds)."""
 
@@ -668,11 +669,12 @@ def _verdict(holds: bool | None) -> str:
 
 def _speed(rows: Sequence[Mapping[str, Any]], method: str, window: int, reach: float
            ) -> dict[str, Any]:
-    per_seed = {s: episodes_to_reach(c, window=window, reach=reach)
-                for s, c in _curves(rows, method).items()}
-    got = [v for v in per_seed.values() if v is not None]
+    curves = _curves(rows, method)
+    per_seed = {s: episodes_to_reach(c, window=window, reach=reach) for s, c in curves.items()}
+    n = min((len(c) for c in curves.values()), default=0)
+    mean_curve = [sum(c[i] for c in curves.values()) / len(curves) for i in range(n)]
     return {"per_seed": per_seed,
-            "mean": (sum(got) / len(got)) if got and len(got) == len(per_seed) else None}
+            "mean": episodes_to_reach(mean_curve, window=window, reach=reach) if n else None}
 
 
 def _final_levels(rows: Sequence[Mapping[str, Any]], method: str, window: int
@@ -737,7 +739,8 @@ def convergence_claims(rows: Sequence[Mapping[str, Any]], *, window: int, reach:
             holds = ratio <= factor if factor < 1 else a["mean"] < b["mean"]
             why = f"ratio {ratio:.3g} ({label})"
         return {fast: a, slow: b, "ratio": ratio, "holds": holds, "verdict": _verdict(holds),
-                "text": f"episodes to {reach:.0%} of the rise (moving average {window}): "
+                "text": f"episodes to {reach:.0%} of the rise of the seed-mean curve (moving "
+                        f"average {window}): "
                         f"{fast} {a['mean']} vs {slow} {b['mean']}, per seed "
                         f"{a['per_seed']} vs {b['per_seed']}; {why}"}
 
