@@ -442,7 +442,7 @@ class ConvergenceConfig:
 
 
 CONVERGENCE_PROFILES: dict[str, dict[str, Any]] = {
-    "quick": {"episodes": 20, "seeds": (0, 1, 2), "eval_frames": 20, "eval_batch": 20},
+    "quick": {"episodes": 30, "seeds": (0, 1, 2), "eval_frames": 20, "eval_batch": 20},
     "paper": {"episodes": 2000, "seeds": (0, 1, 2), "eval_frames": 100, "eval_batch": 10,
               "num_antennas": 32, "num_rx": 32, "num_subcarriers": 32, "num_users": 8,
               "max_users": 16, "num_taps": 8, "num_paths": 8, "cp_len": 8, "num_symbols": 32,
@@ -450,7 +450,7 @@ CONVERGENCE_PROFILES: dict[str, dict[str, Any]] = {
               "wmmse_iter": 30, "minibatch": 64, "batches_per_episode": 16,
               "buffer_size": 1024, "learning_starts": 100},
 }
-"""Profiles of :class:`ConvergenceConfig`: ``quick`` (the small environment, 20 episodes × 3
+"""Profiles of :class:`ConvergenceConfig`: ``quick`` (the small environment, 30 episodes × 3
 seeds × 5 trainings, a few minutes on one core) and ``paper`` (Table II sizes, 2000 episodes)."""
 
 CONVERGENCE_PLOTS = [
