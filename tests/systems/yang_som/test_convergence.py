@@ -132,6 +132,7 @@ def test_claims_hold_on_hand_made_rows() -> None:
     sp = c["psac_faster_than_ac"]
     assert sp["drl_uu"]["per_seed"] == {0: 5, 1: 6, 2: 7}
     assert sp["drl_uu"]["mean"] == 7 and sp["ac"]["mean"] == 23
+    assert (sp["drl_uu"]["start"], sp["drl_uu"]["final"]) == (1.0, 2.0)
     assert sp["ratio"] == pytest.approx(7 / 23) and sp["holds"] is True
     assert c["au_faster_than_uu"]["holds"] is True
     assert c["au_faster_than_uu"]["ratio"] == pytest.approx(3 / 7)

@@ -673,8 +673,11 @@ def _speed(rows: Sequence[Mapping[str, Any]], method: str, window: int, reach: f
     per_seed = {s: episodes_to_reach(c, window=window, reach=reach) for s, c in curves.items()}
     n = min((len(c) for c in curves.values()), default=0)
     mean_curve = [sum(c[i] for c in curves.values()) / len(curves) for i in range(n)]
+    smooth = _smooth(mean_curve, window) if n >= window else []
     return {"per_seed": per_seed,
-            "mean": episodes_to_reach(mean_curve, window=window, reach=reach) if n else None}
+            "mean": episodes_to_reach(mean_curve, window=window, reach=reach) if n else None,
+            "start": smooth[window - 1] if smooth else None,
+            "final": smooth[-1] if smooth else None}
 
 
 def _final_levels(rows: Sequence[Mapping[str, Any]], method: str, window: int
@@ -738,6 +741,9 @@ def convergence_claims(rows: Sequence[Mapping[str, Any]], *, window: int, reach:
             ratio = a["mean"] / b["mean"]
             holds = ratio <= factor if factor < 1 else a["mean"] < b["mean"]
             why = f"ratio {ratio:.3g} ({label})"
+        why += (f"; smoothed seed-mean level start -> final: {fast} {a['start']:.4g} -> "
+                f"{a['final']:.4g}, {slow} {b['start']:.4g} -> {b['final']:.4g}"
+                if a["start"] is not None and b["start"] is not None else "")
         return {fast: a, slow: b, "ratio": ratio, "holds": holds, "verdict": _verdict(holds),
                 "text": f"episodes to {reach:.0%} of the rise of the seed-mean curve (moving "
                         f"average {window}): "
