@@ -107,6 +107,7 @@ __all__ = [
     "builtin_references",
     "ci95",
     "convergence_experiment",
+    "convergence_summary",
     "convergence_claims",
     "episodes_to_reach",
     "run_convergence",
