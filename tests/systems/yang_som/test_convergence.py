@@ -14,12 +14,10 @@ from scipy import stats
 
 from isaclearn.core.errors import ConfigError
 from isaclearn.rl.envs.yang_som import YangSomCore
-from isaclearn.rl.rollout import rollout
 from isaclearn.systems.base import MemoryContext
 from isaclearn.systems.yang_som.convergence import (
     CONVERGENCE_PROFILES,
     ConvergenceConfig,
-    DesignerCore,
     HoldDesigner,
     RandomDesigner,
     ci95,
@@ -28,6 +26,7 @@ from isaclearn.systems.yang_som.convergence import (
     episodes_to_reach,
     run_convergence,
 )
+from isaclearn.systems.yang_som.designers import rollout_designer
 from isaclearn.systems.yang_som.learned import env_config
 
 TINY: dict[str, Any] = dict(num_antennas=4, num_rx=4, num_subcarriers=4, num_users=2,
@@ -174,7 +173,7 @@ def test_hold_is_the_starting_beam_and_random_is_a_valid_design() -> None:
         "num_antennas", "num_rx", "num_subcarriers", "num_users", "max_users", "num_taps",
         "num_paths", "cp_len", "num_symbols", "num_grid", "grid_x", "grid_y", "wmmse_iter")}
         | {"max_episode_steps": 3})
-    got = rollout(lambda b: DesignerCore(YangSomCore(b, cfg)), HoldDesigner(), 3, 7)
+    got = rollout_designer(YangSomCore(3, cfg), HoldDesigner(), 3, 7)
     # by hand: transmit the starting precoder of the frame at every subframe
     core = YangSomCore(3, cfg)
     core.reset(generator=torch.Generator().manual_seed(7))
@@ -189,12 +188,13 @@ def test_hold_is_the_starting_beam_and_random_is_a_valid_design() -> None:
     problem = core.current_problem()
     d1 = RandomDesigner(seed=3).design(problem)
     d2 = RandomDesigner(seed=3).design(problem)
-    assert torch.equal(d1.w, d2.w)
-    torch.testing.assert_close(d1.w.abs(), torch.ones_like(d1.w.abs()))
-    steps = torch.angle(d1.w) / (2 * math.pi / 2 ** cfg.bits)
+    f1 = d1.extras["f_rf"]
+    assert torch.equal(f1, d2.extras["f_rf"])
+    torch.testing.assert_close(f1.abs(), torch.ones_like(f1.abs()))
+    steps = torch.angle(f1) / (2 * math.pi / 2 ** cfg.bits)
     torch.testing.assert_close(steps, steps.round(), atol=1e-5, rtol=0)
     assert torch.equal(d1.extras["p"], torch.ones_like(problem.p))
-    assert not torch.equal(d1.w, RandomDesigner(seed=4).design(problem).w)
+    assert not torch.equal(f1, RandomDesigner(seed=4).design(problem).extras["f_rf"])
 
 
 def test_config_checks() -> None:

@@ -38,11 +38,9 @@ half-width over frames — and ``frames``, ``seeds``.
 
 Reference designers
 -------------------
-Classical designers act through :class:`DesignerCore`, a view of
-:class:`~isaclearn.rl.envs.yang_som.YangSomCore` whose action *is* the hybrid design
-(``Design.w`` = :math:`\mathbf F_{RF}` ``[B, M, K]``, ``Design.extras["p"]`` = the digital
-diagonals ``[B, S, K]``) applied with :meth:`~isaclearn.rl.envs.yang_som.YangSomCore.step_precoder`
-(``YangSomCore`` itself has no ``design_to_action``). :class:`HoldDesigner` keeps the starting
+Classical designers (``design(problem) -> Design`` with ``extras = {"f_rf", "p"}``) are scored
+by :func:`~isaclearn.systems.yang_som.designers.rollout_designer` on the same frames as the
+policies' :func:`~isaclearn.rl.rollout.rollout`. :class:`HoldDesigner` keeps the starting
 beam of the frame (``init="beam"``: the quantized steering vectors to the preamble estimates,
 equal power); :class:`RandomDesigner` transmits a new uniformly random ``bits``-bit analog beam
 with equal power every subframe. A reference may also be a policy with ``make_core(B)`` (as
@@ -81,13 +79,14 @@ from typing import Any
 import torch
 
 from isaclearn.core.design import Design
-from isaclearn.core.errors import ConfigError, ShapeError
-from isaclearn.rl.core import EnvCore, StepResult
+from isaclearn.core.errors import ConfigError
 from isaclearn.rl.envs.yang_som import YangSomCore, YangSomProblem
 from isaclearn.rl.rollout import rollout
 from isaclearn.solvers.hybrid import quantize_phases
 from isaclearn.systems.base import ExperimentSpec, PlotSpec, RunContext, check_fields
 from isaclearn.systems.toolkit import record_once, sweep
+from isaclearn.systems.yang_som.designers import rollout_designer
+from isaclearn.systems.yang_som.evaluation import hybrid_design
 from isaclearn.systems.yang_som.learned import (
     METHODS,
     LearnJob,
@@ -101,7 +100,6 @@ __all__ = [
     "CONVERGENCE_PLOTS",
     "CONVERGENCE_PROFILES",
     "ConvergenceConfig",
-    "DesignerCore",
     "HoldDesigner",
     "RandomDesigner",
     "builtin_references",
@@ -131,66 +129,6 @@ def trained_as(method: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-class DesignerCore(EnvCore):
-    """A :class:`~isaclearn.rl.envs.yang_som.YangSomCore` whose action is a hybrid
-    :class:`~isaclearn.core.design.Design`, so that ``rollout``'s designer path runs classical
-    designers on it.
-
-    ``design_to_action(design)`` returns the design; ``step(design)`` transmits ``design.w``
-    (:math:`\\mathbf F_{RF}` ``[B, M, K]``) with ``design.extras["p"]`` (``[B, S, K]``) through
-    :meth:`~isaclearn.rl.envs.yang_som.YangSomCore.step_precoder` (used as given).
-
-    Parameters
-    ----------
-    core : YangSomCore
-        The environment.
-    """
-
-    def __init__(self, core: YangSomCore) -> None:
-        if not isinstance(core, YangSomCore):
-            raise ConfigError(f"DesignerCore needs a YangSomCore, got {type(core).__name__}")
-        self.core = core
-        self.batch_size = core.batch_size
-        self.device = core.device
-        self.dtype = core.dtype
-        self.observation_space = core.observation_space
-        self.action_space = core.action_space
-
-    @property
-    def max_episode_steps(self) -> int | None:
-        return self.core.max_episode_steps
-
-    @property
-    def episodes(self) -> Any:
-        return self.core.episodes
-
-    @property
-    def elapsed(self) -> torch.Tensor:
-        return self.core.elapsed
-
-    def with_batch_size(self, batch_size: int) -> DesignerCore:
-        return DesignerCore(self.core.with_batch_size(batch_size))
-
-    def reset(self, *, seed: int | None = None, generator: torch.Generator | None = None,
-              mask: Any = None, options: Mapping[str, Any] | None = None) -> Any:
-        return self.core.reset(seed=seed, generator=generator, mask=mask, options=options)
-
-    def current_problem(self) -> YangSomProblem:
-        return self.core.current_problem()
-
-    def design_to_action(self, design: Design) -> Any:
-        return design
-
-    def step(self, action: Any) -> StepResult:
-        """Transmit the design ``action`` (module Reference designers) for one subframe."""
-        if not isinstance(action, Design):
-            raise ConfigError(f"DesignerCore steps with a Design, got {type(action).__name__}")
-        if "p" not in action.extras:
-            raise ShapeError("a yang_som design needs extras['p'] [B, S, K] (digital "
-                             "diagonals) besides w = F_RF [B, M, K]")
-        return self.core.step_precoder(action.w, action.extras["p"])
-
-
 class HoldDesigner:
     """Keep the precoder of the previous subframe: the frame's starting beam for the whole
     frame (the reference "hold")."""
@@ -198,8 +136,8 @@ class HoldDesigner:
     name = "hold"
 
     def design(self, problem: YangSomProblem) -> Design:
-        """``Design(w=problem.f_rf, extras={"p": problem.p})``."""
-        return Design(w=problem.f_rf.clone(), extras={"p": problem.p.clone()})
+        """The hybrid design of the current ``(problem.f_rf, problem.p)``."""
+        return hybrid_design(problem, problem.f_rf.clone(), problem.p.clone())
 
 
 class RandomDesigner:
@@ -232,7 +170,7 @@ class RandomDesigner:
         phase = (2.0 * math.pi / levels) * b.to(torch.float64)
         w = quantize_phases(torch.polar(torch.ones_like(phase), phase).to(f.dtype),
                             int(problem.bits))
-        return Design(w=w, extras={"p": torch.ones_like(problem.p)})
+        return hybrid_design(problem, w, torch.ones_like(problem.p))
 
 
 def builtin_references() -> dict[str, Any]:
@@ -376,6 +314,11 @@ class ConvergenceConfig:
     """SNR :math:`P_t/\\sigma_c^2`, dB."""
     weight: float = 0.5
     """Trade-off weight ψ of the reward (38)."""
+    classical: tuple[str, ...] = ("opt", "mp")
+    """Classical references of :mod:`~isaclearn.systems.yang_som.designers` the registered
+    experiment scores beside ``references`` (Fig. 6a's Opt and MP lines)."""
+    opt_stride: int = 10
+    """Opt's SDR solved every ``opt_stride`` subframes (1 = the paper's algorithm)."""
     # ---- agents ----
     minibatch: int = 16
     """Minibatch :math:`N_b` of PSAC and AC."""
@@ -443,7 +386,8 @@ class ConvergenceConfig:
 
 
 CONVERGENCE_PROFILES: dict[str, dict[str, Any]] = {
-    "quick": {"episodes": 30, "seeds": (0, 1, 2), "eval_frames": 20, "eval_batch": 20},
+    "quick": {"episodes": 30, "seeds": (0, 1, 2), "eval_frames": 20, "eval_batch": 20,
+              "opt_stride": 5},
     "paper": {"episodes": 2000, "seeds": (0, 1, 2), "eval_frames": 100, "eval_batch": 10,
               "num_antennas": 32, "num_rx": 32, "num_subcarriers": 32, "num_users": 8,
               "max_users": 16, "num_taps": 8, "num_paths": 8, "cp_len": 8, "num_symbols": 32,
@@ -507,16 +451,14 @@ def _frame_means(rows: Sequence[Mapping[str, Any]], method: str, col: str) -> di
     return {f: sum(v) / len(v) for f, v in sorted(acc.items())}
 
 
-def _reference_rollout(ref: Any, env: Any, cfg: ConvergenceConfig) -> list[dict[str, Any]]:
-    if hasattr(ref, "design"):
-        ycfg = env_config("drl_uu", env)
-
-        def make(b: int) -> EnvCore:
-            return DesignerCore(YangSomCore(b, ycfg))
-        return rollout(make, ref, cfg.eval_frames, cfg.eval_seed, batch_size=cfg.eval_batch)
+def _reference_rollout(name: str, ref: Any, env: Any, cfg: ConvergenceConfig
+                       ) -> list[dict[str, Any]]:
+    batch = min(cfg.eval_batch, cfg.eval_frames)
+    if hasattr(ref, "design"):  # the same frames as rollout() with this batch size (tested)
+        core = YangSomCore(batch, env_config("drl_uu", env))
+        return rollout_designer(core, ref, cfg.eval_frames, cfg.eval_seed, method=name)
     if hasattr(ref, "make_core"):
-        return rollout(ref.make_core, ref, cfg.eval_frames, cfg.eval_seed,
-                       batch_size=cfg.eval_batch)
+        return rollout(ref.make_core, ref, cfg.eval_frames, cfg.eval_seed, batch_size=batch)
     raise ConfigError(f"a reference must be a designer (design(problem)) or a policy with "
                       f"make_core, got {type(ref).__name__}")
 
@@ -535,7 +477,7 @@ def run_convergence(cfg: ConvergenceConfig, ctx: RunContext,
     reference_designers : mapping of str to designer, optional
         Further references by name (``opt``, ``mp``), scored besides ``cfg.references``
         (a name given here replaces a built-in one): designers with ``design(problem) ->
-        Design`` acting through :class:`DesignerCore`, or policies with ``make_core``. Names
+        Design`` (scored by ``rollout_designer``), or policies with ``make_core``. Names
         in ``cfg.references`` that are neither given here nor built in are refused.
 
     Returns
@@ -606,7 +548,7 @@ def run_convergence(cfg: ConvergenceConfig, ctx: RunContext,
         sweep(ctx, learned, key=lambda m: f"eval:method={m}", run_point=score, desc="evaluate")
 
     def score_ref(name: str) -> list[dict[str, Any]]:
-        rows = _eval_rows(name, {-1: _reference_rollout(refs[name], env, cfg)})
+        rows = _eval_rows(name, {-1: _reference_rollout(name, refs[name], env, cfg)})
         mean = rows[-1]["reward"]
         lines = [{"kind": "curve", "part": "6a", "method": name, "seed": -1, "episode": e,
                   "reward": mean, "reward_smooth": mean, "trained_as": "reference"}

@@ -52,6 +52,7 @@ from isaclearn.systems.base import ExperimentSpec, PlotSpec, RunContext, check_f
 from isaclearn.systems.toolkit import sweep, threads
 from isaclearn.systems.yang_som import learned
 from isaclearn.systems.yang_som.config import QUICK_SIZES, YangSomRunConfig
+from isaclearn.systems.yang_som.convergence import ConvergenceConfig, convergence_experiment
 from isaclearn.systems.yang_som.designers import (
     CLASSICAL_METHODS,
     OptDesigner,
@@ -596,7 +597,7 @@ def _plots(x: str, xlabel: str, fig: str) -> list[PlotSpec]:
 register(ExperimentSpec(
     name="yang_som.snr", fn=run_snr, config_cls=SnrConfig,
     profiles={"quick": dict(_QUICK), "paper": {}},
-    description="Fig. 7: CRLB and SE vs SNR (U 8, ψ 0.5), opt/mp/greedy (+ learned via hook)",
+    description="Fig. 7: CRLB and SE vs SNR (U 8, ψ 0.5), DRL-UU/AU, opt, mp, greedy",
     plots=_plots("snr_db", "SNR (dB)", "Fig. 7"), table_columns=_cols("snr_db"),
     table_group=["snr_db"]))
 
@@ -647,3 +648,15 @@ register(ExperimentSpec(
                     ylabels=["time per frame (s)"], title="yang_som Fig. 15")],
     table_columns=["method", "seconds_per_frame", "seconds_per_frame_full",
                    "seconds_per_subframe", "flops_order"]))
+
+
+def _convergence_references(cfg: ConvergenceConfig) -> dict[str, Any]:
+    """The classical references of ``yang_som.convergence`` (``cfg.classical``)."""
+    unknown = sorted(set(cfg.classical) - set(CLASSICAL_METHODS))
+    if unknown:
+        raise ConfigError(f"classical references {unknown} are unknown; known: "
+                          f"{list(CLASSICAL_METHODS)}")
+    return classical_designers(cfg.classical, num_grid=cfg.num_grid, opt_stride=cfg.opt_stride)
+
+
+register(convergence_experiment(_convergence_references))
