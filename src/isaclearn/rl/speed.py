@@ -1,4 +1,5 @@
-"""Environment speed: :func:`steps_per_second`, for the ``isaclearn bench rl`` suite.
+"""Environment speed: :func:`steps_per_second` and :func:`compare_with_numpy`, for the
+``isaclearn bench`` suites of the RL systems.
 
 It reports, it does not gate (DESIGN: benchmarks report speed, tests check correctness).
 """
@@ -6,6 +7,8 @@ It reports, it does not gate (DESIGN: benchmarks report speed, tests check corre
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from gymnasium.vector.utils import batch_space
@@ -13,7 +16,7 @@ from gymnasium.vector.utils import batch_space
 from isaclearn.core.errors import ConfigError
 from isaclearn.rl.core import CoreFactory, EnvCore, as_batched_action, build_core
 
-__all__ = ["steps_per_second"]
+__all__ = ["compare_with_numpy", "steps_per_second"]
 
 
 def _sync(device: torch.device) -> None:
@@ -75,3 +78,51 @@ def steps_per_second(core: EnvCore | CoreFactory | str, batch: int, steps: int, 
     run(steps)
     _sync(env.device)
     return batch * steps / max(time.perf_counter() - start, 1e-12)
+
+
+def compare_with_numpy(core: EnvCore, numpy_rate: Callable[[int, int], float],
+                       batches: Sequence[int], *, steps: int, numpy_steps: int | None = None,
+                       numpy_steps_large: int = 1, device: str = "cpu",
+                       seed: int = 0) -> list[dict[str, Any]]:
+    """Steps per second of a batched core beside a per-sample NumPy step, per batch size.
+
+    Parameters
+    ----------
+    core : EnvCore
+        The core (``with_batch_size(B)`` of it is timed by :func:`steps_per_second`).
+    numpy_rate : callable
+        ``numpy_rate(B, steps) -> steps/s`` of the NumPy reference (one instance at a time).
+    batches : sequence of int
+        Batch sizes ``B``.
+    steps : int
+        Timed batched steps of the core.
+    numpy_steps : int, optional
+        Timed steps of the NumPy loop (default: ``steps`` for ``B ≤ 64``, else
+        ``numpy_steps_large``, so that the loop stays short; the rate is per step either way).
+    device : str
+        Reported device of the core.
+    seed : int
+        Seed of the episodes and actions.
+
+    Returns
+    -------
+    list of dict
+        ``what`` ("env_step"), ``device``, ``batch``, ``steps_per_s`` (core),
+        ``numpy_steps_per_s`` and ``ratio`` (core / NumPy).
+
+    Raises
+    ------
+    ConfigError
+        A batch size below 1.
+    """
+    rows: list[dict[str, Any]] = []
+    for b in batches:
+        if b < 1:
+            raise ConfigError(f"batch sizes must be >= 1, got {b}")
+        fast = steps_per_second(core, b, steps, seed=seed)
+        n_np = numpy_steps if numpy_steps is not None else (
+            steps if b <= 64 else numpy_steps_large)
+        slow = numpy_rate(b, n_np)
+        rows.append({"what": "env_step", "device": device, "batch": int(b),
+                     "steps_per_s": fast, "numpy_steps_per_s": slow, "ratio": fast / slow})
+    return rows

@@ -21,7 +21,7 @@ from typing import Any
 
 from isaclearn.core.errors import ConfigError
 from isaclearn.rl.envs.liu_irs_ppo import IrsIsacEnvConfig, IrsIsacMisoCore, numpy_steps_per_second
-from isaclearn.rl.speed import steps_per_second
+from isaclearn.rl.speed import compare_with_numpy
 from isaclearn.systems.base import BenchSuite
 
 __all__ = ["RL_BENCH_COLUMNS", "RL_SUITE", "bench_dppo", "bench_env"]
@@ -55,17 +55,11 @@ def bench_env(batches: tuple[int, ...] = (1, 64, 1024), *, steps: int = 20,
         ``what`` ("env_step"), ``device``, ``batch``, ``steps_per_s`` (core),
         ``numpy_steps_per_s`` and ``ratio`` (core / NumPy).
     """
-    rows: list[dict[str, Any]] = []
-    for b in batches:
-        if b < 1:
-            raise ConfigError(f"batch sizes must be >= 1, got {b}")
-        core = IrsIsacMisoCore(1, device=device)
-        fast = steps_per_second(core, b, steps, seed=seed)
-        n_np = numpy_steps if numpy_steps is not None else (steps if b <= 64 else 2)
-        slow = numpy_steps_per_second(b, n_np, IrsIsacEnvConfig(), seed=seed)
-        rows.append({"what": "env_step", "device": device, "batch": int(b),
-                     "steps_per_s": fast, "numpy_steps_per_s": slow, "ratio": fast / slow})
-    return rows
+    return compare_with_numpy(
+        IrsIsacMisoCore(1, device=device),
+        lambda b, n: numpy_steps_per_second(b, n, IrsIsacEnvConfig(), seed=seed),
+        batches, steps=steps, numpy_steps=numpy_steps, numpy_steps_large=2, device=device,
+        seed=seed)
 
 
 def bench_dppo(workers: tuple[int, ...] = (1, 2, 4), *, batch: int = 16, rounds: int = 2,

@@ -21,7 +21,7 @@ from typing import Any
 
 from isaclearn.core.errors import ConfigError
 from isaclearn.rl.envs.yang_som import YangSomConfig, YangSomCore, numpy_steps_per_second
-from isaclearn.rl.speed import steps_per_second
+from isaclearn.rl.speed import compare_with_numpy
 from isaclearn.systems.base import BenchSuite
 from isaclearn.systems.yang_som.designers import (
     CLASSICAL_METHODS,
@@ -42,17 +42,11 @@ def bench_env(batches: tuple[int, ...] = (1, 1024), *, steps: int = 10,
               seed: int = 0) -> list[dict[str, Any]]:
     """Env steps per second of the batched core and of the NumPy step, per batch size
     (``numpy_steps`` default: ``steps`` for ``B ≤ 64``, else 1)."""
-    rows: list[dict[str, Any]] = []
-    for b in batches:
-        if b < 1:
-            raise ConfigError(f"batch sizes must be >= 1, got {b}")
-        core = YangSomCore(1, device=device)
-        fast = steps_per_second(core, b, steps, seed=seed)
-        n_np = numpy_steps if numpy_steps is not None else (steps if b <= 64 else 1)
-        slow = numpy_steps_per_second(b, n_np, YangSomConfig(), seed=seed)
-        rows.append({"what": "env_step", "device": device, "batch": int(b),
-                     "steps_per_s": fast, "numpy_steps_per_s": slow, "ratio": fast / slow})
-    return rows
+    return compare_with_numpy(
+        YangSomCore(1, device=device),
+        lambda b, n: numpy_steps_per_second(b, n, YangSomConfig(), seed=seed),
+        batches, steps=steps, numpy_steps=numpy_steps, numpy_steps_large=1, device=device,
+        seed=seed)
 
 
 def bench_designers(methods: tuple[str, ...] = ("opt", "omp", "mp", "greedy"), *,
