@@ -256,3 +256,52 @@ def test_ray_and_in_process_sweeps_agree(tmp_path: Path) -> None:
         wa = load_checkpoint(tmp_path / "inproc" / f"{j.method}_seed{j.seed}").tensors
         wb = load_checkpoint(tmp_path / "ray" / f"{j.method}_seed{j.seed}").tensors
         assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+# --------------------------------------------------------------------------------------------
+# the UU scheme can keep the precoder (docs/yang_som.md, "Learned methods: findings")
+# --------------------------------------------------------------------------------------------
+
+
+def _constant_uu(cfg: Any, rf2: torch.Tensor, bb: float = 0.0, *, alternate: bool = False
+                 ) -> Any:
+    """A scripted UU policy: ``a_RF,1 = 1``, ``a_RF,2 = ±rf2`` (sign flipped every step when
+    ``alternate``), ``a_BB = bb``."""
+    u, s = cfg.max_users, cfg.num_subcarriers
+    step = [0]
+
+    def policy(obs: Any, deterministic: bool = True) -> torch.Tensor:
+        b = obs["S_H"].shape[0]
+        sign = -1.0 if alternate and step[0] % 2 else 1.0
+        step[0] += 1
+        return torch.cat([torch.ones(b, u), (sign * rf2).expand(b, -1),
+                          torch.full((b, s), bb)], dim=1)
+
+    return policy
+
+
+def test_uu_same_sign_phase_steps_keep_the_hold_reward() -> None:
+    """(31) with every ``a_RF,2[i]`` of one sign rotates column ``u*`` by a common phase
+    ``e^{±jΔθ}``, and with ``a_BB = 0`` (32) leaves ``p`` alone: SE (8) and the Fisher
+    information (10) do not see a column's common phase, so such a UU policy scores exactly
+    what the "hold" reference (the frame's starting precoder) scores; a mixed sign pattern
+    changes the beam."""
+    from isaclearn.systems.yang_som.convergence import HoldDesigner
+    from isaclearn.systems.yang_som.designers import rollout_designer
+
+    cfg = env_config("drl_uu", {**TINY, "max_episode_steps": 4})
+    frames, seed = 4, 7
+    hold = rollout_designer(YangSomCore(frames, cfg), HoldDesigner(), frames, seed)
+    m = cfg.num_antennas
+    plus, mixed = torch.ones(m), torch.tensor([1.0, -1.0] * (m // 2))
+
+    def rewards(policy: Any) -> np.ndarray:
+        rows = rollout(lambda b: YangSomCore(b, cfg), policy, frames, seed, batch_size=frames)
+        return np.array([r["reward"] for r in rows])
+
+    ref = np.array([r["reward"] for r in hold])
+    for policy in (_constant_uu(cfg, plus), _constant_uu(cfg, -plus),
+                   _constant_uu(cfg, plus, alternate=True)):
+        np.testing.assert_allclose(rewards(policy), ref, rtol=1e-5)
+    assert np.abs(rewards(_constant_uu(cfg, mixed)) - ref).max() > 1e-3
+    assert np.abs(rewards(_constant_uu(cfg, plus, 1.0)) - ref).max() > 1e-3

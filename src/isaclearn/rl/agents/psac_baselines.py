@@ -25,6 +25,12 @@ DDPG (``DRL_ISAC.py``) used lr 0.01, soft target rate 0.06, batch 64, Î³ = 0.6 â
 with PSAC's buffer size 1024. Their nets are kept small: actor MLP ``[64]`` and critic MLP
 ``[64, 32]`` on top of the encoder (the authors' sizes).
 
+On an action part whose effect depends only on its sign (DRL-UU's :math:`a_{RF,2}`, (31)) the
+deterministic policy gradient drives the actor's ``tanh`` to saturation: the ReLU critic is
+nearly linear in ``a``, and Adam moves the last layer by about ``learning_rate`` per weight and
+step whatever the gradient's size, while nothing in the reward pulls the magnitude back. A
+smaller learning rate only delays it (``docs/yang_som.md``, "Learned methods: findings").
+
 Examples
 --------
 >>> import torch
