@@ -779,5 +779,5 @@ def convergence_experiment(
         description="Fig. 6a/6b: training curves of PSAC (UU/AU, PC/PO/CO) and AC over seeds, "
                     "held-out rewards vs the references, the figure's claims",
         plots=list(CONVERGENCE_PLOTS),
-        table_columns=["reward", "reward_ci95", "se", "crlb_db", "frames", "seeds"],
+        table_columns=["method", "reward", "reward_ci95", "se", "crlb_db", "frames", "seeds"],
         table_where={"kind": "eval"})
