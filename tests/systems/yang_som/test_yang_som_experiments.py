@@ -105,9 +105,21 @@ def test_system_registration() -> None:
 
 
 def test_bench_rows() -> None:
-    opts = argparse.Namespace(batches="1", steps=1, seed=0, methods="mp", device="cpu")
+    opts = argparse.Namespace(batches="1", steps=1, seed=0, methods="mp,drl_au", device="cpu")
     rows = SUITE.run(opts, None)
     assert rows[0]["what"] == "env_step" and rows[0]["batch"] == 1 and rows[0]["ratio"] > 0
-    assert rows[-1]["what"] == "design:mp" and rows[-1]["time_ratio"] == 1.0
+    design = {r["what"]: r for r in rows[1:]}
+    assert set(design) == {"design:mp", "design:drl_au"}
+    fastest = min(r["seconds_per_frame"] for r in design.values())
+    for r in design.values():
+        assert r["seconds_per_frame"] > 0
+        assert r["time_ratio"] == pytest.approx(r["seconds_per_frame"] / fastest)
+    from isaclearn.systems.yang_som.learned import untrained_policy
+
+    with pytest.raises(ConfigError, match="PSAC"):
+        untrained_policy("ac")
+    with pytest.raises(ConfigError, match="unknown methods"):
+        SUITE.run(argparse.Namespace(batches="1", steps=1, seed=0, methods="nope",
+                                     device="cpu"), None)
     with pytest.raises(ConfigError):
         bench_env((0,))

@@ -12,7 +12,9 @@ Two kinds of rows:
 * ``design``: design time per frame of each classical method (Fig. 15) on the same frames, and
   its ratio to the fastest (:func:`~isaclearn.systems.yang_som.designers.rollout_designer`,
   Opt's SDR on every ``opt_stride``-th subframe; ``seconds_per_frame_full`` extrapolates it to
-  every subframe).
+  every subframe). ``drl_uu`` / ``drl_au`` time the PSAC policy's own calls on the same frames
+  (a freshly initialized network: the forward pass costs the same with any weights, so no
+  trained agent is needed; its scores are not reported).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from isaclearn.core.errors import ConfigError
 from isaclearn.rl.envs.yang_som import YangSomConfig, YangSomCore, numpy_steps_per_second
+from isaclearn.rl.rollout import rollout
 from isaclearn.rl.speed import compare_with_numpy
 from isaclearn.systems.base import BenchSuite
 from isaclearn.systems.yang_som.designers import (
@@ -29,6 +32,7 @@ from isaclearn.systems.yang_som.designers import (
     classical_designers,
     rollout_designer,
 )
+from isaclearn.systems.yang_som.learned import TimedPolicy, untrained_policy
 
 __all__ = ["BENCH_COLUMNS", "SUITE", "bench_designers", "bench_env"]
 
@@ -49,17 +53,35 @@ def bench_env(batches: tuple[int, ...] = (1, 1024), *, steps: int = 10,
         seed=seed)
 
 
-def bench_designers(methods: tuple[str, ...] = ("opt", "omp", "mp", "greedy"), *,
+_DRL = ("drl_uu", "drl_au")
+
+
+def _drl_seconds_per_frame(method: str, frames: int, device: str, seed: int) -> float:
+    policy = untrained_policy(method, {"device": device}, seed=seed)
+    rollout(policy.make_core(1), policy, 1, seed)  # warm-up
+    timed = TimedPolicy(policy)
+    rollout(policy.make_core(1), timed, frames, seed)
+    return timed.seconds / frames
+
+
+def bench_designers(methods: tuple[str, ...] = ("drl_uu", "drl_au", "opt", "omp", "mp",
+                                                "greedy"), *,
                     frames: int = 1, opt_stride: int = 5, device: str = "cpu",
                     seed: int = 0) -> list[dict[str, Any]]:
-    """Design time per frame (quick sizes, ``T = 10``) of each classical method and its ratio
-    to the fastest (Fig. 15)."""
-    unknown = sorted(set(methods) - set(CLASSICAL_METHODS))
+    """Design time per frame (quick sizes, ``T = 10``) of each method (classical designers and
+    the PSAC policies ``drl_uu`` / ``drl_au``) and its ratio to the fastest (Fig. 15)."""
+    unknown = sorted(set(methods) - set(CLASSICAL_METHODS) - set(_DRL))
     if unknown:
-        raise ConfigError(f"unknown methods {unknown}; known: {list(CLASSICAL_METHODS)}")
+        raise ConfigError(f"unknown methods {unknown}; known: "
+                          f"{[*_DRL, *CLASSICAL_METHODS]}")
     cfg = YangSomConfig(device=device)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for m in methods:
+        if m in _DRL:
+            per = _drl_seconds_per_frame(m, frames, device, seed)
+            rows.append({"what": f"design:{m}", "device": device, "batch": 1,
+                         "seconds_per_frame": per, "_t": per})
+            continue
         designer = classical_designers([m], num_grid=cfg.num_grid,
                                        opt_fractions=(0.03, 0.1, 0.3), opt_stride=opt_stride)[m]
         core = YangSomCore(1, cfg)
@@ -99,9 +121,9 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--steps", type=int, default=10,
                         help="timed batched steps of the core (default 10)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    parser.add_argument("--methods", default="opt,omp,mp,greedy",
-                        help="designers timed per frame (default opt,omp,mp,greedy; empty: "
-                             "none)")
+    parser.add_argument("--methods", default="drl_uu,drl_au,opt,omp,mp,greedy",
+                        help="methods timed per frame (default drl_uu,drl_au,opt,omp,mp,"
+                             "greedy; empty: none)")
 
 
 def run(options: Any, log: Any = None) -> list[dict[str, Any]]:

@@ -151,27 +151,13 @@ def score_method(cfg: YangSomRunConfig, env: YangSomConfig, name: str, designer:
         out = rollout(core, designer, cfg.frames, cfg.seed, method=name)
         seconds = (time.perf_counter() - start) / cfg.frames
     else:  # a policy: only its own calls are timed, as a designer's design calls are
-        timed = _TimedPolicy(designer)
+        timed = learned.TimedPolicy(designer)
         out = rollout(core, timed, cfg.frames, cfg.seed, method=name)
         seconds = timed.seconds / cfg.frames
     rows = frame_rows_from_rollout(out)
     for r in rows:
         r["seconds_per_frame"] = seconds
     return rows
-
-
-class _TimedPolicy:
-    """A policy callable that adds the wall-clock time of its calls to ``seconds``."""
-
-    def __init__(self, policy: Callable[..., Any]) -> None:
-        self.policy = policy
-        self.seconds = 0.0
-
-    def __call__(self, obs: Any, *args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        out = self.policy(obs, *args, **kwargs)
-        self.seconds += time.perf_counter() - start
-        return out
 
 
 def score_point(cfg: YangSomRunConfig, ctx: RunContext, coords: Mapping[str, Any], *,

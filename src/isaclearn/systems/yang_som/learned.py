@@ -80,6 +80,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -841,3 +842,41 @@ def learned_designers(out_dir: str | Path, env_kwargs: Mapping[str, Any] | None,
         _spec(m)
     return {m: _load_policy(out_dir, env_kwargs, m, int(seed)) for m in methods}
 
+
+def untrained_policy(method: str, env_kwargs: Mapping[str, Any] | None = None, *,
+                     seed: int = 0) -> LearnedPolicy:
+    """A PSAC method with freshly initialized weights, as a policy: for timing (the forward
+    pass costs the same with any weights), never for scores.
+
+    Raises
+    ------
+    ConfigError
+        An unknown method, or one that is not PSAC (``ac``, ``dqn``).
+    """
+    spec = _spec(method)
+    if spec.agent != "psac":
+        raise ConfigError(f"untrained_policy builds PSAC methods only, got {method!r}")
+    cfg = env_config(method, env_kwargs)
+    probe = YangSomCore(1, cfg)
+    net = PSACNetwork(probe.observation_space, probe.action_space,
+                      _psac_config(spec, cfg, int(seed), {}))
+    net.eval()
+
+    def act(obs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return net.actor({k: torch.as_tensor(v).float() for k, v in obs.items()})
+    return LearnedPolicy(method, cfg, act)
+
+
+class TimedPolicy:
+    """A policy callable that adds the wall-clock time of its calls to ``seconds`` (the
+    design time of a learned method, as a designer's ``design`` calls are timed)."""
+
+    def __init__(self, policy: Callable[..., Any]) -> None:
+        self.policy = policy
+        self.seconds = 0.0
+
+    def __call__(self, obs: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        out = self.policy(obs, *args, **kwargs)
+        self.seconds += time.perf_counter() - start
+        return out
