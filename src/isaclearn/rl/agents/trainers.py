@@ -103,7 +103,15 @@ from isaclearn.learn.checkpoint import (
     save_checkpoint,
     unprefixed,
 )
-from isaclearn.rl.agents.networks import EpsilonReading, HybridAgent, HybridAgentConfig
+from isaclearn.rl.agents.networks import (
+    Activation,
+    EpsilonReading,
+    HybridAgent,
+    HybridAgentConfig,
+    InitKind,
+    PolicyKind,
+    StdKind,
+)
 from isaclearn.rl.agents.ppo_update import PPOBatch, PPOUpdate, PPOUpdateConfig
 from isaclearn.rl.agents.returns import (
     AdvantageEstimate,
@@ -203,6 +211,10 @@ class TrainerConfig:
         Hidden units (paper §VI: 30 and 20).
     min_std : float
         Floor of the policy's scale.
+    hidden_layers, activation, policy, std, log_std_init, init
+        Architecture of the networks, see
+        :class:`~isaclearn.rl.agents.networks.HybridAgentConfig` (defaults: the paper's one
+        ReLU layer, truncated Gaussian with a softplus std head, torch's initialization).
     primal_dual : PrimalDualConfig or None
         The primal-dual steps (34)–(36); ``None`` trains on the core's reward as it is.
     continuous_key : str
@@ -242,6 +254,12 @@ class TrainerConfig:
     actor_hidden: int = 30
     critic_hidden: int = 20
     min_std: float = 1e-3
+    hidden_layers: int = 1
+    activation: Activation = "relu"
+    policy: PolicyKind = "truncated"
+    std: StdKind = "head"
+    log_std_init: float = 0.0
+    init: InitKind = "torch"
     primal_dual: PrimalDualConfig | None = None
     continuous_key: str = "w"
     discrete_key: str | None = "phases"
@@ -381,10 +399,16 @@ class ActionLayout:
             num_irs_elements=self.num_elements, phase_bits=self.phase_bits,
             actor_hidden=config.actor_hidden, critic_hidden=config.critic_hidden,
             action_low=self.low, action_high=self.high, min_std=config.min_std,
-            epsilon=config.epsilon, epsilon_reading=config.epsilon_reading)
+            epsilon=config.epsilon, epsilon_reading=config.epsilon_reading,
+            hidden_layers=config.hidden_layers, activation=config.activation,
+            policy=config.policy, std=config.std, log_std_init=config.log_std_init,
+            init=config.init)
 
     def to_env(self, w: torch.Tensor, phases: torch.Tensor) -> Action:
-        """The core's action from the actor's ``w`` ``[B, A]`` and the indices ``[B, N]``."""
+        """The core's action from the actor's ``w`` ``[B, A]`` (clamped to the box: a no-op for
+        the truncated Gaussian, the clipping of ``policy="clipped"``) and the indices
+        ``[B, N]``."""
+        w = w.clamp(self.low, self.high)
         if self.continuous_key is None:
             return w
         out = {self.continuous_key: w}
