@@ -143,6 +143,7 @@ __all__ = [
     "WorkerRollout",
     "compare_with_sb3",
     "derive_seed",
+    "sb3_like_config",
 ]
 
 CHECKPOINT_KIND = "rl_training_state"
@@ -1162,6 +1163,34 @@ class PrimalDualA2C(OnPolicyTrainer):
 # --------------------------------------------------------------------------------------------
 # sanity reference: our PPO with mu = 0 against SB3 PPO
 # --------------------------------------------------------------------------------------------
+
+
+def sb3_like_config(base: TrainerConfig | None = None) -> TrainerConfig:
+    """``base`` (default ``TrainerConfig(q_head=False)``) with every setting of SB3's ``PPO``
+    defaults that our trainer can express: ``MlpPolicy``'s two tanh layers of 64 units for
+    the actor and the critic, orthogonal initialization, a plain Gaussian with a
+    state-independent :math:`\log\sigma` (initially 0) clipped to the box, learning rate 3e-4
+    for both networks, 10 epochs of minibatches of 64, advantages standardized, gradient norm
+    clipped at 0.5.
+
+    What stays different: SB3 standardizes the advantages per minibatch (ours per batch) and
+    steps one Adam on the joint loss ``policy + 0.5 value`` with one global norm clip (ours: an
+    optimizer per network, each clipped on its own); the discount and the advantage estimator
+    are ``base``'s (:func:`compare_with_sb3` passes ``gamma`` to SB3).
+
+    Examples
+    --------
+    >>> cfg = sb3_like_config()
+    >>> cfg.hidden_layers, cfg.actor_hidden, cfg.activation, cfg.policy, cfg.update.minibatch_size
+    (2, 64, 'tanh', 'clipped', 64)
+    """
+    cfg = base if base is not None else TrainerConfig(q_head=False)
+    update = dataclasses.replace(cfg.update, lr_actor=3e-4, lr_critic=3e-4, actor_steps=10,
+                                 critic_steps=10, minibatch_size=64, normalize_advantages=True,
+                                 max_grad_norm=0.5)
+    return dataclasses.replace(cfg, actor_hidden=64, critic_hidden=64, hidden_layers=2,
+                               activation="tanh", policy="clipped", std="state",
+                               log_std_init=0.0, init="orthogonal", update=update)
 
 
 def compare_with_sb3(
