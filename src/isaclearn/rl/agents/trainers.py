@@ -406,10 +406,11 @@ class ActionLayout:
             init=config.init)
 
     def to_env(self, w: torch.Tensor, phases: torch.Tensor) -> Action:
-        """The core's action from the actor's ``w`` ``[B, A]`` (clamped to the box: a no-op for
-        the truncated Gaussian, the clipping of ``policy="clipped"``) and the indices
-        ``[B, N]``."""
-        w = w.clamp(self.low, self.high)
+        """The core's action from the actor's ``w`` ``[B, A]`` (clamped to the box when some
+        entry lies outside it: the clipping of ``policy="clipped"``; the truncated Gaussian's
+        ``w`` passes unchanged, the same tensor) and the indices ``[B, N]``."""
+        if bool(((w < self.low) | (w > self.high)).any()):
+            w = w.clamp(self.low, self.high)
         if self.continuous_key is None:
             return w
         out = {self.continuous_key: w}
