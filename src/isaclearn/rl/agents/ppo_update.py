@@ -8,7 +8,8 @@ follows, spec §8):
    (28) (:func:`~isaclearn.rl.agents.losses.clip_surrogate_loss`) or, with
    ``objective="kl_penalty"``, on the KL-penalized one (27) with the closed-form KL of the
    truncated Gaussians and the adaptive coefficient; the advantages are fixed for the whole
-   update.
+   update. With ``minibatch_size`` (off by default) each step becomes an epoch of SB3's
+   minibatch SGD over a random permutation of the batch (critic likewise).
 2. **Critic** — ``critic_steps`` (10) Adam steps (lr 2e-3) on the value loss over the whole
    batch plus ``q_coef`` times the Q head's TD loss (31) on a replay minibatch of 32
    transitions drawn from the batch with the caller's generator (target

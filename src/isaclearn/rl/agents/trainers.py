@@ -1167,7 +1167,7 @@ class PrimalDualA2C(OnPolicyTrainer):
 
 
 def sb3_like_config(base: TrainerConfig | None = None) -> TrainerConfig:
-    """``base`` (default ``TrainerConfig(q_head=False)``) with every setting of SB3's ``PPO``
+    r"""``base`` (default ``TrainerConfig(q_head=False)``) with every setting of SB3's ``PPO``
     defaults that our trainer can express: ``MlpPolicy``'s two tanh layers of 64 units for
     the actor and the critic, orthogonal initialization, a plain Gaussian with a
     state-independent :math:`\log\sigma` (initially 0) clipped to the box, learning rate 3e-4
