@@ -1224,7 +1224,9 @@ def compare_with_sb3(
         The info metric compared (episode mean).
     config : TrainerConfig, optional
         Our trainer's configuration (``episodes``, ``seed`` are set here; ``primal_dual`` must
-        be ``None``).
+        be ``None``). The default (the paper's one-ReLU-layer networks) differs from SB3's
+        ``MlpPolicy`` in its networks; :func:`sb3_like_config` gives the like-for-like check
+        of the PPO implementation.
     sb3_kwargs : dict, optional
         Extra arguments of ``stable_baselines3.PPO`` (default: SB3's defaults with
         ``gamma = config.gamma`` and ``n_steps`` one episode per environment).
