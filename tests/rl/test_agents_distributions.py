@@ -154,3 +154,25 @@ def test_float32_log_prob_and_entropy_stay_accurate() -> None:
     np.testing.assert_allclose(lp, ref.logpdf(x), rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(d32.entropy().double().numpy(), ref.entropy(), rtol=1e-4,
                                atol=1e-4)
+
+
+def test_clipped_normal_is_the_plain_gaussian_with_seeded_unclipped_samples() -> None:
+    """SB3's policy: the log-density and entropy are the untruncated normal's (scipy), samples
+    are ``loc + scale * randn`` from the generator, unclipped; ``clip`` clamps to the box."""
+    from isaclearn.rl.agents.distributions import ClippedNormal
+
+    loc = torch.tensor([0.0, 2.5, -0.3], dtype=torch.float64)
+    scale = torch.tensor([1.0, 0.5, 2.0], dtype=torch.float64)
+    d = ClippedNormal(loc, scale, -1.0, 1.0)
+    x = torch.tensor([0.4, 3.0, -5.0], dtype=torch.float64)
+    ref = stats.norm(loc.numpy(), scale.numpy())
+    np.testing.assert_allclose(d.log_prob(x).numpy(), ref.logpdf(x.numpy()), rtol=1e-12)
+    np.testing.assert_allclose(d.entropy().numpy(), ref.entropy(), rtol=1e-12)
+    s = d.sample((1000,), generator=make_generator(3))
+    eps = torch.randn((1000, 3), generator=make_generator(3), dtype=torch.float64)
+    torch.testing.assert_close(s, loc + scale * eps)
+    assert bool((s.abs() > 1).any())                      # not clipped by the distribution
+    torch.testing.assert_close(d.clip(torch.tensor([-3.0, 0.2, 7.0], dtype=torch.float64)),
+                               torch.tensor([-1.0, 0.2, 1.0], dtype=torch.float64))
+    with pytest.raises(ValueRangeError):
+        ClippedNormal(loc, scale, 1.0, -1.0)

@@ -151,3 +151,54 @@ def test_bad_config_and_observation() -> None:
         actor(torch.zeros(3, 39))
     with pytest.raises(ShapeError, match="real"):
         actor(torch.zeros(3, 40, dtype=torch.complex64))
+
+
+def test_sb3_style_networks_equal_hand_computation() -> None:
+    """The SB3 options: two tanh layers, a linear unbounded mean with a state-independent
+    ``log σ`` (``policy="clipped"``, a plain Gaussian), orthogonal init (gain √2 hidden, 0.01
+    mean, 1 value; zero biases), and a critic with the same two-layer trunk."""
+    from isaclearn.rl.agents.distributions import ClippedNormal
+
+    cfg = HybridAgentConfig(obs_dim=6, action_dim=4, num_irs_elements=0, actor_hidden=8,
+                            critic_hidden=5, hidden_layers=2, activation="tanh",
+                            policy="clipped", std="state", log_std_init=-0.5,
+                            init="orthogonal")
+    agent = HybridAgent(cfg, generator=make_generator(0))
+    actor, critic = agent.actor, agent.critic
+    obs = torch.randn(7, 6, generator=make_generator(1))
+    (l2,) = actor.deeper
+    h = torch.tanh(torch.tanh(obs @ actor.body.weight.T + actor.body.bias) @ l2.weight.T
+                   + l2.bias)
+    loc, scale = actor(obs)
+    torch.testing.assert_close(loc, h @ actor.mean_head.weight.T + actor.mean_head.bias)
+    torch.testing.assert_close(scale, torch.full((7, 4), math.exp(-0.5)))
+    dist = actor.distribution(obs)
+    assert isinstance(dist, ClippedNormal) and actor.std_head is None
+    (c2,) = critic.deeper
+    hc = torch.tanh(torch.tanh(obs @ critic.body.weight.T + critic.body.bias) @ c2.weight.T
+                    + c2.bias)
+    torch.testing.assert_close(critic(obs)[0], (hc @ critic.value_head.weight.T).squeeze(-1)
+                               + critic.value_head.bias)
+    # orthogonal: rows (or columns) orthonormal times the gain, biases zero
+    for layer, gain in ((actor.body, math.sqrt(2)), (l2, math.sqrt(2)),
+                        (actor.mean_head, 0.01), (critic.value_head, 1.0)):
+        w = layer.weight.detach()
+        gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+        torch.testing.assert_close(gram, gain**2 * torch.eye(gram.shape[0]), atol=1e-5,
+                                   rtol=1e-5)
+        assert torch.all(layer.bias == 0)
+    # the deterministic action is the unclipped mean; clipping happens on the way to the env
+    step = agent.act(obs * 1e3, generator=None, deterministic=True)
+    torch.testing.assert_close(step.w, actor(obs * 1e3)[0])
+    with pytest.raises(ConfigError, match="policy"):
+        HybridAgentConfig(obs_dim=6, action_dim=4, num_irs_elements=0, policy="beta")  # type: ignore[arg-type]
+
+
+def test_default_options_keep_the_paper_networks() -> None:
+    """The new options' defaults build the same parameters from the same generator."""
+    a = HybridAgent(CFG, generator=make_generator(0))
+    assert [n for n, _ in a.named_parameters()] == [
+        "actor.body.weight", "actor.body.bias", "actor.mean_head.weight", "actor.mean_head.bias",
+        "actor.std_head.weight", "actor.std_head.bias", "critic.body.weight", "critic.body.bias",
+        "critic.value_head.weight", "critic.value_head.bias", "critic.q_head.weight",
+        "critic.q_head.bias"]

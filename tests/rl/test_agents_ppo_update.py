@@ -158,3 +158,50 @@ def test_bad_batch_and_config() -> None:
         PPOUpdateConfig(clip_eps=2.0)
     with pytest.raises(ConfigError):
         PPOUpdate(agent, PPOUpdateConfig(q_batch_size=4)).update(good, generator=None)
+
+
+def test_minibatch_epochs_equal_a_hand_written_sgd_loop() -> None:
+    """``minibatch_size``: each of the ``actor_steps`` / ``critic_steps`` epochs is one Adam step
+    per chunk of a fresh permutation (SB3's loop), written out here by hand (no Q head)."""
+    cfg_net = HybridAgentConfig(obs_dim=6, action_dim=4, num_irs_elements=0)
+    agent = HybridAgent(cfg_net, generator=make_generator(0))
+    ref = copy.deepcopy(agent)
+    batch = _batch(agent, size=50)
+    cfg = PPOUpdateConfig(actor_steps=2, critic_steps=2, minibatch_size=16)
+    PPOUpdate(agent, cfg).update(batch, generator=make_generator(5))
+
+    g = make_generator(5)
+    a_opt = torch.optim.Adam(ref.actor.parameters(), lr=1e-3)
+    for _ in range(2):
+        perm = torch.randperm(50, generator=g)
+        for start in range(0, 50, 16):           # chunks of 16, 16, 16, 2
+            idx = perm[start:start + 16]
+            lp = ref.actor.distribution(batch.obs[idx]).log_prob(batch.w_actions[idx]).sum(-1)
+            a_opt.zero_grad()
+            clip_surrogate_loss(lp, batch.old_log_probs[idx], batch.advantages[idx],
+                                0.2).backward()
+            a_opt.step()
+    c_opt = torch.optim.Adam(ref.critic.parameters(), lr=2e-3)
+    for _ in range(2):
+        perm = torch.randperm(50, generator=g)
+        for start in range(0, 50, 16):
+            idx = perm[start:start + 16]
+            c_opt.zero_grad()
+            value_loss(ref.critic(batch.obs[idx])[0], batch.returns[idx]).backward()
+            c_opt.step()
+    for (name, p), p_ref in zip(agent.named_parameters(), ref.parameters()):
+        torch.testing.assert_close(p, p_ref, msg=name)
+
+
+def test_minibatch_covering_the_batch_is_the_full_batch_update() -> None:
+    agent = HybridAgent(CFG, generator=make_generator(0))
+    ref = copy.deepcopy(agent)
+    batch = _batch(agent)
+    PPOUpdate(agent, PPOUpdateConfig(minibatch_size=80)).update(batch, generator=make_generator(5))
+    PPOUpdate(ref, PPOUpdateConfig()).update(batch, generator=make_generator(5))
+    for p, p_ref in zip(agent.parameters(), ref.parameters()):
+        assert torch.equal(p, p_ref)
+    with pytest.raises(ConfigError, match="minibatch_size"):
+        PPOUpdateConfig(minibatch_size=0)
+    with pytest.raises(ConfigError, match="objective"):
+        PPOUpdateConfig(minibatch_size=8, objective="kl_penalty")

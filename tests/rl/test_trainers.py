@@ -398,3 +398,23 @@ def test_ppo_learns_on_toybeamdict() -> None:
     print({"random": rand, "trained": ours, "first_ema": history[0]["reward_ema"] / 10,
            "last_ema": history[-1]["reward_ema"] / 10})
     assert ours > 1.15 * rand
+
+
+def test_sb3_like_trainer_clips_its_gaussian_actions_to_the_box() -> None:
+    """``sb3_like_config``: the plain Gaussian's samples leave the box, the env receives them
+    clipped (``layout.to_env``), and the deterministic action is the clipped mean."""
+    from isaclearn.rl.agents.trainers import sb3_like_config
+
+    core = BoxActionCore(ToyBeamCore(4, action="dict", max_episode_steps=5, outage_rate=0.0),
+                         fixed={"levels": [3, 3]})
+    trainer = PrimalDualPPO(core, sb3_like_config(TrainerConfig(q_head=False, episodes=8)))
+    assert trainer.agent.actor.std_head is None and len(trainer.agent.actor.deeper) == 1
+    trainer.train()
+    obs = torch.randn(64, 16, generator=torch.Generator().manual_seed(0))
+    step = trainer.agent.act(obs, generator=torch.Generator().manual_seed(1))
+    assert float(step.w.abs().max()) > 1.0            # std ≈ 1: draws outside the box
+    sent = trainer.layout.to_env(step.w, step.phases)
+    assert isinstance(sent, torch.Tensor)
+    torch.testing.assert_close(sent, step.w.clamp(-1.0, 1.0))
+    big = obs * 1e3
+    torch.testing.assert_close(trainer(big), trainer.agent.actor(big)[0].clamp(-1.0, 1.0))

@@ -155,3 +155,27 @@ def test_agents_train_with_the_chosen_discount() -> None:
     for bad in (-0.1, 1.5, math.nan):
         with pytest.raises(ConfigError):
             CompareConfig(gamma=bad)
+
+
+def test_agents_use_the_chosen_activation() -> None:
+    """``Common.activation`` (default the paper's ReLU) reaches every agent's networks:
+    the actor's hidden layer equals ``tanh``/``relu`` of its linear map."""
+    from isaclearn.systems.liu_irs_ppo.experiments import MimoConfig, _trainer
+
+    for agents, cfg_cls in ((("pd_ppo", "pd_a2c"), CompareConfig),
+                            (("pd_dppo", "a3c"), MimoConfig)):
+        for act in (None, "tanh"):
+            cfg = cfg_cls(**TINY, train_episodes=4, train_batch=2,  # type: ignore[arg-type]
+                          **({} if act is None else {"activation": act}))
+            for agent in agents:
+                trainer, _ = _trainer(cfg, cfg.scenario(), agent, 0)
+                assert trainer.config.activation == (act or "relu")
+                actor = trainer.agent.actor
+                obs = -torch.ones(3, actor.config.obs_dim)
+                f = torch.tanh if act == "tanh" else torch.relu
+                h = f(actor.body(obs))
+                loc = torch.tanh(actor.mean_head(h))
+                lo, hi = actor.config.action_low, actor.config.action_high
+                torch.testing.assert_close(actor(obs)[0], (hi + lo) / 2 + (hi - lo) / 2 * loc)
+    with pytest.raises(ConfigError, match="activation"):
+        CompareConfig(activation="gelu")

@@ -68,7 +68,7 @@ _HALF_LOG_2PI_E = 0.5 * math.log(2.0 * math.pi * math.e)
 
 _EMPTY = torch.Size()
 
-__all__ = ["TruncatedNormal", "truncated_normal_variance"]
+__all__ = ["ClippedNormal", "TruncatedNormal", "truncated_normal_variance"]
 
 
 def _log_phi(z: torch.Tensor) -> torch.Tensor:
@@ -250,6 +250,66 @@ class TruncatedNormal(Distribution):
     ) -> torch.Tensor:
         """Sample of shape ``sample_shape + batch_shape`` without gradient (see
         :meth:`rsample`)."""
+        with torch.no_grad():
+            return self.rsample(sample_shape, generator=generator)
+
+
+class ClippedNormal(torch.distributions.Normal):
+    r"""SB3's continuous policy: a plain Gaussian :math:`\mathcal N(\mu, \sigma^2)` whose
+    samples are *clipped* to the action box by the environment side, not by the distribution.
+
+    The distribution itself is :class:`torch.distributions.Normal` (``log_prob``, ``entropy``,
+    the registered Normal–Normal KL); what differs from it is :meth:`rsample` / :meth:`sample`
+    drawing from an explicit :class:`torch.Generator`, and the bounds ``low``, ``high`` it
+    carries for :meth:`clip`. The log-probability of a sample is that of the *unclipped* value
+    (as in SB3's PPO, which stores the unclipped action in its rollout buffer), so the policy
+    gradient is the plain Gaussian score; the deterministic action is ``clip(loc)``.
+
+    Parameters
+    ----------
+    loc, scale : Tensor
+        Mean and standard deviation (``scale > 0``), broadcast together.
+    low, high : float
+        Bounds of the action box (``low < high``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> d = ClippedNormal(torch.tensor([0.0, 3.0]), torch.tensor([1.0, 1.0]), -1.0, 1.0)
+    >>> d.clip(d.mode)
+    tensor([0., 1.])
+    """
+
+    def __init__(self, loc: torch.Tensor, scale: torch.Tensor, low: float, high: float,
+                 validate_args: bool | None = None) -> None:
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise ValueRangeError(f"need finite low < high, got [{low}, {high}]")
+        super().__init__(loc, scale, validate_args=validate_args)
+        self.low = float(low)
+        self.high = float(high)
+
+    def clip(self, value: torch.Tensor) -> torch.Tensor:
+        """``value`` clamped into ``[low, high]`` (what the environment receives)."""
+        return value.clamp(self.low, self.high)
+
+    def rsample(
+        self,
+        sample_shape: torch.Size | list[int] | tuple[int, ...] = _EMPTY,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        r"""Reparameterized, unclipped sample :math:`\mu + \sigma\,\varepsilon`,
+        :math:`\varepsilon \sim \mathcal N(0, 1)` from ``generator``."""
+        shape = self._extended_shape(torch.Size(sample_shape))
+        eps = torch.randn(shape, generator=generator, dtype=self.loc.dtype,
+                          device=self.loc.device)
+        return self.loc + eps * self.scale
+
+    def sample(
+        self,
+        sample_shape: torch.Size | list[int] | tuple[int, ...] = _EMPTY,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Unclipped sample without gradient (see :meth:`rsample`)."""
         with torch.no_grad():
             return self.rsample(sample_shape, generator=generator)
 

@@ -63,12 +63,20 @@ from torch.nn import functional as F
 
 from isaclearn.core.checks import check_count, check_last_dims
 from isaclearn.core.errors import ConfigError, ShapeError, ValueRangeError
-from isaclearn.rl.agents.distributions import TruncatedNormal
+from isaclearn.rl.agents.distributions import ClippedNormal, TruncatedNormal
 
 EpsilonReading = Literal["greedy", "random"]
+Activation = Literal["relu", "tanh"]
+PolicyKind = Literal["truncated", "clipped"]
+StdKind = Literal["head", "state"]
+InitKind = Literal["torch", "orthogonal"]
 
 __all__ = [
+    "Activation",
     "EpsilonReading",
+    "InitKind",
+    "PolicyKind",
+    "StdKind",
     "HybridAction",
     "HybridActor",
     "HybridAgent",
@@ -81,7 +89,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class HybridAgentConfig:
-    """Sizes and exploration of the hybrid actor / Q-critic agent.
+    r"""Sizes and exploration of the hybrid actor / Q-critic agent.
 
     Attributes
     ----------
@@ -109,6 +117,27 @@ class HybridAgentConfig:
     epsilon_reading : {"greedy", "random"}
         ``"greedy"``: ε is the probability of the greedy index (MorvanZhou convention, default);
         ``"random"``: the paper's literal text, ε is the probability of a random index.
+    hidden_layers : int
+        Dense hidden layers of the actor and of the critic trunk, each of ``actor_hidden`` /
+        ``critic_hidden`` units (paper §VI: 1; SB3's ``MlpPolicy``: 2 of 64).
+    activation : {"relu", "tanh"}
+        Activation of the hidden layers (paper: ReLU; SB3: tanh).
+    policy : {"truncated", "clipped"}
+        ``"truncated"`` (paper §VI): tanh mean mapped onto the box and a
+        :class:`~isaclearn.rl.agents.distributions.TruncatedNormal`. ``"clipped"`` (SB3): a
+        linear, unbounded mean and a plain Gaussian
+        (:class:`~isaclearn.rl.agents.distributions.ClippedNormal`) whose samples are clipped to
+        the box on the way to the environment.
+    std : {"head", "state"}
+        ``"head"`` (paper): a softplus head of the hidden layer plus ``min_std``; ``"state"``
+        (SB3): a state-independent parameter :math:`\log\sigma`, :math:`\sigma =
+        e^{\log\sigma}` (``min_std`` not added).
+    log_std_init : float
+        Initial :math:`\log\sigma` of ``std="state"`` (SB3: 0).
+    init : {"torch", "orthogonal"}
+        ``"torch"``: :meth:`torch.nn.Linear.reset_parameters`. ``"orthogonal"`` (SB3's
+        ``ortho_init``): orthogonal weights with gain √2 for hidden layers, 0.01 for the
+        policy heads, 1 for the value and Q heads, zero biases.
     """
 
     obs_dim: int
@@ -122,9 +151,24 @@ class HybridAgentConfig:
     min_std: float = 1e-3
     epsilon: float = 0.95
     epsilon_reading: EpsilonReading = "greedy"
+    hidden_layers: int = 1
+    activation: Activation = "relu"
+    policy: PolicyKind = "truncated"
+    std: StdKind = "head"
+    log_std_init: float = 0.0
+    init: InitKind = "torch"
 
     def __post_init__(self) -> None:
-        for name in ("obs_dim", "action_dim", "phase_bits", "actor_hidden", "critic_hidden"):
+        choices = {"activation": ("relu", "tanh"), "policy": ("truncated", "clipped"),
+                   "std": ("head", "state"), "init": ("torch", "orthogonal")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {allowed}, got "
+                                  f"{getattr(self, name)!r}")
+        if not math.isfinite(self.log_std_init):
+            raise ConfigError(f"log_std_init must be finite, got {self.log_std_init}")
+        for name in ("obs_dim", "action_dim", "phase_bits", "actor_hidden", "critic_hidden",
+                     "hidden_layers"):
             check_count(getattr(self, name), name)
         n = self.num_irs_elements
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
@@ -159,6 +203,41 @@ def init_linear_(layer: nn.Linear, generator: torch.Generator | None) -> nn.Line
     return layer
 
 
+def orthogonal_linear_(layer: nn.Linear, gain: float,
+                       generator: torch.Generator | None) -> nn.Linear:
+    """Re-initialize ``layer`` in place as SB3's ``ortho_init``: orthogonal weight of ``gain``
+    (:func:`torch.nn.init.orthogonal_` from ``generator``), zero bias. Returns ``layer``."""
+    with torch.no_grad():
+        nn.init.orthogonal_(layer.weight, gain=gain, generator=generator)
+        if layer.bias is not None:
+            layer.bias.zero_()
+    return layer
+
+
+def _run_trunk(body: nn.Linear, deeper: nn.ModuleList, x: torch.Tensor,
+               activation: Activation) -> torch.Tensor:
+    """The hidden layers: ``body`` then each of ``deeper``, each followed by ``activation``."""
+    act = F.relu if activation == "relu" else torch.tanh
+    x = act(body(x))
+    for layer in deeper:
+        x = act(layer(x))
+    return x
+
+
+def _init_layers(layers: list[tuple[nn.Module | None, float]], kind: InitKind,
+                 generator: torch.Generator | None) -> None:
+    """Initialize ``(layer, orthogonal gain)`` pairs in order (``None`` layers skipped):
+    torch's default from ``generator`` (only when one is given) or orthogonal."""
+    for layer, gain in layers:
+        if layer is None:
+            continue
+        assert isinstance(layer, nn.Linear)
+        if kind == "orthogonal":
+            orthogonal_linear_(layer, gain, generator)
+        elif generator is not None:
+            init_linear_(layer, generator)
+
+
 def _check_obs(obs: torch.Tensor, obs_dim: int) -> None:
     if not isinstance(obs, torch.Tensor):
         raise TypeError(f"obs must be a torch.Tensor of shape [..., {obs_dim}], got "
@@ -184,10 +263,17 @@ class HybridActor(nn.Module):
         self.config = config
         self.body = nn.Linear(config.obs_dim, config.actor_hidden)
         self.mean_head = nn.Linear(config.actor_hidden, config.action_dim)
-        self.std_head = nn.Linear(config.actor_hidden, config.action_dim)
-        if generator is not None:
-            for layer in (self.body, self.mean_head, self.std_head):
-                init_linear_(layer, generator)
+        self.std_head: nn.Linear | None = None
+        self.log_std: nn.Parameter | None = None
+        if config.std == "head":
+            self.std_head = nn.Linear(config.actor_hidden, config.action_dim)
+        else:
+            self.log_std = nn.Parameter(torch.full((config.action_dim,), config.log_std_init))
+        self.deeper = nn.ModuleList([nn.Linear(config.actor_hidden, config.actor_hidden)
+                                     for _ in range(config.hidden_layers - 1)])
+        root2 = math.sqrt(2.0)
+        _init_layers([(self.body, root2), (self.mean_head, 0.01), (self.std_head, 0.01)]
+                     + [(layer, root2) for layer in self.deeper], config.init, generator)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Location and scale of the truncated Gaussian.
@@ -206,18 +292,27 @@ class HybridActor(nn.Module):
         """
         _check_obs(obs, self.config.obs_dim)
         cfg = self.config
-        hidden = F.relu(self.body(obs))
-        half_width = 0.5 * (cfg.action_high - cfg.action_low)
-        centre = 0.5 * (cfg.action_high + cfg.action_low)
-        loc = centre + half_width * torch.tanh(self.mean_head(hidden))
-        scale = F.softplus(self.std_head(hidden)) + cfg.min_std
+        hidden = _run_trunk(self.body, self.deeper, obs, cfg.activation)
+        if cfg.policy == "truncated":
+            half_width = 0.5 * (cfg.action_high - cfg.action_low)
+            centre = 0.5 * (cfg.action_high + cfg.action_low)
+            loc = centre + half_width * torch.tanh(self.mean_head(hidden))
+        else:
+            loc = self.mean_head(hidden)
+        if self.std_head is not None:
+            scale = F.softplus(self.std_head(hidden)) + cfg.min_std
+        else:
+            assert self.log_std is not None
+            scale = self.log_std.exp().expand_as(loc)
         return loc, scale
 
-    def distribution(self, obs: torch.Tensor) -> TruncatedNormal:
-        """The policy at ``obs``: independent truncated Gaussians, ``batch_shape
-        [..., action_dim]`` (joint log-probability: ``log_prob(w).sum(-1)``)."""
+    def distribution(self, obs: torch.Tensor) -> TruncatedNormal | ClippedNormal:
+        """The policy at ``obs``: independent truncated (or, ``policy="clipped"``, plain)
+        Gaussians, ``batch_shape [..., action_dim]`` (joint log-probability:
+        ``log_prob(w).sum(-1)``)."""
         loc, scale = self(obs)
-        return TruncatedNormal(loc, scale, self.config.action_low, self.config.action_high)
+        cls = TruncatedNormal if self.config.policy == "truncated" else ClippedNormal
+        return cls(loc, scale, self.config.action_low, self.config.action_high)
 
 
 class HybridCritic(nn.Module):
@@ -241,10 +336,11 @@ class HybridCritic(nn.Module):
         if config.num_irs_elements > 0:
             self.q_head = nn.Linear(config.critic_hidden,
                                     config.num_irs_elements * config.num_phases)
-        if generator is not None:
-            for layer in (self.body, self.value_head, self.q_head):
-                if layer is not None:
-                    init_linear_(layer, generator)
+        self.deeper = nn.ModuleList([nn.Linear(config.critic_hidden, config.critic_hidden)
+                                     for _ in range(config.hidden_layers - 1)])
+        root2 = math.sqrt(2.0)
+        _init_layers([(self.body, root2), (self.value_head, 1.0), (self.q_head, 1.0)]
+                     + [(layer, root2) for layer in self.deeper], config.init, generator)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Value and Q values.
@@ -263,7 +359,7 @@ class HybridCritic(nn.Module):
             head).
         """
         _check_obs(obs, self.config.obs_dim)
-        hidden = F.relu(self.body(obs))
+        hidden = _run_trunk(self.body, self.deeper, obs, self.config.activation)
         value = self.value_head(hidden).squeeze(-1)
         cfg = self.config
         if self.q_head is None:

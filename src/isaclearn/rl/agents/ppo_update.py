@@ -8,7 +8,8 @@ follows, spec §8):
    (28) (:func:`~isaclearn.rl.agents.losses.clip_surrogate_loss`) or, with
    ``objective="kl_penalty"``, on the KL-penalized one (27) with the closed-form KL of the
    truncated Gaussians and the adaptive coefficient; the advantages are fixed for the whole
-   update.
+   update. With ``minibatch_size`` (off by default) each step becomes an epoch of SB3's
+   minibatch SGD over a random permutation of the batch (critic likewise).
 2. **Critic** — ``critic_steps`` (10) Adam steps (lr 2e-3) on the value loss over the whole
    batch plus ``q_coef`` times the Q head's TD loss (31) on a replay minibatch of 32
    transitions drawn from the batch with the caller's generator (target
@@ -120,6 +121,12 @@ class PPOUpdateConfig:
         Entropy bonus in the actor loss (0: the paper has none).
     max_grad_norm : float or None
         Global gradient-norm clipping of each optimizer step (off).
+    minibatch_size : int or None
+        ``None`` (default): every actor and critic step uses the whole batch (the MorvanZhou
+        code). An integer ``m``: SB3's minibatch SGD, each of the ``actor_steps`` (and
+        ``critic_steps``) is an *epoch* over a fresh random permutation of the batch split into
+        minibatches of ``m`` (the last one smaller), one optimizer step per minibatch, the
+        permutation drawn from the update's generator.
     """
 
     lr_actor: float = 1e-3
@@ -139,8 +146,14 @@ class PPOUpdateConfig:
     normalize_advantages: bool = False
     entropy_coef: float = 0.0
     max_grad_norm: float | None = None
+    minibatch_size: int | None = None
 
     def __post_init__(self) -> None:
+        if self.minibatch_size is not None:
+            check_count(self.minibatch_size, "minibatch_size")
+            if self.objective != "clip":
+                raise ConfigError("minibatch_size needs objective='clip' (the KL penalty "
+                                  "form uses the whole batch)")
         for name in ("actor_steps", "critic_steps", "q_batch_size"):
             check_count(getattr(self, name), name)
         for name in ("lr_actor", "lr_critic", "kl_target"):
@@ -300,15 +313,18 @@ class PPOUpdate:
             with torch.no_grad():
                 old_dist = actor.distribution(batch.obs)
         for _ in range(cfg.actor_steps):
-            dist = actor.distribution(batch.obs)
-            log_prob = dist.log_prob(batch.w_actions).sum(-1)
-            if old_dist is None:
-                pg_loss = clip_surrogate_loss(log_prob, old_lp, adv, cfg.clip_eps)
-            else:
-                kl = torch.distributions.kl_divergence(old_dist, dist).sum(-1)
-                pg_loss = kl_penalty_loss(log_prob, old_lp, adv, kl, self.kl_beta)
-            entropy = dist.entropy().sum(-1).mean()
-            self._step(self.actor_optimizer, actor, pg_loss - cfg.entropy_coef * entropy)
+            for idx in self._minibatches(batch.size, generator, batch.obs.device):
+                dist = actor.distribution(batch.obs[idx])
+                log_prob = dist.log_prob(batch.w_actions[idx]).sum(-1)
+                if old_dist is None:
+                    pg_loss = clip_surrogate_loss(log_prob, old_lp[idx], adv[idx],
+                                                  cfg.clip_eps)
+                else:
+                    kl = torch.distributions.kl_divergence(old_dist, dist).sum(-1)
+                    pg_loss = kl_penalty_loss(log_prob, old_lp[idx], adv[idx], kl,
+                                              self.kl_beta)
+                entropy = dist.entropy().sum(-1).mean()
+                self._step(self.actor_optimizer, actor, pg_loss - cfg.entropy_coef * entropy)
         with torch.no_grad():
             dist = actor.distribution(batch.obs)
             log_prob = dist.log_prob(batch.w_actions).sum(-1)
@@ -330,19 +346,22 @@ class PPOUpdate:
         has_q = critic.q_head is not None and cfg.q_coef > 0
         v_loss = q_l = torch.zeros((), device=batch.obs.device)
         for _ in range(cfg.critic_steps):
-            values, q = critic(batch.obs)
-            v_loss = value_loss(values, batch.returns, old_values=batch.old_values,
-                                clip_eps=cfg.value_clip)
-            loss = v_loss
-            if has_q:
-                idx = self._replay_indices(batch.size, generator, batch.obs.device)
-                q_net = self.target_critic if self.target_critic is not None else critic
-                target = q_td_target(batch.rewards[idx], q_net(batch.next_obs[idx])[1],
-                                     cfg.gamma, terminated=None if batch.terminated is None
-                                     else batch.terminated[idx])
-                q_l = q_loss(q[idx], batch.phase_actions[idx], target, cfg.q_loss)
-                loss = loss + cfg.q_coef * q_l
-            self._step(self.critic_optimizer, critic, loss)
+            for mb in self._minibatches(batch.size, generator, batch.obs.device):
+                values, q = critic(batch.obs[mb])
+                v_loss = value_loss(values, batch.returns[mb],
+                                    old_values=None if batch.old_values is None
+                                    else batch.old_values[mb], clip_eps=cfg.value_clip)
+                loss = v_loss
+                if has_q:
+                    idx = self._replay_indices(batch.size, generator, batch.obs.device)
+                    q_idx = q[idx] if isinstance(mb, slice) else critic(batch.obs[idx])[1]
+                    q_net = self.target_critic if self.target_critic is not None else critic
+                    target = q_td_target(batch.rewards[idx], q_net(batch.next_obs[idx])[1],
+                                         cfg.gamma, terminated=None if batch.terminated is None
+                                         else batch.terminated[idx])
+                    q_l = q_loss(q_idx, batch.phase_actions[idx], target, cfg.q_loss)
+                    loss = loss + cfg.q_coef * q_l
+                self._step(self.critic_optimizer, critic, loss)
         if self.target_critic is not None:
             polyak_update(critic.parameters(), self.target_critic.parameters(), cfg.target_tau)
 
@@ -357,6 +376,18 @@ class PPOUpdate:
             "q_loss": float(q_l.detach()),
             "explained_variance": explained_variance(values_before, batch.returns),
         }
+
+    def _minibatches(self, size: int, generator: torch.Generator | None,
+                     device: torch.device) -> list[slice | torch.Tensor]:
+        """The index sets of one epoch: ``[slice(None)]`` (the whole batch) without
+        ``minibatch_size`` or when it covers the batch, else a random permutation of
+        ``range(size)`` split into chunks of ``minibatch_size``."""
+        m = self.config.minibatch_size
+        if m is None or m >= size:
+            return [slice(None)]
+        if generator is None:
+            raise ConfigError("minibatch_size needs a generator for the permutations")
+        return list(torch.randperm(size, generator=generator, device=device).split(m))
 
     def _replay_indices(self, size: int, generator: torch.Generator | None,
                         device: torch.device) -> torch.Tensor:

@@ -103,7 +103,15 @@ from isaclearn.learn.checkpoint import (
     save_checkpoint,
     unprefixed,
 )
-from isaclearn.rl.agents.networks import EpsilonReading, HybridAgent, HybridAgentConfig
+from isaclearn.rl.agents.networks import (
+    Activation,
+    EpsilonReading,
+    HybridAgent,
+    HybridAgentConfig,
+    InitKind,
+    PolicyKind,
+    StdKind,
+)
 from isaclearn.rl.agents.ppo_update import PPOBatch, PPOUpdate, PPOUpdateConfig
 from isaclearn.rl.agents.returns import (
     AdvantageEstimate,
@@ -135,6 +143,7 @@ __all__ = [
     "WorkerRollout",
     "compare_with_sb3",
     "derive_seed",
+    "sb3_like_config",
 ]
 
 CHECKPOINT_KIND = "rl_training_state"
@@ -203,6 +212,10 @@ class TrainerConfig:
         Hidden units (paper §VI: 30 and 20).
     min_std : float
         Floor of the policy's scale.
+    hidden_layers, activation, policy, std, log_std_init, init
+        Architecture of the networks, see
+        :class:`~isaclearn.rl.agents.networks.HybridAgentConfig` (defaults: the paper's one
+        ReLU layer, truncated Gaussian with a softplus std head, torch's initialization).
     primal_dual : PrimalDualConfig or None
         The primal-dual steps (34)–(36); ``None`` trains on the core's reward as it is.
     continuous_key : str
@@ -242,6 +255,12 @@ class TrainerConfig:
     actor_hidden: int = 30
     critic_hidden: int = 20
     min_std: float = 1e-3
+    hidden_layers: int = 1
+    activation: Activation = "relu"
+    policy: PolicyKind = "truncated"
+    std: StdKind = "head"
+    log_std_init: float = 0.0
+    init: InitKind = "torch"
     primal_dual: PrimalDualConfig | None = None
     continuous_key: str = "w"
     discrete_key: str | None = "phases"
@@ -381,10 +400,17 @@ class ActionLayout:
             num_irs_elements=self.num_elements, phase_bits=self.phase_bits,
             actor_hidden=config.actor_hidden, critic_hidden=config.critic_hidden,
             action_low=self.low, action_high=self.high, min_std=config.min_std,
-            epsilon=config.epsilon, epsilon_reading=config.epsilon_reading)
+            epsilon=config.epsilon, epsilon_reading=config.epsilon_reading,
+            hidden_layers=config.hidden_layers, activation=config.activation,
+            policy=config.policy, std=config.std, log_std_init=config.log_std_init,
+            init=config.init)
 
     def to_env(self, w: torch.Tensor, phases: torch.Tensor) -> Action:
-        """The core's action from the actor's ``w`` ``[B, A]`` and the indices ``[B, N]``."""
+        """The core's action from the actor's ``w`` ``[B, A]`` (clamped to the box when some
+        entry lies outside it: the clipping of ``policy="clipped"``; the truncated Gaussian's
+        ``w`` passes unchanged, the same tensor) and the indices ``[B, N]``."""
+        if bool(((w < self.low) | (w > self.high)).any()):
+            w = w.clamp(self.low, self.high)
         if self.continuous_key is None:
             return w
         out = {self.continuous_key: w}
@@ -1140,6 +1166,34 @@ class PrimalDualA2C(OnPolicyTrainer):
 # --------------------------------------------------------------------------------------------
 
 
+def sb3_like_config(base: TrainerConfig | None = None) -> TrainerConfig:
+    r"""``base`` (default ``TrainerConfig(q_head=False)``) with every setting of SB3's ``PPO``
+    defaults that our trainer can express: ``MlpPolicy``'s two tanh layers of 64 units for
+    the actor and the critic, orthogonal initialization, a plain Gaussian with a
+    state-independent :math:`\log\sigma` (initially 0) clipped to the box, learning rate 3e-4
+    for both networks, 10 epochs of minibatches of 64, advantages standardized, gradient norm
+    clipped at 0.5.
+
+    What stays different: SB3 standardizes the advantages per minibatch (ours per batch) and
+    steps one Adam on the joint loss ``policy + 0.5 value`` with one global norm clip (ours: an
+    optimizer per network, each clipped on its own); the discount and the advantage estimator
+    are ``base``'s (:func:`compare_with_sb3` passes ``gamma`` to SB3).
+
+    Examples
+    --------
+    >>> cfg = sb3_like_config()
+    >>> cfg.hidden_layers, cfg.actor_hidden, cfg.activation, cfg.policy, cfg.update.minibatch_size
+    (2, 64, 'tanh', 'clipped', 64)
+    """
+    cfg = base if base is not None else TrainerConfig(q_head=False)
+    update = dataclasses.replace(cfg.update, lr_actor=3e-4, lr_critic=3e-4, actor_steps=10,
+                                 critic_steps=10, minibatch_size=64, normalize_advantages=True,
+                                 max_grad_norm=0.5)
+    return dataclasses.replace(cfg, actor_hidden=64, critic_hidden=64, hidden_layers=2,
+                               activation="tanh", policy="clipped", std="state",
+                               log_std_init=0.0, init="orthogonal", update=update)
+
+
 def compare_with_sb3(
     core: EnvCore,
     *,
@@ -1170,7 +1224,9 @@ def compare_with_sb3(
         The info metric compared (episode mean).
     config : TrainerConfig, optional
         Our trainer's configuration (``episodes``, ``seed`` are set here; ``primal_dual`` must
-        be ``None``).
+        be ``None``). The default (the paper's one-ReLU-layer networks) differs from SB3's
+        ``MlpPolicy`` in its networks; :func:`sb3_like_config` gives the like-for-like check
+        of the PPO implementation.
     sb3_kwargs : dict, optional
         Extra arguments of ``stable_baselines3.PPO`` (default: SB3's defaults with
         ``gamma = config.gamma`` and ``n_steps`` one episode per environment).

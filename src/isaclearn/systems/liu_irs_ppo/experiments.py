@@ -131,6 +131,10 @@ class Common:
     credit for the action and only add variance to the policy gradient (module docstring of
     :mod:`isaclearn.systems.liu_irs_ppo`, "Discount"). ``gamma=0.9`` is the MorvanZhou value
     used before."""
+    activation: str = "relu"
+    """Hidden activation of every agent's networks: ``"relu"`` (paper §VI, the default) or
+    ``"tanh"`` (SB3's ``MlpPolicy``; the activation that closes the gap to SB3 PPO,
+    ``docs/liu_irs_ppo.md``, "The gap to SB3 PPO")."""
 
     mimo: ClassVar[bool] = False
 
@@ -148,6 +152,8 @@ class Common:
         check_fields(self, at_least_1=("train_episodes", "train_batch"))
         if not 0.0 <= self.gamma <= 1.0:
             raise ConfigError(f"gamma must lie in [0, 1], got {self.gamma}")
+        if self.activation not in ("relu", "tanh"):
+            raise ConfigError(f"activation must be 'relu' or 'tanh', got {self.activation!r}")
         if not (self.dual_damping >= 0 and math.isfinite(self.dual_damping)):
             raise ConfigError(f"dual_damping must be finite and >= 0, got {self.dual_damping}")
 
@@ -209,7 +215,7 @@ def _trainer(cfg: Common, scenario: IrsIsacConfig, agent: str, seed: int, *,
         core, make = IrsIsacMisoCore(cfg.train_batch, ecfg), (
             lambda b: IrsIsacMisoCore(b, ecfg))
     common: dict[str, Any] = {"episodes": cfg.train_episodes, "seed": int(seed), "update": upd,
-                              "gamma": float(cfg.gamma)}
+                              "gamma": float(cfg.gamma), "activation": cfg.activation}
     trainer: Any
     if agent == "pd_dppo":
         trainer = DPPO(core, TrainerConfig(advantage="lstep", primal_dual=pd_cfg, **common),
