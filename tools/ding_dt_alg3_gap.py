@@ -21,7 +21,7 @@ means FP's local optimum (warm versus cold start). The rows and their means go t
 given as ``--out``.
 
 Usage: PYTHONPATH=src OMP_NUM_THREADS=1 python tools/ding_dt_alg3_gap.py --mode paper
-       --power-db 40 --k 8 [--instances 8] [--out runs/alg3_gap.json]
+       --power-db 40 --k 8 [--instances 8] [--start 0] [--out runs/alg3_gap.json]
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ def main() -> None:
     ap.add_argument("--power-db", type=float, default=40.0)
     ap.add_argument("--k", type=int, default=8)
     ap.add_argument("--instances", type=int, default=8)
+    ap.add_argument("--start", type=int, default=0,
+                    help="first instance (to continue an earlier run on the same snapshots)")
     ap.add_argument("--out", type=Path, default=Path("runs/alg3_gap.json"))
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -68,7 +70,7 @@ def main() -> None:
     prob = make_scenario(a.k, warmup_slots=5, num_antennas=32, power_db=a.power_db,
                          sensing_constraint=a.mode).sample(8, generator=make_generator(100 + a.k))
     rows = []
-    for b in range(min(a.instances, prob.batch_size)):
+    for b in range(a.start, min(a.start + a.instances, prob.batch_size)):
         p = prob.subset(slice(b, b + 1))
         t0 = time.perf_counter()
         res = assign_alg3(p.h, p.distance_m, p.noise_var, p.power, mask=p.mask, gram=p.gram,
