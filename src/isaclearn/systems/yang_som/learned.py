@@ -702,7 +702,9 @@ def train_sweep(jobs: Sequence[LearnJob], *, workers: int = 0,
         out = []
         for i, job in enumerate(jobs):
             if log is not None:
-                log(f"training {i + 1}/{len(jobs)}: {job.method} seed {job.seed}")
+                what = ("reading back" if exists(_stem(job.out_dir, job.method, job.seed))
+                        else "training")
+                log(f"{what} {i + 1}/{len(jobs)}: {job.method} seed {job.seed}")
             out.append(_run_job(job))
         return out
     import ray
