@@ -353,6 +353,12 @@ RUN_CASES = [
     ("liu-power-nan", _run("liu_irs_ppo.power", "p_max_w=nan"), ["p_max_w", "finite"]),
     ("ding-zero-antennas", _run("ding_dt.vehicles", "num_antennas=0"),
      ["num_antennas", ">= 1"]),
+    ("yang-unknown-method", _run("yang_som.snr", "methods=nope"), ["nope", "unknown"]),
+    ("yang-zero-train-episodes", _run("yang_som.weight", "train_episodes=0"),
+     ["train_episodes", ">= 1"]),
+    ("yang-negative-workers", _run("yang_som.users", "workers=-1"), ["workers", ">= 0"]),
+    ("yang-convergence-episodes", _run("yang_som.convergence", "episodes=0"),
+     ["episodes", ">= 1"]),
 ]
 for _id, _argv, _words in RUN_CASES:
     case(f"run-{_id}", _argv if callable(_argv) else argv(*_argv), *_words, after=_no_folder)
