@@ -200,3 +200,27 @@ def test_replace_rows_checks_the_other_fields() -> None:
     with pytest.raises(ConfigError, match="ToyBeamEpisodes"):
         replace_rows(old, torch.tensor([0]), ToyBeamEpisodes(  # type: ignore[type-var]
             h=torch.zeros(1, 2, 2, 2, dtype=torch.complex64)))
+
+
+def test_core_view_delegates_state_and_equals_its_inner_core() -> None:
+    from isaclearn.rl.core import CoreView, StepResult
+
+    class Passthrough(CoreView):
+        def step(self, action: object) -> StepResult:
+            return self.core.step(action)
+
+        def with_batch_size(self, batch_size: int) -> Passthrough:
+            return Passthrough(self.core.with_batch_size(batch_size))
+
+    plain = ToyBeamCore(3, max_episode_steps=4)
+    view = Passthrough(ToyBeamCore(3, max_episode_steps=4))
+    assert view.max_episode_steps == 4 and view.episodes is None
+    assert view.batch_size == 3 and view.action_space == plain.action_space
+    torch.testing.assert_close(plain.reset(seed=5)[0], view.reset(seed=5)[0])
+    torch.testing.assert_close(plain.current_problem().h, view.current_problem().h)
+    action = torch.linspace(-1, 1, 3 * 16).reshape(3, 16)
+    torch.testing.assert_close(plain.step(action)[1], view.step(action)[1])
+    assert torch.equal(view.elapsed, plain.elapsed) and int(view.elapsed[0]) == 1
+    with pytest.raises(ConfigError, match="Design"):
+        view.design_to_action(None)  # type: ignore[arg-type]
+    assert view.with_batch_size(2).batch_size == 2

@@ -27,6 +27,7 @@ from isaclearn.rl.actions import BoxActionCore, box_action_core
 from isaclearn.rl.core import (
     Action,
     BatchedEnvCore,
+    CoreView,
     EnvCore,
     Info,
     Obs,
@@ -43,6 +44,7 @@ from isaclearn.rl.vector import CoreVectorEnv, make_vector_env
 __all__ = [
     "Action",
     "BatchedEnvCore",
+    "CoreView",
     "BoxActionCore",
     "CoreEnv",
     "CoreVectorEnv",

@@ -41,13 +41,11 @@ from gymnasium import spaces
 
 from isaclearn.core.design import Design
 from isaclearn.core.errors import ConfigError, ValueRangeError
-from isaclearn.core.problem import BatchedProblem
 from isaclearn.rl.core import (
     Action,
     CoreFactory,
+    CoreView,
     EnvCore,
-    Info,
-    Obs,
     StepResult,
     as_batched_action,
     build_core,
@@ -66,7 +64,7 @@ class _Part:
     size: int
 
 
-class BoxActionCore(EnvCore):
+class BoxActionCore(CoreView):
     """A core whose action is one flat ``Box(-1, 1)`` mapped onto the inner core's action.
 
     Parameters
@@ -87,7 +85,7 @@ class BoxActionCore(EnvCore):
     """
 
     def __init__(self, core: EnvCore, *, fixed: Mapping[str, Any] | None = None) -> None:
-        self.core = core
+        super().__init__(core)
         self.fixed = dict(fixed or {})
         inner = core.action_space
         entries: dict[str | None, spaces.Space[Any]] = {None: inner}
@@ -113,42 +111,16 @@ class BoxActionCore(EnvCore):
         if offset == 0:
             raise ConfigError("every entry of the action is fixed: nothing is left to act on")
         self._parts = tuple(parts)
-        self.batch_size = core.batch_size
-        self.device = core.device
-        self.dtype = core.dtype
-        self.observation_space = core.observation_space
         np_dtype = np.float64 if core.dtype == torch.complex128 else np.float32
         self.action_space = spaces.Box(-1.0, 1.0, shape=(offset,), dtype=np_dtype)
 
-    # ---- delegated state ----------------------------------------------------------------
-
-    @property
-    def max_episode_steps(self) -> int | None:
-        return self.core.max_episode_steps
-
-    @property
-    def episodes(self) -> BatchedProblem | None:
-        return self.core.episodes
-
-    @property
-    def elapsed(self) -> torch.Tensor:
-        return self.core.elapsed
-
     def with_batch_size(self, batch_size: int) -> BoxActionCore:
         return BoxActionCore(self.core.with_batch_size(batch_size), fixed=self.fixed)
-
-    def reset(self, *, seed: int | None = None, generator: torch.Generator | None = None,
-              mask: torch.Tensor | np.ndarray | None = None,
-              options: Mapping[str, Any] | None = None) -> tuple[Obs, Info]:
-        return self.core.reset(seed=seed, generator=generator, mask=mask, options=options)
 
     def step(self, action: Any) -> StepResult:
         flat = as_batched_action(self.action_space, action, self.batch_size, self.device)
         assert isinstance(flat, torch.Tensor)
         return self.core.step(self.to_inner(flat))
-
-    def current_problem(self) -> Any:
-        return self.core.current_problem()
 
     def design_to_action(self, design: Design) -> Action:
         return self.from_inner(self.core.design_to_action(design))

@@ -72,6 +72,7 @@ from isaclearn.core.random import make_generator
 __all__ = [
     "Action",
     "BatchedEnvCore",
+    "CoreView",
     "EnvCore",
     "Info",
     "Obs",
@@ -326,6 +327,49 @@ class EnvCore(ABC):
             The core has no designer interface.
         """
         raise ConfigError(f"{type(self).__name__} cannot turn a Design into an action")
+
+
+class CoreView(EnvCore):
+    """Base of a core that wraps another (an action map, a metric recorder): it delegates the
+    episode state, ``reset`` and ``current_problem`` to ``core`` and takes its sizes, device,
+    dtype and observation space. A subclass implements ``step`` and ``with_batch_size``, and
+    overrides ``design_to_action`` when it can express a design.
+
+    Parameters
+    ----------
+    core : EnvCore
+        The inner core.
+    action_space : gymnasium.spaces.Space, optional
+        The view's single-instance action space (default: the inner core's).
+    """
+
+    def __init__(self, core: EnvCore, action_space: spaces.Space[Any] | None = None) -> None:
+        self.core = core
+        self.batch_size = core.batch_size
+        self.device = core.device
+        self.dtype = core.dtype
+        self.observation_space = core.observation_space
+        self.action_space = core.action_space if action_space is None else action_space
+
+    @property
+    def max_episode_steps(self) -> int | None:
+        return self.core.max_episode_steps
+
+    @property
+    def episodes(self) -> BatchedProblem | None:
+        return self.core.episodes
+
+    @property
+    def elapsed(self) -> torch.Tensor:
+        return self.core.elapsed
+
+    def reset(self, *, seed: int | None = None, generator: torch.Generator | None = None,
+              mask: torch.Tensor | np.ndarray | None = None,
+              options: Mapping[str, Any] | None = None) -> tuple[Obs, Info]:
+        return self.core.reset(seed=seed, generator=generator, mask=mask, options=options)
+
+    def current_problem(self) -> Any:
+        return self.core.current_problem()
 
 
 class BatchedEnvCore(EnvCore, Generic[EpisodesT]):

@@ -56,9 +56,8 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from isaclearn.core.checks import check_count
 from isaclearn.core.design import Design
 from isaclearn.core.errors import ConfigError
-from isaclearn.core.problem import BatchedProblem
 from isaclearn.rl.agents.psac import StateEncoder
-from isaclearn.rl.core import Action, EnvCore, Info, Obs, StepResult, as_batched_action
+from isaclearn.rl.core import Action, CoreView, EnvCore, StepResult, as_batched_action
 
 __all__ = [
     "ConvDictExtractor",
@@ -246,7 +245,7 @@ def table_to_action(table: torch.Tensor | np.ndarray) -> ToAction:
     return to_action
 
 
-class DiscreteActionCore(EnvCore):
+class DiscreteActionCore(CoreView):
     """A view of a core with a ``Discrete(num_actions)`` action, mapped onto the inner core's
     action by ``to_action(index [B] int64, inner_core)``.
 
@@ -270,44 +269,19 @@ class DiscreteActionCore(EnvCore):
         check_count(num_actions, "num_actions")
         if not callable(to_action):
             raise ConfigError("to_action must be callable")
-        self.core = core
+        super().__init__(core, spaces.Discrete(int(num_actions)))
         self.num_actions = int(num_actions)
         self.to_action = to_action
-        self.batch_size = core.batch_size
-        self.device = core.device
-        self.dtype = core.dtype
-        self.observation_space = core.observation_space
-        self.action_space = spaces.Discrete(self.num_actions)
-
-    @property
-    def max_episode_steps(self) -> int | None:
-        return self.core.max_episode_steps
-
-    @property
-    def episodes(self) -> BatchedProblem | None:
-        return self.core.episodes
-
-    @property
-    def elapsed(self) -> torch.Tensor:
-        return self.core.elapsed
 
     def with_batch_size(self, batch_size: int) -> DiscreteActionCore:
         return DiscreteActionCore(self.core.with_batch_size(batch_size), self.num_actions,
                                   self.to_action)
-
-    def reset(self, *, seed: int | None = None, generator: torch.Generator | None = None,
-              mask: torch.Tensor | np.ndarray | None = None,
-              options: Mapping[str, Any] | None = None) -> tuple[Obs, Info]:
-        return self.core.reset(seed=seed, generator=generator, mask=mask, options=options)
 
     def step(self, action: Any) -> StepResult:
         """Map the indices ``[B]`` through ``to_action`` and step the inner core."""
         index = as_batched_action(self.action_space, action, self.batch_size, self.device)
         assert isinstance(index, torch.Tensor)
         return self.core.step(self.to_action(index.to(torch.int64), self.core))
-
-    def current_problem(self) -> Any:
-        return self.core.current_problem()
 
     def design_to_action(self, design: Design) -> Action:
         raise ConfigError("a DiscreteActionCore cannot express an arbitrary Design")

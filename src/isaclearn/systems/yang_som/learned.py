@@ -103,7 +103,7 @@ from isaclearn.learn.checkpoint import (
 from isaclearn.rl.agents.psac import PSAC, ActionHead, PSACConfig, PSACNetwork
 from isaclearn.rl.agents.psac_baselines import DiscreteActionCore, ac_baseline, dqn_baseline
 from isaclearn.rl.agents.trainers import derive_seed
-from isaclearn.rl.core import EnvCore, StepResult, as_batched_action
+from isaclearn.rl.core import CoreView, EnvCore, StepResult, as_batched_action
 from isaclearn.rl.envs.yang_som import YangSomConfig, YangSomCore
 from isaclearn.rl.rollout import rollout
 from isaclearn.solvers.hybrid import quantize_phases
@@ -253,17 +253,12 @@ def _no_table(index: torch.Tensor, core: EnvCore) -> Any:  # pragma: no cover - 
     raise ConfigError("CodewordCore steps with step_precoder")
 
 
-class _CurveCore(EnvCore):
+class _CurveCore(CoreView):
     """Delegates to ``core`` and sums the rewards and the curve's info metrics of every step
     (the SB3 agents' training curve)."""
 
     def __init__(self, core: EnvCore) -> None:
-        self.core = core
-        self.batch_size = core.batch_size
-        self.device = core.device
-        self.dtype = core.dtype
-        self.observation_space = core.observation_space
-        self.action_space = core.action_space
+        super().__init__(core)
         self.clear()
 
     def clear(self) -> None:
@@ -271,24 +266,8 @@ class _CurveCore(EnvCore):
         self.sums: dict[str, torch.Tensor] = {}
         self.steps = 0
 
-    @property
-    def max_episode_steps(self) -> int | None:
-        return self.core.max_episode_steps
-
-    @property
-    def episodes(self) -> Any:
-        return self.core.episodes
-
-    @property
-    def elapsed(self) -> torch.Tensor:
-        return self.core.elapsed
-
     def with_batch_size(self, batch_size: int) -> EnvCore:
         return _CurveCore(self.core.with_batch_size(batch_size))
-
-    def reset(self, *, seed: int | None = None, generator: torch.Generator | None = None,
-              mask: Any = None, options: Mapping[str, Any] | None = None) -> Any:
-        return self.core.reset(seed=seed, generator=generator, mask=mask, options=options)
 
     def step(self, action: Any) -> StepResult:
         obs, reward, terminated, truncated, info = self.core.step(action)
@@ -299,9 +278,6 @@ class _CurveCore(EnvCore):
                 self.sums[key] = self.sums.get(key, 0.0) + value
         self.steps += 1
         return obs, reward, terminated, truncated, info
-
-    def current_problem(self) -> Any:
-        return self.core.current_problem()
 
     def row(self) -> dict[str, Any]:
         out: dict[str, Any] = {"reward": float(self.total.mean())}
