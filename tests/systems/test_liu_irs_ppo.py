@@ -117,6 +117,25 @@ def test_power_and_beampattern_tiny() -> None:
     assert len(ctx.rows()) == 181 and 1 <= len(out["peaks_deg_zf"]) <= 3
 
 
+def test_beampattern_draws_the_trained_agent() -> None:
+    ctx = MemoryContext()
+    cfg = BeampatternConfig(**TINY, methods=("mrt",), agents=("pd_ppo",),  # type: ignore[arg-type]
+                            train_episodes=2, train_batch=1, grid_step_deg=1.0)
+    out = run_beampattern(cfg, ctx)
+    pattern = [r for r in ctx.rows() if r["method"] == "pd_ppo:pattern"]
+    assert len(pattern) == 181 and all(r["kind"] == "pattern" for r in pattern)
+    values = torch.tensor([r["pattern"] for r in pattern])
+    # P(ψ) = aᴴWWᴴa with ‖a‖ = 1 lies in [0, tr WWᴴ] and tr WWᴴ ≤ P_max (22)
+    assert bool(torch.isfinite(values).all()) and float(values.min()) >= 0.0
+    assert float(values.max()) <= cfg.p_max_w * (1 + 1e-9)
+    assert out["pd_ppo_peak_power"] == pytest.approx(float(values.max()))
+    assert 1 <= len(out["pd_ppo_peaks_deg"]) <= 3 and "peaks_deg_mrt" in out
+    assert any(r["method"] == "pd_ppo" and "episode" in r for r in ctx.rows())
+    n = len(ctx.rows())
+    run_beampattern(cfg, ctx)  # resumed: nothing is retrained or redrawn
+    assert len(ctx.rows()) == n
+
+
 def test_peaks_finds_the_three_largest_local_maxima() -> None:
     grid = torch.arange(-90.0, 90.5, 0.5)
     pattern = sum(h * torch.exp(-((grid - c) / 3.0) ** 2)

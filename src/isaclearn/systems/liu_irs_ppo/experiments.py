@@ -37,6 +37,7 @@ episodes (sum rate, L_r, λ, μ, the violation rate of L_r ≤ ℓ) and the epis
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -447,8 +448,9 @@ def _in_last_tenth(row: dict[str, Any], cfg: Common) -> bool:
 
 @dataclass
 class BeampatternConfig(Common):
-    """Fig. 6: the transmit beampattern P(ψ) of each method, averaged over the first step of
-    ``episodes`` seeded episodes, with the desired pattern d(ψ) of (17)."""
+    """Fig. 6: the transmit beampattern P(ψ) of each method and of each trained agent's
+    deterministic policy (``agents``), averaged over the first step of ``episodes`` seeded
+    episodes, with the desired pattern d(ψ) of (17)."""
 
     grid_step_deg: float = 0.5
     """Angle step of the rows, degrees (must divide 90; the metric itself uses 0.1°)."""
@@ -463,13 +465,74 @@ def _peaks(pattern: torch.Tensor, grid_deg: torch.Tensor, count: int = 3) -> lis
     return sorted(float(grid_deg[i]) for i in idx[order])
 
 
-def run_beampattern(cfg: BeampatternConfig, ctx: RunContext) -> dict[str, Any]:
-    scenario = cfg.scenario()
-    grid = angle_grid(cfg.grid_step_deg, dtype=torch.float64)
-    grid_deg = torch.rad2deg(grid)
+def _pattern_setup(scenario: IrsIsacConfig, step_deg: float
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The angle grid (rad), the same in degrees, and the desired pattern d(ψ) of (17)."""
+    grid = angle_grid(step_deg, dtype=torch.float64)
     targets = torch.deg2rad(torch.tensor(scenario.target_angles_deg, dtype=torch.float64))
     desired = desired_pattern(grid, targets, math.radians(scenario.beam_width_deg),
                               height=scenario.pattern_height)
+    return grid, torch.rad2deg(grid), desired
+
+
+def _pattern_rows(method: str, seed: int, pattern: torch.Tensor, grid_deg: torch.Tensor,
+                  desired: torch.Tensor) -> list[dict[str, Any]]:
+    """Rows of a mean pattern ``[G]`` (MISO) or ``[K, G]`` (MIMO; one ``user`` per row),
+    marked ``kind = "pattern"`` (the agents' training rows of the same run are not)."""
+    users = [None] if pattern.ndim == 1 else list(range(pattern.shape[0]))
+    rows: list[dict[str, Any]] = []
+    for k in users:
+        values = pattern if k is None else pattern[k]
+        rows += [{"method": method, "kind": "pattern", "seed": int(seed),
+                  **({} if k is None else {"user": k}), "angle_deg": float(a),
+                  "pattern": float(v), "desired": float(d)}
+                 for a, v, d in zip(grid_deg.tolist(), values.tolist(), desired.tolist(),
+                                    strict=True)]
+    return rows
+
+
+def _agent_pattern_rows(cfg: Common, ctx: RunContext, scenario: IrsIsacConfig, agent: str,
+                        seed: int, grid: torch.Tensor, grid_deg: torch.Tensor,
+                        desired: torch.Tensor, *, workers: int = 4) -> list[dict[str, Any]]:
+    """Train ``agent`` (resuming), then the rows of its training curve (``method = agent``)
+    and of the beampattern of its deterministic W at the first step of ``cfg.episodes``
+    seeded episodes, averaged over them (``method = <agent>:pattern``)."""
+    trainer, make = _trainer(cfg, scenario, agent, seed, workers=workers)
+    try:
+        history = _train(trainer, ctx, f"{agent}_seed{seed}")
+        core = make(cfg.episodes)
+        obs, _ = core.reset(generator=make_generator(int(seed), core.device))
+        w = core.precoder(trainer(obs)["w"]).to(torch.complex128)  # [B, M, K] or [B, K, M, N]
+    finally:
+        trainer.close()
+    pattern = paper_beampattern(w, grid.to(w.device)).mean(0).cpu()  # [G] or [K, G]
+    rows: list[dict[str, Any]] = [
+        {"method": agent, "seed": int(seed), **{k: r[k] for k in _TRAIN_COLUMNS if k in r}}
+        for r in history]
+    return rows + _pattern_rows(f"{agent}:pattern", seed, pattern, grid_deg, desired)
+
+
+def _peak_summary(rows: list[dict[str, Any]], method: str, targets_deg: Sequence[float],
+                  prefix: str, *, user: int | None = None) -> dict[str, Any]:
+    """Peaks of the seed-mean pattern of ``method`` (``user`` for MIMO rows): their angles,
+    the peak power and whether the three largest lie within 5° of the targets."""
+    per_angle: dict[float, list[float]] = {}
+    for r in rows:
+        if r["method"] == method and (user is None or int(r["user"]) == user):
+            per_angle.setdefault(float(r["angle_deg"]), []).append(float(r["pattern"]))
+    if not per_angle:
+        return {}
+    angles = sorted(per_angle)
+    mean = torch.tensor([sum(per_angle[a]) / len(per_angle[a]) for a in angles])
+    peaks = _peaks(mean, torch.tensor(angles))
+    return {f"{prefix}peaks_deg": peaks, f"{prefix}peak_power": float(mean.max()),
+            f"{prefix}peaks_within_5deg_of_targets": len(peaks) == 3 and all(
+                abs(p - t) <= 5.0 for p, t in zip(peaks, sorted(targets_deg), strict=True))}
+
+
+def run_beampattern(cfg: BeampatternConfig, ctx: RunContext) -> dict[str, Any]:
+    scenario = cfg.scenario()
+    grid, grid_deg, desired = _pattern_setup(scenario, cfg.grid_step_deg)
     summary: dict[str, Any] = {}
     points = [(m, s) for m in cfg.methods for s in cfg.seeds]
 
@@ -479,29 +542,23 @@ def run_beampattern(cfg: BeampatternConfig, ctx: RunContext) -> dict[str, Any]:
         core.reset(generator=make_generator(int(seed), core.device))
         design = baseline_designers()[method].design(core.current_problem())
         pattern = paper_beampattern(design.w.to(torch.complex128), grid.to(core.device))
-        mean = pattern.mean(0).cpu()
-        return [{"method": method, "seed": int(seed), "angle_deg": float(a),
-                 "pattern": float(v), "desired": float(d)}
-                for a, v, d in zip(grid_deg.tolist(), mean.tolist(), desired.tolist(),
-                                   strict=True)]
+        return _pattern_rows(method, seed, pattern.mean(0).cpu(), grid_deg, desired)
 
     sweep(ctx, points, key=lambda p: f"method={p[0]},seed={p[1]}", run_point=run,
           desc="beampattern")
+    sweep(ctx, [(a, s) for a in cfg.agents for s in cfg.seeds],
+          key=lambda p: f"agent={p[0]},seed={p[1]}",
+          run_point=lambda p: _agent_pattern_rows(cfg, ctx, scenario, p[0], p[1], grid,
+                                                  grid_deg, desired),
+          desc="beampattern agents")
     rows = ctx.rows()
+    targets = scenario.target_angles_deg
     for m in cfg.methods:
-        per_angle: dict[float, list[float]] = {}
-        for r in rows:
-            if r["method"] == m:
-                per_angle.setdefault(float(r["angle_deg"]), []).append(float(r["pattern"]))
-        if not per_angle:
-            continue
-        angles = sorted(per_angle)
-        mean = torch.tensor([sum(per_angle[a]) / len(per_angle[a]) for a in angles])
-        peaks = _peaks(mean, torch.tensor(angles))
-        summary[f"peaks_deg_{m}"] = peaks
-        summary[f"peaks_within_5deg_of_targets_{m}"] = len(peaks) == 3 and all(
-            abs(p - t) <= 5.0 for p, t in zip(peaks, sorted(scenario.target_angles_deg),
-                                              strict=True))
+        peaks = _peak_summary(rows, m, targets, f"{m}_")
+        summary.update({k.replace(f"{m}_", "", 1) + f"_{m}": v for k, v in peaks.items()})
+    for agent in cfg.agents:
+        summary.update(_agent_summary(rows, agent, scenario.ell))
+        summary.update(_peak_summary(rows, f"{agent}:pattern", targets, f"{agent}_"))
     return summary
 
 
@@ -794,54 +851,19 @@ class MimoBeampatternConfig(MimoConfig):
 
 def run_mimo_beampattern(cfg: MimoBeampatternConfig, ctx: RunContext) -> dict[str, Any]:
     scenario = cfg.scenario()
-    grid = angle_grid(cfg.grid_step_deg, dtype=torch.float64)
-    grid_deg = torch.rad2deg(grid)
-    targets = torch.deg2rad(torch.tensor(scenario.target_angles_deg, dtype=torch.float64))
-    desired = desired_pattern(grid, targets, math.radians(scenario.beam_width_deg),
-                              height=scenario.pattern_height)
-
-    def run(point: tuple[str, int]) -> list[dict[str, Any]]:
-        agent, seed = point
-        trainer, make = _trainer(cfg, scenario, agent, seed, workers=cfg.workers)
-        try:
-            history = _train(trainer, ctx, f"{agent}_seed{seed}")
-            core = make(cfg.episodes)
-            obs, _ = core.reset(generator=make_generator(int(seed), core.device))
-            w = core.precoder(trainer(obs)["w"]).to(torch.complex128)  # [B, K, M, N]
-        finally:
-            trainer.close()
-        pattern = paper_beampattern(w, grid.to(w.device)).mean(0).cpu()  # [K, G]
-        rows: list[dict[str, Any]] = [
-            {"method": agent, "seed": int(seed), **{k: r[k] for k in _TRAIN_COLUMNS if k in r}}
-            for r in history]
-        for k in range(pattern.shape[0]):
-            rows += [{"method": f"{agent}:pattern", "seed": int(seed), "user": k,
-                      "angle_deg": float(a), "pattern": float(v), "desired": float(d)}
-                     for a, v, d in zip(grid_deg.tolist(), pattern[k].tolist(),
-                                        desired.tolist(), strict=True)]
-        return rows
-
+    grid, grid_deg, desired = _pattern_setup(scenario, cfg.grid_step_deg)
     sweep(ctx, [(a, s) for a in cfg.agents for s in cfg.seeds],
-          key=lambda p: f"agent={p[0]},seed={p[1]}", run_point=run, desc="mimo_beampattern")
+          key=lambda p: f"agent={p[0]},seed={p[1]}",
+          run_point=lambda p: _agent_pattern_rows(cfg, ctx, scenario, p[0], p[1], grid,
+                                                  grid_deg, desired, workers=cfg.workers),
+          desc="mimo_beampattern")
     rows = ctx.rows()
     summary: dict[str, Any] = {}
     for agent in cfg.agents:
         summary.update(_agent_summary(rows, agent, scenario.ell))
         for k in range(scenario.num_users):
-            per_angle: dict[float, list[float]] = {}
-            for r in rows:
-                if r["method"] == f"{agent}:pattern" and int(r["user"]) == k:
-                    per_angle.setdefault(float(r["angle_deg"]), []).append(float(r["pattern"]))
-            if not per_angle:
-                continue
-            angles = sorted(per_angle)
-            mean = torch.tensor([sum(per_angle[a]) / len(per_angle[a]) for a in angles])
-            peaks = _peaks(mean, torch.tensor(angles))
-            summary[f"{agent}_user{k}_peaks_deg"] = peaks
-            summary[f"{agent}_user{k}_peak_power"] = float(mean.max())
-            summary[f"{agent}_user{k}_peaks_within_5deg_of_targets"] = len(peaks) == 3 and all(
-                abs(p - t) <= 5.0 for p, t in zip(peaks, sorted(scenario.target_angles_deg),
-                                                  strict=True))
+            summary.update(_peak_summary(rows, f"{agent}:pattern", scenario.target_angles_deg,
+                                         f"{agent}_user{k}_", user=k))
     return summary
 
 
@@ -888,11 +910,16 @@ register(ExperimentSpec(
     name="liu_irs_ppo.beampattern",
     fn=run_beampattern,
     config_cls=BeampatternConfig,
-    profiles={"quick": {**_QUICK, "episodes": 20}, "paper": {"grid_step_deg": 0.1}},
-    description="Fig. 6: transmit beampattern P(ψ) of the baselines and the desired pattern",
+    profiles={"quick": {**_QUICK, **_QUICK_AGENT, "episodes": 20},
+              "paper": {"grid_step_deg": 0.1, "agents": ("pd_ppo",)}},
+    description="Fig. 6: transmit beampattern P(ψ) of the baselines and the trained PD-PPO "
+                "policy, with the desired pattern",
     plots=[PlotSpec(filename="beampattern.png", x="angle_deg", y=["pattern"],
-                    xlabel="angle (deg)", ylabels=["P(ψ) (W)"], title="liu_irs_ppo Fig. 6")],
+                    where={"kind": "pattern"}, xlabel="angle (deg)", ylabels=["P(ψ) (W)"],
+                    title="liu_irs_ppo Fig. 6")],
     table_columns=["method", "angle_deg", "pattern", "desired"],
+    table_where={"kind": "pattern"},
+    table_group=["method", "angle_deg"],
     table_filter=lambda r: float(r["angle_deg"]) in (-40.0, 0.0, 40.0),
 ))
 
