@@ -16,6 +16,7 @@ from isaclearn.metrics.ofdm import se
 from isaclearn.rl.envs.yang_som import YangSomCore
 from isaclearn.rl.rollout import rollout
 from isaclearn.solvers.hybrid import angular_dictionary, check_hybrid, quantize_phases
+from isaclearn.systems.yang_som.config import YangSomRunConfig
 from isaclearn.systems.yang_som.designers import (
     GreedyDesigner,
     MpDesigner,
@@ -25,7 +26,6 @@ from isaclearn.systems.yang_som.designers import (
     classical_designers,
     rollout_designer,
 )
-from isaclearn.systems.yang_som.config import YangSomRunConfig
 from isaclearn.systems.yang_som.evaluation import evaluate, subframe_problem
 
 TINY = {"num_antennas": 4, "num_rx": 4, "num_subcarriers": 2, "num_users": 2, "max_users": 2,
