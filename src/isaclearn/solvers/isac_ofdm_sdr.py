@@ -435,12 +435,13 @@ def _joint_relaxation(h: torch.Tensor, h_ici: torch.Tensor, theta: float, tau: f
     s, k, m = h.shape
     if tau > 0 and not bool((torch.linalg.vector_norm(h, dim=-1) > 0).all()):
         return None, 0.0  # a user without a channel cannot reach τ > 0
-    c, rhs = _joint_sinr_rows(h, h_ici, tau, p_sub, noise)
     rows = _sensing_rows(theta, m, num_rx)
     w = [cp.Variable((m, m), hermitian=True) for _ in range(s * k)]
     u = cp.Variable(s)
-    cons: list[cp.Constraint] = [c @ cp.hstack([hermitian_vec(x) for x in w]) >= rhs]
-    cons += [x >> 0 for x in w]
+    cons: list[cp.Constraint] = [x >> 0 for x in w]
+    if tau > 0:  # τ = 0: every SINR constraint reads h W h^H ≥ 0, true for W ⪰ 0
+        c, rhs = _joint_sinr_rows(h, h_ici, tau, p_sub, noise)
+        cons.append(c @ cp.hstack([hermitian_vec(x) for x in w]) >= rhs)
     for j in range(s):
         w_m: Any = w[j * k]  # W̃_m = Σ_u W̃_{m,u}
         for i in range(1, k):
