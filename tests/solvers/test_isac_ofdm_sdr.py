@@ -160,3 +160,125 @@ def test_stage_one_errors() -> None:
         ofdm_isac_sdr(h, 0.1, 1.0, 0.1, **{**kw, "sinr_grid": [-1.0]})  # type: ignore[arg-type]
     with pytest.raises(ConfigError):
         ofdm_isac_sdr(h, 0.1, 1.0, 0.1, **{**kw, "select": "x"})  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------
+# ici="joint": one coupled SDP with the exact ICI
+# --------------------------------------------------------------------------------------------
+
+
+def _ici_channel(s: int, k: int, m: int, leak: float, seed: int) -> tuple[torch.Tensor,
+                                                                        torch.Tensor]:
+    """``(h [1, S, K, M], h_ici [1, S, S, K, M])``: ``h_ici[:, m, m] = h``, off-diagonal blocks
+    of scale ``leak`` (0: no ICI)."""
+    gen = torch.Generator().manual_seed(seed)
+    h = torch.randn(1, s, k, m, dtype=C, generator=gen)
+    h_ici = leak * torch.randn(1, s, s, k, m, dtype=C, generator=gen)
+    h_ici[:, torch.arange(s), torch.arange(s)] = h
+    return h, h_ici
+
+
+JOINT_KW = {"psi": 0.5, "rate_norm": 8.0, "fisher_norm": 10.0, "num_rx": 4,
+            "radar_gain": torch.tensor([[1.0, 2.0, 0.5]], dtype=torch.float64)}
+
+
+def test_joint_without_ici_has_the_per_subcarrier_optimum() -> None:
+    """ω = 0: the coupled program splits into the per-subcarrier ones (same relaxation value at
+    every target, also where the SINR constraints are active)."""
+    h, h_ici = _ici_channel(3, 2, 4, 0.0, seed=5)
+    kw = {**JOINT_KW, "sinr_grid": [0.0, 2.0]}
+    per = ofdm_isac_sdr(h, 0.3, 3.0, 0.1, **kw)  # type: ignore[arg-type]
+    joint = ofdm_isac_sdr(h, 0.3, 3.0, 0.1, h_ici=h_ici, ici="joint", **kw)  # type: ignore[arg-type]
+    assert torch.allclose(joint.utility_relaxation_grid, per.utility_relaxation_grid, rtol=1e-5)
+    assert torch.allclose(joint.fisher_relaxation, per.fisher_relaxation, rtol=1e-5)
+    # the constraints are active at τ = 2: its sensing part is below the τ = 0 one
+    rate = 0.5 * 2 * 3 * math.log2(3.0) / 8.0
+    assert float(per.utility_relaxation_grid[0, 1]) - rate < \
+        0.99 * float(per.utility_relaxation_grid[0, 0])
+    # with no ICI the power LP keeps every subcarrier at P/S, as the default's scaling
+    assert torch.allclose(joint.w.abs().square().sum(dim=(-2, -1)),
+                          torch.full((1, 3), 1.0, dtype=torch.float64), rtol=1e-9)
+
+
+def test_joint_meets_every_sinr_with_ici_where_the_default_does_not() -> None:
+    from isaclearn.metrics.ofdm import sinr_ici
+
+    h, h_ici = _ici_channel(3, 2, 4, 0.4, seed=7)
+    sigma2 = 0.1
+    kw = {**JOINT_KW, "sinr_grid": [0.0, 0.3, 1.0, 2.0]}
+    joint = ofdm_isac_sdr(h, 0.3, 3.0, sigma2, h_ici=h_ici, ici="joint", **kw)  # type: ignore[arg-type]
+    per = ofdm_isac_sdr(h, 0.3, 3.0, sigma2, **kw)  # type: ignore[arg-type]
+    # every target the coupled relaxation meets is met by the extracted precoder (Liu's
+    # extraction lowers every ICI term; the power LP keeps the constraints)
+    assert bool(joint.feasible_grid.all()) and bool(per.feasible[0])
+    # SINR (7) recomputed with ICI by the metrics code
+    got = sinr_ici(h_ici, joint.w, sigma2)
+    assert float(joint.tau[0]) > 0
+    assert float(got.min()) >= float(joint.tau[0]) * (1 - 1e-4)
+    assert torch.allclose(joint.noise, sigma2 + ici_power(h_ici, joint.w))
+    # the per-subcarrier solution ignores the ICI and misses its target once the ICI counts
+    assert float(sinr_ici(h_ici, per.w, sigma2).min()) < float(per.tau[0]) * 0.9
+    # power per subcarrier at most P/S; the ICI only tightens the program
+    assert bool((joint.w.abs().square().sum(dim=(-2, -1)) <= 1.0 + 1e-9).all())
+    ok = joint.feasible_grid[0]
+    assert bool((joint.utility_relaxation_grid[0, ok]
+                 <= per.utility_relaxation_grid[0, ok] * (1 + 1e-6)).all())
+
+
+def _direct_joint(h: np.ndarray, h_ici: np.ndarray, theta: float, p_sub: float, noise: float,
+                  tau: float, gain: np.ndarray) -> float:
+    """max Σ_m g_m ζ_m s.t. (15c) per subcarrier, SINR ≥ τ with the ICI of every stream on every
+    other subcarrier, Σ_u tr W_{m,u} ≤ P/S — written directly with explicit traces."""
+    s, k, m = h.shape
+    a, da = _arrays(m, N_R, theta)
+    q_dd, q_da, q_aa = da.conj().T @ da, da.conj().T @ a, a.conj().T @ a
+    s_f, s_a = np.trace(q_dd).real / m, np.trace(q_aa).real / m
+    s_c = math.sqrt(s_f * s_a)
+    w = [[cp.Variable((m, m), hermitian=True) for _ in range(k)] for _ in range(s)]  # W/p_sub
+    zeta = cp.Variable(s)
+    cons = []
+    for j in range(s):
+        wt = sum(w[j])
+        lmi = cp.bmat([[cp.trace(q_dd / s_f @ wt) - zeta[j], cp.trace(q_da / s_c @ wt)],
+                       [cp.trace(q_da.conj().T / s_c @ wt), cp.trace(q_aa / s_a @ wt)]])
+        cons += [x >> 0 for x in w[j]] + [lmi >> 0, cp.real(sum(cp.trace(x) for x in w[j])) <= 1]
+        for u in range(k):
+            hu = h[j, u]
+            q = np.outer(hu.conj(), hu)
+            sig = cp.real(cp.trace(q @ w[j][u]))
+            intf = sum(cp.real(cp.trace(q @ w[j][i])) for i in range(k) if i != u)
+            ici = sum(cp.real(cp.trace(np.outer(h_ici[j, x, u].conj(), h_ici[j, x, u]) @ w[x][i]))
+                      for x in range(s) if x != j for i in range(k))
+            cons.append(sig >= tau * (intf + ici + noise / p_sub))
+    prob = cp.Problem(cp.Maximize(gain @ zeta), cons)
+    prob.solve(solver="SCS", eps_abs=1e-9, eps_rel=1e-9, max_iters=200_000)
+    assert prob.status == cp.OPTIMAL
+    return float(gain @ zeta.value) * s_f * p_sub
+
+
+def test_joint_relaxation_equals_a_directly_written_program() -> None:
+    h, h_ici = _ici_channel(2, 2, 3, 0.5, seed=8)
+    gain = np.array([1.0, 3.0])
+    kw = {**JOINT_KW, "radar_gain": torch.from_numpy(gain)[None], "sinr_grid": [0.8],
+          "num_rx": N_R}
+    res = ofdm_isac_sdr(h, -0.4, 2.0, 0.2, h_ici=h_ici, ici="joint", **kw)  # type: ignore[arg-type]
+    direct = _direct_joint(h[0].numpy(), h_ici[0].numpy(), -0.4, 1.0, 0.2, 0.8, gain)
+    free = _direct_joint(h[0].numpy(), h_ici[0].numpy(), -0.4, 1.0, 0.2, 0.0, gain)
+    assert direct < 0.99 * free  # the coupled SINR constraints are active
+    assert bool(res.feasible_grid[0, 0])
+    assert float(res.fisher_relaxation[0].sum()) == pytest.approx(direct, rel=1e-5)
+
+
+def test_joint_errors() -> None:
+    h, h_ici = _ici_channel(2, 2, 4, 0.1, seed=1)
+    kw = {"sinr_grid": [0.0], "psi": 0.5, "rate_norm": 1.0, "fisher_norm": 1.0, "num_rx": 4}
+    with pytest.raises(ConfigError, match="ici must be one of"):
+        ofdm_isac_sdr(h, 0.1, 1.0, 0.1, h_ici=h_ici, ici="exact", **kw)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="needs h_ici"):
+        ofdm_isac_sdr(h, 0.1, 1.0, 0.1, ici="joint", **kw)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="ici_rounds"):
+        ofdm_isac_sdr(h, 0.1, 1.0, 0.1, h_ici=h_ici, ici="joint", ici_rounds=2,  # type: ignore[arg-type]
+                      **kw)
+    big, big_ici = _ici_channel(8, 2, 17, 0.1, seed=1)  # 8·2·17² = 4624 > JOINT_MAX_SIZE
+    with pytest.raises(ConfigError, match="toy sizes"):
+        ofdm_isac_sdr(big, 0.1, 1.0, 0.1, h_ici=big_ici, ici="joint", **kw)  # type: ignore[arg-type]

@@ -11,10 +11,12 @@ import pytest
 import torch
 
 from isaclearn.core.design import Design
+from isaclearn.core.errors import ConfigError
 from isaclearn.metrics.ofdm import se
 from isaclearn.rl.envs.yang_som import YangSomCore
 from isaclearn.rl.rollout import rollout
 from isaclearn.solvers.hybrid import angular_dictionary, check_hybrid, quantize_phases
+from isaclearn.systems.yang_som.config import YangSomRunConfig
 from isaclearn.systems.yang_som.designers import (
     GreedyDesigner,
     MpDesigner,
@@ -153,6 +155,54 @@ def test_opt_reuses_the_sdr_between_solved_subframes() -> None:
     assert sdr.solves == 2  # subframes 0 and 2
     assert torch.equal(designs[0].extras["f_rf"], designs[1].extras["f_rf"])
     assert "every 2 subframes" in designs[0].info["note"]
+
+
+def test_opt_joint_ici_meets_every_sinr_with_the_frame_ici(monkeypatch) -> None:
+    """``opt_ici="joint"`` reaches Stage I with the frame's full ICI channel, and the selected
+    Stage I precoder meets its SINR target with ICI (metrics.ofdm.sinr_ici, the scoring's
+    units), frame by frame."""
+    from isaclearn.metrics.ofdm import sinr_ici
+    from isaclearn.systems.yang_som import designers as mod
+
+    calls: list[tuple[dict, object]] = []
+    real = mod.ofdm_isac_sdr
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        res = real(*args, **kwargs)
+        calls.append((kwargs, res))
+        return res
+
+    monkeypatch.setattr(mod, "ofdm_isac_sdr", spy)
+    core = _core()
+    cfg = YangSomRunConfig(num_antennas=4, num_rx=4, num_subcarriers=2, num_users=2,
+                           max_users=2, opt_ici="joint", opt_fractions=(0.1, 0.5))
+    designer = classical_designers(["opt"], **{**cfg.designer_options(), "num_grid": 8})["opt"]
+    assert designer.sdr.ici == "joint"
+    problem = subframe_problem(core)
+    design = designer.design(problem)
+    _assert_hybrid(design, core.config.bits, 2, 2)
+    assert "joint SDP" in design.info["note"]
+    assert len(calls) == 2  # one per frame (per-frame τ grid)
+    for i, (kwargs, res) in enumerate(calls):
+        assert kwargs["ici"] == "joint"
+        assert torch.equal(kwargs["h_ici"], problem.h[i:i + 1])
+        assert bool(res.feasible[0]) and float(res.tau[0]) > 0  # type: ignore[attr-defined]
+        got = sinr_ici(problem.h[i:i + 1], res.w.to(problem.h.dtype),  # type: ignore[attr-defined]
+                       problem.noise_var)
+        assert float(got.min()) >= float(res.tau[0]) * (1 - 1e-4)  # type: ignore[attr-defined]
+
+
+def test_opt_ici_option_errors() -> None:
+    with pytest.raises(ConfigError, match="opt_ici must be one of"):
+        YangSomRunConfig(opt_ici="exact")
+    with pytest.raises(ConfigError, match="toy sizes"):
+        YangSomRunConfig(opt_ici="joint")  # the paper sizes
+    with pytest.raises(ConfigError, match="ici must be one of"):
+        SdrStage(ici="exact")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="subcarrier_stride"):
+        SdrStage(ici="joint", subcarrier_stride=2)
+    with pytest.raises(ConfigError, match="ici_rounds"):
+        SdrStage(ici="joint", ici_rounds=2)
 
 
 def test_orthogonal_boundary_is_time_sharing() -> None:

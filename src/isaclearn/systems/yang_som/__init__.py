@@ -39,7 +39,9 @@ Chosen parameters (spec §1 "missing in the paper"; every one a field of
 * Opt: SINR targets per frame τ ∈ {0} ∪ {2^{f R*/(U M)} − 1 : f ∈ ``opt_fractions``} (the
   equal per-user, per-subcarrier share of the fraction f of R*; ``opt_tau="db"`` for a fixed dB
   grid), the τ maximizing the extracted (15b) utility; Stage II N_iter = 20; per-subcarrier
-  power P_t/M; ICI ignored in (15d) by default (``opt_ici_rounds``); solved every
+  power P_t/M; ICI ignored in (15d) by default (``opt_ici_rounds`` adds the previous
+  round's ICI to the noise; ``opt_ici="joint"`` solves one coupled SDP with the exact ICI,
+  toy sizes only); solved every
   ``opt_stride`` subframes (paper profile 10, quick 5; the paper's algorithm is 1) and said so
   in each row's ``note``.
 * MP: constant-velocity Kalman chain in angle per user, measurement std 1° (the env's), process

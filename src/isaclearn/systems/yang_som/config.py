@@ -18,6 +18,7 @@ from typing import Any
 from isaclearn.channels.mobility import MobilityConfig
 from isaclearn.core.errors import ConfigError
 from isaclearn.rl.envs.yang_som import YangSomConfig
+from isaclearn.solvers.isac_ofdm_sdr import ICI_MODES, JOINT_MAX_SIZE
 from isaclearn.systems.base import check_fields
 
 __all__ = ["PAPER_SIZES", "QUICK_SIZES", "YangSomRunConfig"]
@@ -95,6 +96,11 @@ class YangSomRunConfig:
     """N_iter of Stage II."""
     opt_ici_rounds: int = 1
     """ICI-aware rounds of Stage I (1 = ICI ignored in the SINR constraints)."""
+    opt_ici: str = "iterate"
+    """Stage I's ICI: ``iterate`` (per-subcarrier SDPs, the ICI of the previous round in the
+    noise, ``opt_ici_rounds``) or ``joint`` (one coupled SDP over all subcarriers with the
+    exact ICI; toy sizes only, S·U·N_t² ≤ 4096 = 4× the quick sizes, spec §4; needs
+    ``opt_ici_rounds = 1`` and ``opt_subcarrier_stride = 1``)."""
     mp_rate_std_deg: float = 0.01
     """MP tracker's process noise std of the angle rate (degrees per subframe)."""
     greedy_csi: str = "instant"
@@ -128,6 +134,12 @@ class YangSomRunConfig:
                                        "opt_iter", "opt_ici_rounds", "num_threads",
                                        "train_episodes", "train_batch"),
                      unit_interval=("weight",))
+        if self.opt_ici not in ICI_MODES:
+            raise ConfigError(f"opt_ici must be one of {ICI_MODES}, got {self.opt_ici!r}")
+        size = self.num_subcarriers * self.num_users * self.num_antennas ** 2
+        if self.opt_ici == "joint" and size > JOINT_MAX_SIZE:
+            raise ConfigError(f"opt_ici='joint' is for toy sizes: num_subcarriers*num_users*"
+                              f"num_antennas^2 = {size} > {JOINT_MAX_SIZE}")
         if self.opt_tau not in ("relative", "db"):
             raise ConfigError(f"opt_tau must be 'relative' or 'db', got {self.opt_tau!r}")
         check_fields(self, positive=("opt_fractions",))
@@ -175,4 +187,5 @@ class YangSomRunConfig:
                 "opt_stride": self.opt_stride,
                 "opt_subcarrier_stride": self.opt_subcarrier_stride,
                 "opt_iter": self.opt_iter, "opt_ici_rounds": self.opt_ici_rounds,
+                "opt_ici": self.opt_ici,
                 "mp_rate_std_deg": self.mp_rate_std_deg, "greedy_csi": self.greedy_csi}

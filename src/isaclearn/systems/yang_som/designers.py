@@ -41,6 +41,9 @@ subcarrier, SINR target, ICI round), :math:`O(S N_t^{3.5}\log 1/\epsilon)` per t
 (the design is reused until the next solved subframe) and on every ``subcarrier_stride``-th
 subcarrier (an unsolved subcarrier takes the precoder of the solved one below it before Stage II);
 both are 1 in the paper's algorithm and are stated in every row's ``note`` when larger.
+``ici="joint"`` (config ``opt_ici``) replaces the ``S`` per-subcarrier SDPs of a target by one
+coupled SDP with the exact ICI (toy sizes only; module docstring of
+:mod:`~isaclearn.solvers.isac_ofdm_sdr`), also stated in the ``note``.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ from isaclearn.solvers.hybrid import (
     omp_decompose,
     quantize_phases,
 )
-from isaclearn.solvers.isac_ofdm_sdr import ofdm_isac_sdr
+from isaclearn.solvers.isac_ofdm_sdr import ICI_MODES, ofdm_isac_sdr
 from isaclearn.systems.yang_som.evaluation import (
     FRAME_METRICS,
     YangSomSubframe,
@@ -133,13 +136,19 @@ class SdrStage:
         precoder of subcarrier ``m - m % subcarrier_stride`` (1 = all).
     ici_rounds : int
         Rounds of the ICI-aware noise (round ``r > 0`` adds the ICI of round ``r − 1``; only
-        with ``subcarrier_stride = 1``).
+        with ``subcarrier_stride = 1`` and ``ici="iterate"``).
+    ici : {"iterate", "joint"}
+        ``"iterate"`` (default): per-subcarrier SDPs, the ICI of the previous round in the noise
+        (ignored with one round); ``"joint"``: one coupled SDP per frame and target with the
+        exact ICI (needs ``subcarrier_stride = 1`` and ``ici_rounds = 1``; refused above
+        :data:`~isaclearn.solvers.isac_ofdm_sdr.JOINT_MAX_SIZE`).
     select : {"extracted", "relaxation"}
         Which utility picks τ (see :func:`~isaclearn.solvers.isac_ofdm_sdr.ofdm_isac_sdr`).
     """
 
     def __init__(self, sinr_db: Sequence[float] = (0.0, 10.0), *, stride: int = 1,
                  subcarrier_stride: int = 1, ici_rounds: int = 1,
+                 ici: Literal["iterate", "joint"] = "iterate",
                  select: Literal["extracted", "relaxation"] = "extracted",
                  tau_mode: Literal["relative", "db"] = "relative",
                  fractions: Sequence[float] = (0.02, 0.05, 0.1, 0.2, 0.4)) -> None:
@@ -153,6 +162,12 @@ class SdrStage:
                         ("ici_rounds", ici_rounds)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {v!r}")
+        if ici not in ICI_MODES:
+            raise ConfigError(f"ici must be one of {ICI_MODES}, got {ici!r}")
+        if ici == "joint" and (subcarrier_stride != 1 or ici_rounds != 1):
+            raise ConfigError(f"ici='joint' needs subcarrier_stride = 1 and ici_rounds = 1, got "
+                              f"{subcarrier_stride} and {ici_rounds}")
+        self.ici = ici
         if not all(math.isfinite(float(x)) for x in sinr_db):
             raise ConfigError(f"sinr_db must be finite, got {sinr_db!r}")
         self.grid = [0.0] + sorted({10.0 ** (float(x) / 10.0) for x in sinr_db})
@@ -172,6 +187,8 @@ class SdrStage:
             parts.append(f"SDR solved every {self.stride} subframes, reused in between")
         if self.subcarrier_stride > 1:
             parts.append(f"on every {self.subcarrier_stride}th subcarrier")
+        if self.ici == "joint":
+            parts.append("one joint SDP over the subcarriers with the exact ICI")
         return "; ".join(parts)
 
     def solve(self, problem: YangSomSubframe) -> tuple[torch.Tensor, torch.Tensor]:
@@ -208,8 +225,9 @@ class SdrStage:
                 rate_norm=problem.rate_star[rows] * frac,
                 fisher_norm=problem.fisher_star[rows] * frac, num_rx=problem.num_rx,
                 radar_gain=2.0 * problem.num_symbols * eta[rows],
-                h_ici=problem.h[rows] if (full and self.ici_rounds > 1) else None,
-                ici_rounds=self.ici_rounds if full else 1, select=self.select)
+                h_ici=problem.h[rows] if (full and (self.ici_rounds > 1 or self.ici == "joint"))
+                else None,
+                ici_rounds=self.ici_rounds if full else 1, ici=self.ici, select=self.select)
             return res.w, res.feasible
 
         if self.tau_mode == "db":
@@ -470,6 +488,7 @@ def classical_designers(methods: Sequence[str], *, num_grid: int = 64,
                         sinr_db: Sequence[float] = (0.0, 10.0), opt_stride: int = 1,
                         opt_subcarrier_stride: int = 1, opt_iter: int = 20,
                         opt_ici_rounds: int = 1,
+                        opt_ici: Literal["iterate", "joint"] = "iterate",
                         opt_tau: Literal["relative", "db"] = "relative",
                         opt_fractions: Sequence[float] = (0.02, 0.05, 0.1, 0.2, 0.4),
                         angle_std_deg: float = 1.0,
@@ -480,7 +499,8 @@ def classical_designers(methods: Sequence[str], *, num_grid: int = 64,
     ``greedy``, ``orthogonal``), the SDR-based ones sharing one :class:`SdrStage`; unknown
     names are left out (the caller checks them against its learned table)."""
     sdr = SdrStage(sinr_db, stride=opt_stride, subcarrier_stride=opt_subcarrier_stride,
-                   ici_rounds=opt_ici_rounds, tau_mode=opt_tau, fractions=opt_fractions)
+                   ici_rounds=opt_ici_rounds, ici=opt_ici, tau_mode=opt_tau,
+                   fractions=opt_fractions)
     table: dict[str, Callable[[], Any]] = {
         "opt": lambda: OptDesigner(sdr, n_iter=opt_iter, name="opt"),
         "omp": lambda: OptDesigner(sdr, decompose="omp", num_grid=num_grid, name="omp"),
