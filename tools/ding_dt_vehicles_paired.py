@@ -80,7 +80,7 @@ def main() -> None:
     torch.set_num_threads(1)
     run = Path(args.run)
     raw: dict[str, Any] = json.loads((run / "config.json").read_text())["config"]
-    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
     cfg = VehiclesConfig(**fields)
     methods = args.methods.split(",")
     if "lstm" in methods and not cfg.checkpoint_dir:
