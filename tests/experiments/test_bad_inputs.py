@@ -351,6 +351,8 @@ RUN_CASES = [
     ("liu-negative-episodes", _run("liu_irs_ppo.compare", "train_episodes=-1"),
      ["train_episodes", ">= 1"]),
     ("liu-power-nan", _run("liu_irs_ppo.power", "p_max_w=nan"), ["p_max_w", "finite"]),
+    ("liu-beampattern-mimo-agent", _run("liu_irs_ppo.beampattern", "agents=a3c"),
+     ["agents", "a3c", "unknown"]),
     ("ding-zero-antennas", _run("ding_dt.vehicles", "num_antennas=0"),
      ["num_antennas", ">= 1"]),
     ("yang-unknown-method", _run("yang_som.snr", "methods=nope"), ["nope", "unknown"]),
@@ -359,6 +361,10 @@ RUN_CASES = [
     ("yang-negative-workers", _run("yang_som.users", "workers=-1"), ["workers", ">= 0"]),
     ("yang-convergence-episodes", _run("yang_som.convergence", "episodes=0"),
      ["episodes", ">= 1"]),
+    ("yang-opt-ici-unknown", _run("yang_som.weight", "opt_ici=exact"),
+     ["opt_ici", "exact"]),
+    ("yang-opt-ici-joint-too-large", _run("yang_som.weight", "opt_ici=joint", "num_antennas=32"),
+     ["opt_ici='joint'", "toy sizes"]),
 ]
 for _id, _argv, _words in RUN_CASES:
     case(f"run-{_id}", _argv if callable(_argv) else argv(*_argv), *_words, after=_no_folder)
