@@ -198,3 +198,30 @@ def test_agents_use_the_chosen_activation() -> None:
                 torch.testing.assert_close(actor(obs)[0], (hi + lo) / 2 + (hi - lo) / 2 * loc)
     with pytest.raises(ConfigError, match="activation"):
         CompareConfig(activation="gelu")
+
+
+def test_per_user_observation_reaches_the_agents_and_the_pattern() -> None:
+    """``observation="user"`` trains and scores the MISO agents on the per-user env of Alg. 1
+    (observation and ``w`` action of one user, ``2 M`` reals), draws the pattern at step
+    ``K``; the baselines keep the joint env; MIMO refuses it."""
+    from isaclearn.systems.liu_irs_ppo.experiments import MimoConfig, _trainer
+
+    cfg = CompareConfig(**TINY, train_episodes=2, train_batch=1,  # type: ignore[arg-type]
+                        observation="user")
+    m = cfg.scenario().num_antennas
+    for agent in ("pd_ppo", "pd_a2c"):
+        trainer, make = _trainer(cfg, cfg.scenario(), agent, 0)
+        assert trainer.agent.actor.config.obs_dim == 2 * m
+        assert make(1).per_user and make(1).action_space["w"].shape == (2 * m,)
+    ctx = MemoryContext()
+    bp = BeampatternConfig(**TINY, methods=("mrt",), agents=("pd_ppo",),  # type: ignore[arg-type]
+                           train_episodes=2, train_batch=1, grid_step_deg=1.0,
+                           observation="user")
+    out = run_beampattern(bp, ctx)
+    values = [r["pattern"] for r in ctx.rows() if r["method"] == "pd_ppo:pattern"]
+    assert len(values) == 181 and max(values) <= bp.p_max_w * (1 + 1e-9)
+    assert out["pd_ppo_peak_power"] == pytest.approx(max(values))
+    with pytest.raises(ConfigError, match="observation"):
+        CompareConfig(observation="antenna")
+    with pytest.raises(ConfigError, match="MISO only"):
+        MimoConfig(observation="user")

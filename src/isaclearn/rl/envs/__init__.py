@@ -5,6 +5,7 @@ this module is imported (which ``import isaclearn.rl`` does).
   beamforming under channel aging (Box action; directions + MultiDiscrete power levels).
 * ``isaclearn/IrsIsacMiso-v0``, ``isaclearn/IrsIsacMimo-v0``: :mod:`.liu_irs_ppo`, IRS-aided
   THz ISAC (Dict action: precoder Box + IRS phase indices MultiDiscrete), 50 steps;
+  ``isaclearn/IrsIsacMisoUser-v0`` (the per-user loop of Alg. 1, ``observation="user"``);
   ``isaclearn/IrsIsacMisoBox-v0`` (one Box, quantized-Box IRS phases) and
   ``isaclearn/IrsIsacMisoFixedBox-v0`` (one Box, the IRS held at each episode's V^0) for
   Stable-Baselines3.
@@ -35,6 +36,8 @@ register_core("isaclearn/ToyBeamDict-v0", "isaclearn.rl.envs.toy:ToyBeamCore", a
 
 _MISO = "isaclearn.rl.envs.liu_irs_ppo:IrsIsacMisoCore"
 register_core("isaclearn/IrsIsacMiso-v0", _MISO, max_episode_steps=50)
+register_core("isaclearn/IrsIsacMisoUser-v0", _MISO, max_episode_steps=50,
+              observation="user")
 register_core("isaclearn/IrsIsacMimo-v0", "isaclearn.rl.envs.liu_irs_ppo:IrsIsacMimoCore",
               max_episode_steps=50)
 register_core("isaclearn/IrsIsacMisoBox-v0", "isaclearn.rl.actions:box_action_core",

@@ -73,8 +73,24 @@ Starting state
 Episode end
     Never terminated; truncated after ``max_episode_steps`` = 50 steps (§VI).
 
+Per-user observation (``observation="user"``, MISO)
+    The literal reading of Alg. 1 and §VI-A ("obtains each user's channel state
+    :math:`\mathbf H_k \in \mathbb C^{M}` in turn within each episode", spec §6.14). The
+    state holds ``U`` ``[M, K]``, set at the episode start to the equal beamforming
+    :math:`1/\sqrt K` in every entry (Alg. 1: "equal initial beamforming to each user"; row
+    power :math:`P_{\max}/M`, total :math:`P_{\max}`). Step ``t`` serves user
+    ``k = t mod K`` (:attr:`IrsIsacCore.user`): the observation is row ``k`` of
+    :math:`\mathbf H^t` (``Box(2 M)``, the same scale), the ``w`` action is column ``k`` of
+    ``U`` (``Box(-1, 1, (2 M,))``, ``[Re, Im]``), which replaces that column of the held ``U``;
+    the step's precoder is :math:`\mathrm{Proj}_{(22)}(\sqrt{P_{\max}/M}\,\mathbf U)` of
+    the whole held ``U``, and the reward, the phase action and ``info`` are those of the joint
+    env. The observation does not show the other columns (the literal Alg. 1 feeds only
+    :math:`\mathbf H_k`), so the MDP is partially observed and, unlike the joint env, an
+    action changes later rewards (the column stays until user ``k``'s next turn).
+
 Registered (by :mod:`isaclearn.rl.envs`): ``isaclearn/IrsIsacMiso-v0``,
-``isaclearn/IrsIsacMimo-v0`` (Dict actions), and for Stable-Baselines3 (no Dict actions, spec
+``isaclearn/IrsIsacMimo-v0`` (Dict actions), ``isaclearn/IrsIsacMisoUser-v0``
+(``observation="user"``), and for Stable-Baselines3 (no Dict actions, spec
 §8) ``isaclearn/IrsIsacMisoBox-v0`` (one Box: the ``w`` reals then one quantized-Box component
 per IRS element, :class:`~isaclearn.rl.actions.BoxActionCore`) and
 ``isaclearn/IrsIsacMisoFixedBox-v0`` (``phases="initial"``: only ``w``, the IRS held at each
@@ -144,12 +160,14 @@ __all__ = [
     "IrsIsacMimoEnvConfig",
     "IrsIsacMisoCore",
     "IrsIsacMisoNumpy",
+    "ObservationMode",
     "PhaseMode",
     "irs_miso_step_numpy",
     "numpy_steps_per_second",
 ]
 
 PhaseMode = Literal["action", "initial", "off"]
+ObservationMode = Literal["joint", "user"]
 
 
 @dataclass
@@ -163,6 +181,11 @@ class IrsIsacEnvConfig:
     phases: PhaseMode = "action"
     """``"action"``: the phase indices of the action set V^{t+1}; ``"initial"``: V stays at the
     episode's V^0; ``"off"``: V = 0 (no IRS). The phase action is ignored unless ``"action"``."""
+    observation: ObservationMode = "joint"
+    """``"joint"``: observe all of ``H^t`` and set all of ``W`` each step (the
+    default reading of spec §3); ``"user"`` (MISO only): the literal per-user loop of Alg. 1
+    (spec §6.14), step ``t`` observes user ``k = t mod K``'s channel and sets column ``k``
+    (module docstring, "Per-user observation")."""
     lam_init: float = 1.0
     """Initial rate multipliers λ (every user), ≥ 0."""
     mu_init: float = 0.0
@@ -181,6 +204,12 @@ class IrsIsacEnvConfig:
         if self.phases not in ("action", "initial", "off"):
             raise ConfigError(f"phases must be 'action', 'initial' or 'off', got "
                               f"{self.phases!r}")
+        if self.observation not in ("joint", "user"):
+            raise ConfigError(f"observation must be 'joint' or 'user', got "
+                              f"{self.observation!r}")
+        if self.observation == "user" and self.scenario.mimo:
+            raise ConfigError("observation='user' is MISO only (the MIMO per-user loop is "
+                              "DPPO's workers)")
         for name in ("lam_init", "mu_init"):
             v = float(getattr(self, name))
             if not (v >= 0.0 and math.isfinite(v)):
@@ -238,6 +267,10 @@ class IrsIsacCore(BatchedEnvCore[IrsIsacProblem]):
         e = sc.num_irs_elements
         self._beta = torch.zeros(self.batch_size, e, dtype=rdt, device=self.device)
         self._v = torch.zeros(self.batch_size, e, dtype=self.dtype, device=self.device)
+        self.per_user = self.config.observation == "user"
+        self._u = torch.zeros(self.batch_size, sc.num_antennas, k, dtype=self.dtype,
+                              device=self.device)
+        """The held ``U`` ``[B, M, K]`` of ``observation="user"`` (unused otherwise)."""
 
     # ---- multipliers ---------------------------------------------------------------------
 
@@ -275,10 +308,17 @@ class IrsIsacCore(BatchedEnvCore[IrsIsacProblem]):
         m, k = sc.num_antennas, sc.num_users
         return (k, m, sc.num_rx) if self.mimo else (m, k)
 
+    @property
+    def user(self) -> torch.Tensor:
+        """``[B]`` int64: the user ``k = t mod K`` whose channel is observed and whose column
+        of ``W`` the next action sets (``observation="user"``)."""
+        return self.elapsed % self.config.scenario.num_users
+
     def make_spaces(self) -> tuple[spaces.Space[Any], spaces.Space[Any]]:
         sc = self.config.scenario
         np_dtype = np.float64 if self.dtype == torch.complex128 else np.float32
-        size = 2 * math.prod(self._w_shape)
+        size = 2 * (sc.num_antennas if self.config.observation == "user"
+                    else math.prod(self._w_shape))
         obs = spaces.Box(-np.inf, np.inf, shape=(size,), dtype=np_dtype)
         w = spaces.Box(-1.0, 1.0, shape=(size,), dtype=np_dtype)
         levels = 2 ** int(sc.phase_bits)
@@ -315,6 +355,8 @@ class IrsIsacCore(BatchedEnvCore[IrsIsacProblem]):
         beta, v = self._initial_reflection(problem)
         self._beta[index] = beta
         self._v[index] = v
+        if self.per_user:  # equal initial beamforming to each user (Alg. 1)
+            self._u[index] = 1.0 / math.sqrt(self.config.scenario.num_users)
 
     def channel(self) -> torch.Tensor:
         """The current effective channel :math:`\\mathbf H^t` ``[B, K, M]`` (MISO) or
@@ -323,7 +365,10 @@ class IrsIsacCore(BatchedEnvCore[IrsIsacProblem]):
         return effective_channel(self._require_episodes(), self._v)
 
     def observe(self) -> Obs:
-        h = self.channel().reshape(self.batch_size, -1) * self.obs_scale
+        h = self.channel()
+        if self.per_user:
+            h = h[torch.arange(self.batch_size, device=self.device), self.user]  # [B, M]
+        h = h.reshape(self.batch_size, -1) * self.obs_scale
         return torch.cat([h.real, h.imag], dim=1).to(self.real_dtype)
 
     @property
@@ -336,15 +381,25 @@ class IrsIsacCore(BatchedEnvCore[IrsIsacProblem]):
         """Reflection coefficients in use (diagonal of V) ``[B, E]`` complex."""
         return self._v.clone()
 
-    def precoder(self, w_action: torch.Tensor) -> torch.Tensor:
-        """The precoder of the ``w`` part of an action ``[B, 2 prod(shape)]``: ``[B, M, K]``
-        (MISO) or ``[B, K, M, N]`` (MIMO), meeting (22) (module docstring)."""
-        p_max = float(self.config.scenario.p_max_w)
-        m = self.config.scenario.num_antennas
+    def _next_u(self, w_action: torch.Tensor) -> torch.Tensor:
+        """``U`` of the ``w`` part of an action: the action itself, or (``observation="user"``)
+        the held ``U`` with column :attr:`user` replaced by it."""
         flat = w_action.to(self.real_dtype).clamp(-1.0, 1.0)
         half = flat.shape[1] // 2
-        u = torch.complex(flat[:, :half], flat[:, half:]).reshape(-1, *self._w_shape)
-        return project_per_antenna_power(u * math.sqrt(p_max / m), p_max)
+        u = torch.complex(flat[:, :half], flat[:, half:])
+        if not self.per_user:
+            return u.reshape(-1, *self._w_shape)
+        held = self._u.clone()
+        held[torch.arange(held.shape[0], device=held.device), :, self.user] = u.to(held.dtype)
+        return held
+
+    def precoder(self, w_action: torch.Tensor) -> torch.Tensor:
+        """The precoder of the ``w`` part of an action ``[B, 2 prod(shape)]`` (``[B, 2 M]``
+        for ``observation="user"``, placed in the held ``U``): ``[B, M, K]`` (MISO) or
+        ``[B, K, M, N]`` (MIMO), meeting (22) (module docstring). Does not change the state."""
+        p_max = float(self.config.scenario.p_max_w)
+        m = self.config.scenario.num_antennas
+        return project_per_antenna_power(self._next_u(w_action) * math.sqrt(p_max / m), p_max)
 
     def _next_reflection(self, action: Action) -> None:
         mode = self.config.phases
@@ -361,6 +416,8 @@ class IrsIsacCore(BatchedEnvCore[IrsIsacProblem]):
         assert isinstance(action, dict)
         problem = self._require_episodes()
         w = self.precoder(action["w"])
+        if self.per_user:
+            self._u = self._next_u(action["w"])
         self._next_reflection(action)
         h = self.channel()
         sc = self.config.scenario
@@ -422,7 +479,10 @@ class IrsIsacCore(BatchedEnvCore[IrsIsacProblem]):
         if tuple(w.shape) != (b, *self._w_shape):
             raise ShapeError(f"design.w must have shape {[b, *self._w_shape]}, got "
                              f"{list(w.shape)}")
-        u = (w / math.sqrt(float(sc.p_max_w) / sc.num_antennas)).reshape(b, -1)
+        u = w / math.sqrt(float(sc.p_max_w) / sc.num_antennas)
+        if self.per_user:
+            u = u[torch.arange(b, device=u.device), :, self.user]  # column of user k
+        u = u.reshape(b, -1)
         flat = torch.cat([u.real, u.imag], dim=1).clamp(-1.0, 1.0).to(self.real_dtype)
         beta = design.extras.get("phases") if design.extras else None
         if beta is None:

@@ -132,6 +132,14 @@ class Common:
     credit for the action and only add variance to the policy gradient (module docstring of
     :mod:`isaclearn.systems.liu_irs_ppo`, "Discount"). ``gamma=0.9`` is the MorvanZhou value
     used before."""
+    observation: str = "joint"
+    """What the MISO agents observe and set per step: ``"joint"`` (the whole effective channel
+    and ``W``, spec §3) or ``"user"`` (the literal per-user loop of Alg. 1, spec §6.14: user
+    ``t mod K``'s channel and its column of ``W``,
+    :class:`~isaclearn.rl.envs.liu_irs_ppo.IrsIsacEnvConfig`). The baselines are scored on the
+    joint env either way (they design all of ``W`` from the whole problem). In the ``"user"``
+    env a column stays until its user's next turn, so the premise of ``gamma=0`` does not hold
+    there; ``gamma`` is not changed with it (set it with ``--set gamma=...``)."""
     activation: str = "relu"
     """Hidden activation of every agent's networks: ``"relu"`` (paper §VI, the default) or
     ``"tanh"`` (SB3's ``MlpPolicy``; the activation that closes the gap to SB3 PPO,
@@ -153,6 +161,12 @@ class Common:
         check_fields(self, at_least_1=("train_episodes", "train_batch"))
         if not 0.0 <= self.gamma <= 1.0:
             raise ConfigError(f"gamma must lie in [0, 1], got {self.gamma}")
+        if self.observation not in ("joint", "user"):
+            raise ConfigError(f"observation must be 'joint' or 'user', got "
+                              f"{self.observation!r}")
+        if self.mimo and self.observation != "joint":
+            raise ConfigError("observation='user' is MISO only (the MIMO per-user loop is "
+                              "DPPO's workers)")
         if self.activation not in ("relu", "tanh"):
             raise ConfigError(f"activation must be 'relu' or 'tanh', got {self.activation!r}")
         if not (self.dual_damping >= 0 and math.isfinite(self.dual_damping)):
@@ -212,7 +226,8 @@ def _trainer(cfg: Common, scenario: IrsIsacConfig, agent: str, seed: int, *,
         core, make = IrsIsacMimoCore(cfg.train_batch, mcfg), (
             lambda b: IrsIsacMimoCore(b, mcfg))
     else:
-        ecfg = IrsIsacEnvConfig(scenario=scenario, phases=phases, device=cfg.device)
+        ecfg = IrsIsacEnvConfig(scenario=scenario, phases=phases, device=cfg.device,
+                                observation=cfg.observation)  # type: ignore[arg-type]
         core, make = IrsIsacMisoCore(cfg.train_batch, ecfg), (
             lambda b: IrsIsacMisoCore(b, ecfg))
     common: dict[str, Any] = {"episodes": cfg.train_episodes, "seed": int(seed), "update": upd,
@@ -496,12 +511,15 @@ def _agent_pattern_rows(cfg: Common, ctx: RunContext, scenario: IrsIsacConfig, a
                         desired: torch.Tensor, *, workers: int = 4) -> list[dict[str, Any]]:
     """Train ``agent`` (resuming), then the rows of its training curve (``method = agent``)
     and of the beampattern of its deterministic W at the first step of ``cfg.episodes``
-    seeded episodes, averaged over them (``method = <agent>:pattern``)."""
+    seeded episodes (``observation="user"``: at step ``K``, the first with every column set by
+    the agent), averaged over them (``method = <agent>:pattern``)."""
     trainer, make = _trainer(cfg, scenario, agent, seed, workers=workers)
     try:
         history = _train(trainer, ctx, f"{agent}_seed{seed}")
         core = make(cfg.episodes)
         obs, _ = core.reset(generator=make_generator(int(seed), core.device))
+        for _ in range(scenario.num_users - 1 if getattr(core, "per_user", False) else 0):
+            obs = core.step(trainer(obs))[0]
         w = core.precoder(trainer(obs)["w"]).to(torch.complex128)  # [B, M, K] or [B, K, M, N]
     finally:
         trainer.close()
