@@ -367,6 +367,8 @@ RUN_CASES = [
      ["episodes", ">= 1"]),
     ("yang-opt-ici-unknown", _run("yang_som.weight", "opt_ici=exact"),
      ["opt_ici", "exact"]),
+    ("yang-convergence-opt-ici-unknown", _run("yang_som.convergence", "opt_ici=exact"),
+     ["opt_ici", "exact"]),
     ("yang-opt-ici-joint-too-large", _run("yang_som.weight", "opt_ici=joint", "num_antennas=32"),
      ["opt_ici='joint'", "toy sizes"]),
 ]

@@ -262,3 +262,26 @@ def test_frame_rows_carry_the_frame_means() -> None:
         core2.step_precoder(design.extras["f_rf"], design.extras["p"])
     assert rows[0]["reward"] == pytest.approx(ret, rel=1e-12)
     assert rows[0]["crlb_db"] == pytest.approx(10 * math.log10(sum(crlb) / 3), rel=1e-12)
+
+
+def test_convergence_references_take_the_opt_options() -> None:
+    """``yang_som.convergence`` builds its Opt line from its own ``opt_*`` fields (the same
+    options as the sweeps'), with the same checks."""
+    from isaclearn.systems.yang_som.convergence import ConvergenceConfig
+    from isaclearn.systems.yang_som.experiments import _convergence_references
+
+    cfg = ConvergenceConfig(num_antennas=4, num_rx=4, num_subcarriers=2, num_users=2,
+                            max_users=2, opt_ici="joint", opt_fractions=(0.1, 0.5),
+                            opt_stride=3, opt_iter=7, classical=("opt",))
+    opt = _convergence_references(cfg)["opt"]
+    assert (opt.sdr.ici, opt.sdr.stride, opt.n_iter) == ("joint", 3, 7)
+    assert tuple(opt.sdr.fractions) == (0.1, 0.5)
+    default = _convergence_references(ConvergenceConfig(classical=("opt",)))["opt"]
+    assert (default.sdr.ici, default.sdr.ici_rounds, default.sdr.subcarrier_stride) == (
+        "iterate", 1, 1)
+    with pytest.raises(ConfigError, match="opt_ici must be one of"):
+        ConvergenceConfig(opt_ici="exact")
+    with pytest.raises(ConfigError, match="toy sizes"):
+        ConvergenceConfig(opt_ici="joint", num_antennas=32)
+    with pytest.raises(ConfigError, match="opt_fractions"):
+        ConvergenceConfig(opt_fractions=(0.1, -0.2))

@@ -17,7 +17,8 @@ scoring :func:`~isaclearn.systems.liu_irs_ppo.evaluation.evaluate`; system spec
 :mod:`.system`; experiments ``liu_irs_ppo.{lr, compare, power, beampattern, threshold,
 tradeoff, irs_size, mimo_reward, mimo_capacity, mimo_beampattern}`` (:mod:`.experiments`, Figs.
 3–12; the agents are PD-PPO and PD-A2C of :mod:`isaclearn.rl.agents.trainers`, DPPO and A3C of
-:mod:`isaclearn.rl.dppo`; ``beampattern`` draws the baselines only); ``isaclearn bench rl``
+:mod:`isaclearn.rl.dppo`; ``beampattern`` draws the baselines and the trained PD-PPO);
+``isaclearn bench rl``
 (:mod:`.bench`).
 
 Chosen parameters (spec §1 table: values the paper does not give)
@@ -42,6 +43,11 @@ Every one is a field of :class:`~isaclearn.channels.irs.IrsIsacConfig` (scenario
   observation = effective channel × :math:`\sqrt{P_{\max}/\sigma^2}`; action = W reals in
   [−1, 1] scaled by :math:`\sqrt{P_{\max}/M}` and projected onto (22), plus one phase index per
   element; the reward scores W on the channel its phases create; λ = 1, μ = 0 initially.
+  Alg. 1's per-user loop ("each user's channel state H_k in turn", §6.14) is the option
+  ``--set observation=user`` of the MISO experiments: step ``t`` observes user ``t mod K``'s
+  channel and sets its column of ``W`` (equal beamforming 1/√K in every entry of ``U`` at the
+  start); the joint observation is the default because with it the policy sees everything its
+  reward depends on.
 * **Agents (spec §1, §3; :mod:`isaclearn.rl.agents.trainers` defaults):** actor 30 ReLU units
   (tanh mean, softplus std, truncated Gaussian), critic 20 units with V and factorized Q heads,
   Adam 1e-3 / 2e-3, clip 0.2, 10 + 10 update steps, replay batch 32, τ₁…τ₄ = 0.001,

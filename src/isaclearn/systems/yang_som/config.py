@@ -21,7 +21,7 @@ from isaclearn.rl.envs.yang_som import YangSomConfig
 from isaclearn.solvers.isac_ofdm_sdr import ICI_MODES, JOINT_MAX_SIZE
 from isaclearn.systems.base import check_fields
 
-__all__ = ["PAPER_SIZES", "QUICK_SIZES", "YangSomRunConfig"]
+__all__ = ["PAPER_SIZES", "QUICK_SIZES", "YangSomRunConfig", "check_opt_ici"]
 
 QUICK_SIZES: dict[str, Any] = {
     "num_antennas": 8, "num_rx": 8, "num_subcarriers": 8, "num_users": 2, "max_users": 4,
@@ -36,6 +36,18 @@ PAPER_SIZES: dict[str, Any] = {
     "frames": 100, "batch_size": 20,
 }
 """The paper profile's sizes (Tables II/III); the dataclass defaults."""
+
+
+def check_opt_ici(opt_ici: str, num_subcarriers: int, num_users: int, num_antennas: int
+                  ) -> None:
+    """Raise :class:`~isaclearn.core.errors.ConfigError` for an unknown ``opt_ici`` or for
+    ``"joint"`` beyond the toy sizes (``S·U·N_t² > JOINT_MAX_SIZE``)."""
+    if opt_ici not in ICI_MODES:
+        raise ConfigError(f"opt_ici must be one of {ICI_MODES}, got {opt_ici!r}")
+    size = num_subcarriers * num_users * num_antennas ** 2
+    if opt_ici == "joint" and size > JOINT_MAX_SIZE:
+        raise ConfigError(f"opt_ici='joint' is for toy sizes: num_subcarriers*num_users*"
+                          f"num_antennas^2 = {size} > {JOINT_MAX_SIZE}")
 
 
 @dataclass
@@ -134,12 +146,7 @@ class YangSomRunConfig:
                                        "opt_iter", "opt_ici_rounds", "num_threads",
                                        "train_episodes", "train_batch"),
                      unit_interval=("weight",))
-        if self.opt_ici not in ICI_MODES:
-            raise ConfigError(f"opt_ici must be one of {ICI_MODES}, got {self.opt_ici!r}")
-        size = self.num_subcarriers * self.num_users * self.num_antennas ** 2
-        if self.opt_ici == "joint" and size > JOINT_MAX_SIZE:
-            raise ConfigError(f"opt_ici='joint' is for toy sizes: num_subcarriers*num_users*"
-                              f"num_antennas^2 = {size} > {JOINT_MAX_SIZE}")
+        check_opt_ici(self.opt_ici, self.num_subcarriers, self.num_users, self.num_antennas)
         if self.opt_tau not in ("relative", "db"):
             raise ConfigError(f"opt_tau must be 'relative' or 'db', got {self.opt_tau!r}")
         check_fields(self, positive=("opt_fractions",))

@@ -85,6 +85,7 @@ from isaclearn.rl.rollout import rollout
 from isaclearn.solvers.hybrid import quantize_phases
 from isaclearn.systems.base import ExperimentSpec, PlotSpec, RunContext, check_fields
 from isaclearn.systems.toolkit import record_once, sweep
+from isaclearn.systems.yang_som.config import check_opt_ici
 from isaclearn.systems.yang_som.designers import rollout_designer
 from isaclearn.systems.yang_som.evaluation import hybrid_design
 from isaclearn.systems.yang_som.learned import (
@@ -319,6 +320,18 @@ class ConvergenceConfig:
     experiment scores beside ``references`` (Fig. 6a's Opt and MP lines)."""
     opt_stride: int = 10
     """Opt's SDR solved every ``opt_stride`` subframes (1 = the paper's algorithm)."""
+    opt_fractions: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.4)
+    """Opt's SINR targets as fractions of R* (the sweeps' ``opt_fractions``,
+    :class:`~isaclearn.systems.yang_som.config.YangSomRunConfig`)."""
+    opt_subcarrier_stride: int = 1
+    """Opt's SDR solved on every ``opt_subcarrier_stride``-th subcarrier (1 = all)."""
+    opt_iter: int = 20
+    """N_iter of Opt's Stage II."""
+    opt_ici_rounds: int = 1
+    """ICI-aware rounds of Opt's Stage I (``opt_ici="iterate"``)."""
+    opt_ici: str = "iterate"
+    """Opt's Stage I ICI: ``iterate`` or ``joint`` (the exact coupled SDP, toy sizes only;
+    as the sweeps' ``opt_ici``)."""
     # ---- agents ----
     minibatch: int = 16
     """Minibatch :math:`N_b` of PSAC and AC."""
@@ -346,11 +359,14 @@ class ConvergenceConfig:
             "episodes", "train_batch", "eval_frames", "eval_batch", "num_antennas", "num_rx",
             "num_subcarriers", "num_users", "max_users", "num_taps", "num_paths",
             "num_symbols", "subframes", "num_grid", "grid_x", "grid_y", "wmmse_iter",
-            "minibatch", "batches_per_episode", "buffer_size"),
+            "minibatch", "batches_per_episode", "buffer_size", "opt_stride",
+            "opt_subcarrier_stride", "opt_iter", "opt_ici_rounds"),
+            positive=("opt_fractions",),
             at_least_0=("workers", "smooth", "learning_starts"),
             unit_interval=("weight", "reach", "much_faster", "narrow_gap"))
         if not self.seeds:
             raise ConfigError("seeds must not be empty")
+        check_opt_ici(self.opt_ici, self.num_subcarriers, self.num_users, self.num_antennas)
         for name in ("part_a", "part_b"):
             bad = [m for m in getattr(self, name) if m not in METHODS or m == "dqn"]
             if bad:

@@ -642,7 +642,11 @@ def _convergence_references(cfg: ConvergenceConfig) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"classical references {unknown} are unknown; known: "
                           f"{list(CLASSICAL_METHODS)}")
-    return classical_designers(cfg.classical, num_grid=cfg.num_grid, opt_stride=cfg.opt_stride)
+    return classical_designers(
+        cfg.classical, num_grid=cfg.num_grid, opt_stride=cfg.opt_stride,
+        opt_fractions=cfg.opt_fractions, opt_subcarrier_stride=cfg.opt_subcarrier_stride,
+        opt_iter=cfg.opt_iter, opt_ici_rounds=cfg.opt_ici_rounds,
+        opt_ici=cfg.opt_ici)  # type: ignore[arg-type]
 
 
 register(convergence_experiment(_convergence_references))
