@@ -181,3 +181,25 @@ def test_se_gradcheck() -> None:
     h = _cn((2, 2, 2, 3), g)
     f = _cn((2, 3, 2), g).requires_grad_(True)
     assert torch.autograd.gradcheck(lambda f_: se(h, f_, 0.4), (f,))
+
+
+def test_fisher_angle_is_never_negative_for_near_null_beams_in_complex64() -> None:
+    """Rank-one beams that (nearly) null the target: the Cauchy–Schwarz gap of (10) cancels
+    in complex64 and came out negative (a negative CRLB in a yang_som frame at 30 m/s); the
+    information is ≥ 0."""
+    m, b = 16, 2000
+    g = make_generator(0)
+    th = torch.rand(b, 1, generator=g, dtype=torch.float64) * 2 - 1
+    a = ula(m, th).reshape(b, m)
+    v = torch.randn(b, m, 1, dtype=C128, generator=g)
+    v = v - a[:, :, None] * (a.conj()[:, None, :] @ v) / (a.conj() * a).sum(-1)[:, None, None]
+    leak = 10 ** (-8 * torch.rand(b, 1, 1, generator=g, dtype=torch.float64))
+    v = v + leak * a[:, :, None]
+    r = (v @ v.conj().transpose(-2, -1)).to(torch.complex64)
+    j = fisher_angle(r, th[:, 0].float(), num_rx=m, radar_snr=1.0, num_symbols=8)
+    assert bool((j >= 0).all())
+    # where the gap is well conditioned the complex64 value is the complex128 one
+    j128 = fisher_angle(v @ v.conj().transpose(-2, -1), th[:, 0], num_rx=m, radar_snr=1.0,
+                        num_symbols=8)
+    ok = leak.flatten() > 1e-2
+    torch.testing.assert_close(j[ok].double(), j128[ok], rtol=1e-2, atol=0.0)

@@ -399,8 +399,10 @@ def fisher_angle(
     Returns
     -------
     torch.Tensor
-        ``[...]`` real (rad⁻²), ``broadcast(r_x.shape[:-2], theta.shape)``; 0 where the design
-        gives no angle information (``tr(A^H A R) = 0``).
+        ``[...]`` real (rad⁻²), ``broadcast(r_x.shape[:-2], theta.shape)``, ``≥ 0``; 0 where
+        the design gives no angle information (``tr(A^H A R) = 0``). The numerator, ``≥ 0`` by
+        Cauchy–Schwarz, is clamped at 0 against rounding (in ``complex64`` a beam that nearly
+        nulls the target can otherwise give a negative value and a negative CRLB).
 
     Raises
     ------
@@ -450,7 +452,9 @@ def fisher_angle(
     eta = as_real_tensor(radar_snr, like=t_aa)
     if not bool((eta > 0).all()):
         raise ValueRangeError("radar_snr must be > 0")
-    num = t_dd * t_aa - (t_da.real.square() + t_da.imag.square())
+    # the Cauchy–Schwarz gap tr(Ȧ^HȦR)tr(A^HAR) − |tr(Ȧ^HAR)|² ≥ 0; rounding (complex64,
+    # a beam that nearly nulls the target) can make it slightly negative: clamp at 0
+    num = (t_dd * t_aa - (t_da.real.square() + t_da.imag.square())).clamp_min(0.0)
     informative = t_aa > 0
     safe = torch.where(informative, t_aa, torch.ones_like(t_aa))
     return torch.where(informative, 2.0 * eta * num_symbols * num / safe,
